@@ -1,0 +1,1 @@
+"""fmnist: feedforward networks written from scratch in NumPy for Fashion-MNIST and MNIST."""

@@ -1,0 +1,66 @@
+"""The hooks through which the trainer reports progress.
+
+The trainer calls these methods and knows nothing else about its listeners: console output,
+the metrics file, plots and wandb are all callbacks. Metric names are the same everywhere
+(stdout, ``metrics.json``, wandb, the sweep report); see :data:`EPOCH_METRICS`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Keys of one row of ``history`` (one per epoch), in display order.
+EPOCH_METRICS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds_per_epoch")
+
+#: Final keys of a run's summary (also top-level keys of ``metrics.json``).
+SUMMARY_METRICS = (
+    "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+    "best_val_accuracy", "best_epoch", "epochs_completed", "wall_time_seconds",
+)
+
+#: Every status a run can end with.
+STATUSES = ("running", "completed", "diverged", "interrupted", "failed")
+
+
+@dataclass
+class RunInfo:
+    """What listeners learn when training starts."""
+
+    config: dict  # the resolved experiment config as a plain nested dict
+    run_dir: Path  # where this run writes its outputs
+    class_names: list[str]
+    epochs: int
+    batches_per_epoch: int
+
+
+@dataclass
+class TrainResult:
+    """How a run ended. ``summary`` holds :data:`SUMMARY_METRICS` (NaN where not reached)."""
+
+    status: str
+    message: str
+    history: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    test_labels: np.ndarray | None = None  # (n_test,) true classes
+    test_predictions: np.ndarray | None = None  # (n_test,) predicted classes, None if never evaluated
+
+
+class Callback:
+    """Base class: override the hooks you need; each default does nothing."""
+
+    def on_train_start(self, run: RunInfo) -> None:
+        """Called once, before the first epoch."""
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before each epoch; ``epoch`` counts from 1."""
+
+    def on_batch_end(self, batch: int, loss: float) -> None:
+        """Called after each optimiser step; ``batch`` counts from 1 within the epoch."""
+
+    def on_epoch_end(self, metrics: dict) -> None:
+        """Called after each epoch with one row of :data:`EPOCH_METRICS`."""
+
+    def on_train_end(self, result: TrainResult) -> None:
+        """Called once, whatever the outcome (also after divergence, Ctrl-C or an error)."""
