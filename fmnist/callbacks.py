@@ -7,8 +7,6 @@ the metrics file, plots and wandb are all callbacks. Metric names are the same e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
 
 #: Keys of one row of ``history`` (one per epoch), in display order.
@@ -26,10 +24,11 @@ STATUSES = ("running", "completed", "diverged", "interrupted", "failed")
 
 @dataclass
 class RunInfo:
-    """What listeners learn when training starts."""
+    """What listeners learn from the trainer when training starts.
 
-    config: dict  # the resolved experiment config as a plain nested dict
-    run_dir: Path  # where this run writes its outputs
+    Listeners that need the experiment's config or run directory get them when they are built.
+    """
+
     class_names: list[str]
     epochs: int
     batches_per_epoch: int

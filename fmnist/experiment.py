@@ -1,0 +1,118 @@
+"""Composition: turns a config into data, network, loss, optimiser, trainer and callbacks, runs
+them, and leaves the run's files behind. The one place where objects are built from ``_target_``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from fmnist.callbacks import Callback, TrainResult
+from fmnist.checkpoint import save_checkpoint
+from fmnist.nn.network import MLP
+from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, MetricsFile, PlotWriter
+from fmnist.progress import ConsoleProgress
+from fmnist.trainer import Trainer
+
+DTYPES = ("float32", "float64")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message says which key, what it was and what is allowed."""
+
+
+def hidden_sizes(model: DictConfig) -> list[int]:
+    """``model.hidden_sizes`` if given, else ``model.num_layers`` x ``model.hidden_size``."""
+    if model.get("hidden_sizes") is not None:
+        sizes = list(model.hidden_sizes)
+        if not all(isinstance(size, int) and size >= 1 for size in sizes):
+            raise ConfigError(f"model.hidden_sizes must be a list of integers >= 1, got {sizes}")
+        return sizes
+    if not isinstance(model.num_layers, int) or model.num_layers < 0:
+        raise ConfigError(f"model.num_layers must be an integer >= 0, got {model.num_layers}")
+    if not isinstance(model.hidden_size, int) or model.hidden_size < 1:
+        raise ConfigError(f"model.hidden_size must be an integer >= 1, got {model.hidden_size}")
+    return [model.hidden_size] * model.num_layers
+
+
+def instantiate(node: DictConfig, key: str, **kwargs):
+    """``hydra.utils.instantiate`` with the constructor's own complaint surfaced as a ConfigError."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate as hydra_instantiate
+
+    try:
+        return hydra_instantiate(node, **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__ or error
+        raise ConfigError(f"{key}: {cause}") from None
+
+
+class Experiment:
+    """One training run described by ``cfg`` (see conf/config.yaml), writing into ``run_dir``."""
+
+    def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = ()):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.config = OmegaConf.to_container(cfg, resolve=True)
+        self.extra_callbacks = list(extra_callbacks)
+        self.metrics_file = MetricsFile(self.run_dir)
+
+    def build_data(self):
+        dtype = self.cfg.model.dtype
+        if dtype not in DTYPES:
+            raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        return instantiate(self.cfg.dataset, "dataset", seed=self.cfg.seed, dtype=dtype)
+
+    def build_network(self, input_size: int, num_classes: int, rng: np.random.Generator) -> MLP:
+        model = self.cfg.model
+        if not 0.0 <= model.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {model.dropout}")
+        layer_sizes = [input_size, *hidden_sizes(model), num_classes]
+        activation = instantiate(self.cfg.activation, "activation")
+        network = MLP(layer_sizes, activation, dropout=model.dropout, dtype=model.dtype)
+        return network.initialize(instantiate(self.cfg.init, "init"), rng)
+
+    def build_callbacks(self, data) -> list[Callback]:
+        callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto")), self.metrics_file]
+        if self.cfg.get("plots", True):
+            callbacks.append(PlotWriter(self.run_dir, data.x_test, data.class_names, seed=self.cfg.seed))
+        if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
+            callbacks.append(instantiate(self.cfg.logger, "logger", config=self.config, run_dir=str(self.run_dir)))
+        return callbacks + self.extra_callbacks
+
+    def build_trainer(self, data, rng: np.random.Generator) -> Trainer:
+        init_rng, train_rng = rng.spawn(2)
+        network = self.build_network(data.x_train.shape[1], len(data.class_names), init_rng)
+        trainer_cfg = self.cfg.trainer
+        for key in ("epochs", "batch_size"):
+            if not isinstance(trainer_cfg[key], int) or trainer_cfg[key] < 1:
+                raise ConfigError(f"trainer.{key} must be an integer >= 1, got {trainer_cfg[key]}")
+        return Trainer(network, instantiate(self.cfg.loss, "loss"), instantiate(self.cfg.optimizer, "optimizer"),
+                       epochs=trainer_cfg.epochs, batch_size=trainer_cfg.batch_size, rng=train_rng,
+                       callbacks=self.build_callbacks(data))
+
+    def run(self) -> TrainResult:
+        """Build, train, evaluate, save. A failure while building still leaves metrics.json (status failed)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(self.config))
+        try:
+            data = self.build_data()
+            trainer = self.build_trainer(data, np.random.default_rng(self.cfg.seed))
+        except Exception as error:
+            self.metrics_file.mark_failed(f"{type(error).__name__}: {error}")
+            raise
+        result = trainer.fit(data)
+        if result.status in ("completed", "interrupted") and result.history:
+            save_checkpoint(self.run_dir / CHECKPOINT_FILE, trainer.network, self.config)
+        return result
+
+
+def summary_line(result: TrainResult, run_dir: Path) -> str:
+    """The last line a run prints: status, validation and test accuracy, where the files are."""
+    def percent(value: float) -> str:
+        return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.2f}%"
+
+    return (f"{result.status}: val_accuracy {percent(result.summary.get('val_accuracy'))}  "
+            f"test_accuracy {percent(result.summary.get('test_accuracy'))}  run_dir {run_dir}")

@@ -1,0 +1,1 @@
+"""The network's parts: activations, losses, initialisers and the multilayer perceptron."""

@@ -1,0 +1,47 @@
+"""Weight initialisers. Each returns a (fan_in, fan_out) weight matrix drawn with the generator it is
+given; biases always start at zero."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Initializer:
+    """``init(fan_in, fan_out, rng)`` -> float64 array of shape (fan_in, fan_out)."""
+
+    def __call__(self, fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class RandomNormal(Initializer):
+    """W_ij ~ N(0, std^2) with a fixed std (default 0.05, as keras.initializers.RandomNormal).
+
+    Blind to the layer's width: deep sigmoid/tanh networks start with vanishing signals, which is
+    what the assignment's "random" option is there to show.
+    """
+
+    def __init__(self, std: float = 0.05):
+        if not std > 0:
+            raise ValueError(f"init.std must be > 0, got {std}")
+        self.std = std
+
+    def __call__(self, fan_in, fan_out, rng):
+        return rng.normal(0.0, self.std, size=(fan_in, fan_out))
+
+
+class Xavier(Initializer):
+    """Glorot & Bengio (2010), uniform: W_ij ~ U(-r, r), r = sqrt(6 / (fan_in + fan_out)),
+    so Var(W) = 2 / (fan_in + fan_out). Keeps activations' variance for tanh/sigmoid."""
+
+    def __call__(self, fan_in, fan_out, rng):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+class He(Initializer):
+    """He et al. (2015), normal: W_ij ~ N(0, 2 / fan_in). Keeps activations' variance for ReLU."""
+
+    def __call__(self, fan_in, fan_out, rng):
+        return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))

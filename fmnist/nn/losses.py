@@ -1,0 +1,77 @@
+"""Losses over the softmax of the network's logits.
+
+Shapes: ``logits`` (n, k), ``labels`` (n,) integer classes, returned gradient (n, k) = dL/dlogits.
+Both losses are means over the batch, so the gradient scale does not depend on the batch size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log p_k = z_k - max(z) - log sum_j exp(z_j - max(z))  (log-sum-exp, stable for any z)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """p_k = exp(z_k - max z) / sum_j exp(z_j - max z)."""
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return probabilities
+
+
+class Loss:
+    """``value(logits, labels)`` gives the mean loss; ``value_and_grad`` also dL/dlogits."""
+
+    def value(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        return self.value_and_grad(logits, labels)[0]
+
+    def value_and_grad(self, logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class CrossEntropy(Loss):
+    """L = -(1/n) sum_i log p_{i, y_i}, with p = softmax(z).
+
+    Fused softmax + cross-entropy gradient:  dL/dz = (p - onehot(y)) / n.
+    """
+
+    def value(self, logits, labels):
+        rows = np.arange(len(labels))
+        return float(-log_softmax(logits)[rows, labels].mean())
+
+    def value_and_grad(self, logits, labels):
+        n = len(labels)
+        rows = np.arange(n)
+        log_p = log_softmax(logits)
+        loss = float(-log_p[rows, labels].mean())
+        grad = np.exp(log_p, out=log_p)  # p, reusing the buffer
+        grad[rows, labels] -= 1.0
+        grad /= n
+        return loss, grad
+
+
+class MeanSquaredError(Loss):
+    """L = (1/n) sum_i sum_k (p_ik - onehot(y)_ik)^2 on the softmax probabilities p = softmax(z).
+
+    Exact gradient through the softmax, with g = dL/dp = 2 (p - onehot(y)) / n:
+        dL/dz_ik = p_ik (g_ik - sum_j g_ij p_ij)        (the softmax Jacobian diag(p) - p p^T applied to g)
+    """
+
+    def value(self, logits, labels):
+        return self.value_and_grad(logits, labels)[0]
+
+    def value_and_grad(self, logits, labels):
+        n = len(labels)
+        probabilities = softmax(logits)
+        error = probabilities.copy()
+        error[np.arange(n), labels] -= 1.0
+        loss = float((error * error).sum() / n)
+        grad_p = error * (2.0 / n)
+        grad = probabilities * (grad_p - (grad_p * probabilities).sum(axis=1, keepdims=True))
+        return loss, grad

@@ -1,0 +1,142 @@
+"""Mini-batch training with per-epoch metrics, reported through callbacks.
+
+The trainer knows the network, the loss, the optimiser and the data; it reports to
+:class:`fmnist.callbacks.Callback` listeners and knows nothing about who they are.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from fmnist.callbacks import SUMMARY_METRICS, Callback, RunInfo, TrainResult
+from fmnist.nn.losses import Loss
+from fmnist.nn.network import MLP
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite."""
+
+
+class Trainer:
+    """Train ``network`` with ``loss`` and ``optimizer`` for ``epochs`` epochs of shuffled batches.
+
+    ``rng`` drives shuffling and dropout. Train loss/accuracy of an epoch are the means over its
+    batches (as the weights changed during the epoch); validation and test metrics come from a
+    full pass in evaluation mode. ``seconds_per_epoch`` times the training pass only.
+    """
+
+    def __init__(self, network: MLP, loss: Loss, optimizer, epochs: int, batch_size: int,
+                 rng: np.random.Generator, callbacks: list[Callback] = ()):
+        if epochs < 1:
+            raise ValueError(f"trainer.epochs must be >= 1, got {epochs}")
+        if batch_size < 1:
+            raise ValueError(f"trainer.batch_size must be >= 1, got {batch_size}")
+        self.network = network
+        self.loss = loss
+        self.optimizer = optimizer
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.rng = rng
+        self.callbacks = list(callbacks)
+
+    def _emit(self, hook: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    def evaluate(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """(mean loss, accuracy, predicted classes) of the current weights, without dropout."""
+        logits = self.network.predict_logits(x)
+        predictions = logits.argmax(axis=1)
+        return self.loss.value(logits, labels), float((predictions == labels).mean()), predictions
+
+    def train_epoch(self, x: np.ndarray, labels: np.ndarray, shuffled_x: np.ndarray) -> tuple[float, float]:
+        """One pass over shuffled batches; returns (mean train loss, train accuracy).
+
+        ``shuffled_x`` is a preallocated buffer the size of ``x`` (reused across epochs).
+        """
+        order = self.rng.permutation(len(x))
+        np.take(x, order, axis=0, out=shuffled_x)
+        shuffled_labels = labels[order]
+        predictions = np.empty(len(x), dtype=np.intp)
+        network, loss, rng = self.network, self.loss, self.rng
+        params, grads, step = [network.params], [network.grads], self.optimizer.step
+        total_loss = 0.0
+        for batch, start in enumerate(range(0, len(x), self.batch_size), start=1):
+            stop = start + self.batch_size
+            batch_labels = shuffled_labels[start:stop]
+            value, logits = network.loss_and_grad(shuffled_x[start:stop], batch_labels, loss, rng)
+            if not math.isfinite(value):
+                raise Diverged(f"the training loss became {value} in batch {batch}")
+            step(params, grads)
+            total_loss += value * len(batch_labels)
+            np.argmax(logits, axis=1, out=predictions[start:stop])
+            for callback in self.callbacks:
+                callback.on_batch_end(batch, value)
+        return total_loss / len(x), float((predictions == shuffled_labels).mean())
+
+    def fit(self, data) -> TrainResult:
+        """Train on ``data.x_train``, validate on ``data.x_val`` each epoch, test once at the end.
+
+        Never raises for divergence (status "diverged") or Ctrl-C (status "interrupted"); any other
+        error is reported to the callbacks with status "failed" and then re-raised.
+        """
+        started = time.perf_counter()
+        result = TrainResult(status="running", message="")
+        self._emit("on_train_start", RunInfo(class_names=list(data.class_names), epochs=self.epochs,
+                                             batches_per_epoch=math.ceil(len(data.x_train) / self.batch_size)))
+        shuffled_x = np.empty_like(data.x_train)
+        try:
+            for epoch in range(1, self.epochs + 1):
+                self._emit("on_epoch_start", epoch)
+                epoch_started = time.perf_counter()
+                train_loss, train_accuracy = self.train_epoch(data.x_train, data.y_train, shuffled_x)
+                seconds = time.perf_counter() - epoch_started
+                val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
+                row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                       "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds_per_epoch": seconds}
+                if not math.isfinite(val_loss):
+                    raise Diverged(f"the validation loss became {val_loss}")
+                result.history.append(row)
+                self._emit("on_epoch_end", row)
+            result.status = "completed"
+        except Diverged as error:
+            result.status = "diverged"
+            result.message = (f"diverged in epoch {len(result.history) + 1}: {error}. "
+                              "Try a smaller learning rate (optimizer.lr / -lr) or weight decay.")
+        except KeyboardInterrupt:
+            result.status = "interrupted"
+            result.message = f"interrupted by the user after {len(result.history)} complete epoch(s)"
+        except Exception as error:
+            result.status = "failed"
+            result.message = f"{type(error).__name__}: {error}"
+            result.summary = self._summary(result, started)
+            self._emit("on_train_end", result)
+            raise
+        if result.status in ("completed", "interrupted") and result.history:
+            result.summary = self._final_evaluation(data, result, started)
+        else:
+            result.summary = self._summary(result, started)
+        self._emit("on_train_end", result)
+        return result
+
+    def _final_evaluation(self, data, result: TrainResult, started: float) -> dict:
+        """Validation and test metrics of the final weights: the only time the test set is used."""
+        val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
+        test_loss, test_accuracy, predictions = self.evaluate(data.x_test, data.y_test)
+        result.test_labels, result.test_predictions = data.y_test, predictions
+        return self._summary(result, started, val_loss=val_loss, val_accuracy=val_accuracy,
+                             test_loss=test_loss, test_accuracy=test_accuracy)
+
+    @staticmethod
+    def _summary(result: TrainResult, started: float, **final) -> dict:
+        summary = dict.fromkeys(SUMMARY_METRICS, math.nan)
+        summary.update(final)
+        if result.history:
+            best = max(result.history, key=lambda row: row["val_accuracy"])
+            summary["best_val_accuracy"] = best["val_accuracy"]
+            summary["best_epoch"] = best["epoch"]
+        summary["epochs_completed"] = len(result.history)
+        summary["wall_time_seconds"] = time.perf_counter() - started
+        return summary
