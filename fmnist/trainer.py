@@ -46,7 +46,10 @@ class Trainer:
             getattr(callback, hook)(*args)
 
     def evaluate(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
-        """(mean loss, accuracy, predicted classes) of the current weights, without dropout."""
+        """(mean loss, accuracy, predicted classes) of the current weights, without dropout.
+        An empty set (e.g. ``dataset.val_fraction=0``) gives NaN loss and accuracy."""
+        if len(x) == 0:
+            return math.nan, math.nan, np.empty(0, dtype=np.intp)
         logits = self.network.predict_logits(x)
         predictions = logits.argmax(axis=1)
         return self.loss.value(logits, labels), float((predictions == labels).mean()), predictions
@@ -96,7 +99,7 @@ class Trainer:
                 val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
                 row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                        "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds_per_epoch": seconds}
-                if not math.isfinite(val_loss):
+                if len(data.x_val) and not math.isfinite(val_loss):
                     raise Diverged(f"the validation loss became {val_loss}")
                 result.history.append(row)
                 self._emit("on_epoch_end", row)

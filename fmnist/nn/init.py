@@ -1,15 +1,18 @@
-"""Weight initialisers. Each returns a (fan_in, fan_out) weight matrix drawn with the generator it is
-given; biases always start at zero."""
+"""Weight initialisers. Each draws a (fan_in, fan_out) weight matrix with the generator it is given
+and states the standard deviation of its distribution; biases always start at zero."""
 from __future__ import annotations
 
 import numpy as np
 
 
 class Initializer:
-    """``init(fan_in, fan_out, rng)`` -> float64 array of shape (fan_in, fan_out)."""
+    """``init(fan_in, fan_out, rng)`` -> float64 array of shape (fan_in, fan_out) with std ``init.std(...)``."""
+
+    def std(self, fan_in: int, fan_out: int) -> float:
+        raise NotImplementedError
 
     def __call__(self, fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
+        return rng.normal(0.0, self.std(fan_in, fan_out), size=(fan_in, fan_out))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -25,23 +28,26 @@ class RandomNormal(Initializer):
     def __init__(self, std: float = 0.05):
         if not std > 0:
             raise ValueError(f"init.std must be > 0, got {std}")
-        self.std = std
+        self.fixed_std = std
 
-    def __call__(self, fan_in, fan_out, rng):
-        return rng.normal(0.0, self.std, size=(fan_in, fan_out))
+    def std(self, fan_in, fan_out):
+        return self.fixed_std
 
 
 class Xavier(Initializer):
     """Glorot & Bengio (2010), uniform: W_ij ~ U(-r, r), r = sqrt(6 / (fan_in + fan_out)),
-    so Var(W) = 2 / (fan_in + fan_out). Keeps activations' variance for tanh/sigmoid."""
+    so std = sqrt(2 / (fan_in + fan_out)). Keeps activations' variance for tanh/sigmoid."""
+
+    def std(self, fan_in, fan_out):
+        return np.sqrt(2.0 / (fan_in + fan_out))
 
     def __call__(self, fan_in, fan_out, rng):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        limit = np.sqrt(3.0) * self.std(fan_in, fan_out)  # U(-r, r) has std r / sqrt(3)
         return rng.uniform(-limit, limit, size=(fan_in, fan_out))
 
 
 class He(Initializer):
     """He et al. (2015), normal: W_ij ~ N(0, 2 / fan_in). Keeps activations' variance for ReLU."""
 
-    def __call__(self, fan_in, fan_out, rng):
-        return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+    def std(self, fan_in, fan_out):
+        return np.sqrt(2.0 / fan_in)

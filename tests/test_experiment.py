@@ -1,0 +1,81 @@
+"""Hydra composition: every option of every config group composes and builds a working experiment."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from fmnist.checkpoint import load_checkpoint
+from fmnist.experiment import ConfigError, Experiment
+from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE
+from tests.conftest import CONF_DIR, group_options
+
+GROUPS = ("dataset", "model", "activation", "init", "loss", "optimizer", "logger")
+
+
+def compose_config(tiny_idx_dir, overrides=()):
+    """The default config shrunk for tests: tiny data, 2 epochs, no logger, no progress output."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["logger=none", *overrides])
+    with open_dict(cfg):
+        cfg.dataset.path = str(tiny_idx_dir)
+        cfg.dataset.download = False
+        cfg.trainer.epochs = 2
+        cfg.trainer.progress = "none"
+        cfg.plots = False
+    return cfg
+
+
+def all_group_options():
+    return [(group, option) for group in GROUPS for option in group_options(group)]
+
+
+@pytest.mark.parametrize("group, option", all_group_options())
+def test_every_group_option_composes_builds_and_trains(tiny_idx_dir, tmp_path, group, option):
+    if group == "logger":
+        pytest.skip("loggers are tested in tests/test_tracking.py")
+    cfg = compose_config(tiny_idx_dir, [f"{group}={option}"])
+    result = Experiment(cfg, tmp_path).run()
+    assert result.status in ("completed", "diverged")
+    assert json.loads((tmp_path / METRICS_FILE).read_text())["status"] == result.status
+
+
+def test_run_leaves_config_metrics_and_a_checkpoint_that_agrees(tiny_idx_dir, tmp_path):
+    cfg = compose_config(tiny_idx_dir, ["model.hidden_sizes=[64,32]", "model.dropout=0.1"])
+    result = Experiment(cfg, tmp_path).run()
+    metrics = json.loads((tmp_path / METRICS_FILE).read_text())
+    assert metrics["status"] == "completed" and len(metrics["history"]) == 2
+    assert metrics["test_accuracy"] == pytest.approx(result.summary["test_accuracy"])
+    network, config = load_checkpoint(tmp_path / CHECKPOINT_FILE)
+    assert network.layer_sizes == [784, 64, 32, 10]
+    assert config["model"]["hidden_sizes"] == [64, 32]
+    data = Experiment(cfg, tmp_path).build_data()
+    assert float((network.predict(data.x_test) == data.y_test).mean()) == pytest.approx(metrics["test_accuracy"])
+    assert "hidden_sizes" in (tmp_path / CONFIG_FILE).read_text()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.hidden_size=0", "model.hidden_size must be an integer >= 1, got 0"),
+    ("model.num_layers=-1", "model.num_layers must be an integer >= 0, got -1"),
+    ("model.dropout=1.0", "model.dropout must be in [0, 1), got 1.0"),
+    ("model.dtype=float16", "model.dtype must be one of float32, float64"),
+    ("trainer.batch_size=0", "trainer.batch_size must be an integer >= 1, got 0"),
+    ("optimizer.lr=-1", "optimizer: "),
+])
+def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_dir, tmp_path, override, message):
+    cfg = compose_config(tiny_idx_dir, [override])
+    with pytest.raises(ConfigError) as error:
+        Experiment(cfg, tmp_path).run()
+    assert message in str(error.value)
+    assert json.loads((tmp_path / METRICS_FILE).read_text())["status"] == "failed"
+
+
+def test_float64_runs_end_to_end(tiny_idx_dir, tmp_path):
+    cfg = compose_config(tiny_idx_dir, ["model.dtype=float64"])
+    experiment = Experiment(cfg, tmp_path)
+    data = experiment.build_data()
+    assert data.x_train.dtype == np.float64
+    assert experiment.run().status == "completed"

@@ -1,0 +1,102 @@
+"""The network's structure, its flat parameter buffer, losses and initialisers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fmnist.nn.losses import CrossEntropy, log_softmax, softmax
+from fmnist.nn.network import MLP
+from tests.conftest import build_option, group_options
+
+
+def test_parameters_are_views_into_one_flat_buffer():
+    network = MLP([784, 512, 256, 10], build_option("activation", "relu"))
+    assert network.num_params == 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+    for weight in network.weights + network.biases:
+        assert np.shares_memory(weight, network.params)
+    for grad in network.weight_grads + network.bias_grads:
+        assert np.shares_memory(grad, network.grads)
+    network.params[:] = 1.0
+    assert network.weights[1].sum() == 512 * 256
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_forward_keeps_the_dtype_and_shape(dtype):
+    network = MLP([20, 7, 3], build_option("activation", "tanh"), dtype=dtype)
+    network.initialize(build_option("init", "xavier"), np.random.default_rng(0))
+    logits, _ = network.forward(np.ones((5, 20), dtype=dtype))
+    assert logits.shape == (5, 3) and logits.dtype == np.dtype(dtype)
+
+
+def test_gradient_of_a_partial_batch_is_the_mean_over_its_examples():
+    """Backprop on a batch of 3 equals the average of the three single-example gradients."""
+    rng = np.random.default_rng(0)
+    network = MLP([6, 5, 4], build_option("activation", "sigmoid"), dtype="float64")
+    network.initialize(build_option("init", "xavier"), rng)
+    x, labels = rng.normal(size=(3, 6)), np.array([0, 3, 1])
+    loss = CrossEntropy()
+    network.loss_and_grad(x, labels, loss)
+    batch_gradient = network.grads.copy()
+    singles = []
+    for index in range(3):
+        network.loss_and_grad(x[index:index + 1], labels[index:index + 1], loss)
+        singles.append(network.grads.copy())
+    np.testing.assert_allclose(batch_gradient, np.mean(singles, axis=0), rtol=1e-12, atol=1e-15)
+
+
+def test_log_softmax_is_stable_for_huge_logits():
+    logits = np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]])
+    np.testing.assert_allclose(np.exp(log_softmax(logits)), softmax(logits))
+    np.testing.assert_allclose(softmax(logits)[1], [1 / 3] * 3)
+    assert np.isfinite(log_softmax(logits)).all()
+
+
+@pytest.mark.parametrize("loss_name", group_options("loss"))
+def test_loss_is_zero_only_for_confident_correct_predictions(loss_name):
+    loss = build_option("loss", loss_name)
+    labels = np.array([0, 2])
+    confident = np.array([[50.0, 0.0, 0.0], [0.0, 0.0, 50.0]])
+    wrong = confident[::-1].copy()
+    assert loss.value(confident, labels) < 1e-12
+    assert loss.value(wrong, labels) > 0.5
+
+
+def test_dropout_is_inverted_and_only_in_training():
+    network = MLP([50, 400, 3], build_option("activation", "identity"), dropout=0.5, dtype="float64")
+    network.params[:] = 0.0
+    network.weights[0][:] = np.eye(50, 400)
+    x = np.ones((200, 50))
+    _, (activations, masks) = network.forward(x, np.random.default_rng(0))
+    hidden = activations[1][:, :50]
+    assert set(np.unique(hidden)) == {0.0, 2.0}  # kept units are scaled by 1 / (1 - p)
+    assert abs(hidden.mean() - 1.0) < 0.05  # so the expectation is unchanged
+    _, (eval_activations, eval_masks) = network.forward(x)
+    assert eval_masks == [] and np.all(eval_activations[1][:, :50] == 1.0)
+
+
+@pytest.mark.parametrize("init_name", group_options("init"))
+def test_initialisers_draw_from_their_documented_distribution(init_name):
+    init = build_option("init", init_name)
+    fan_in, fan_out = 400, 300
+    weights = init(fan_in, fan_out, np.random.default_rng(0))
+    expected_std = init.std(fan_in, fan_out)
+    assert weights.shape == (fan_in, fan_out)
+    assert abs(weights.mean()) < 0.1 * expected_std
+    assert weights.std() == pytest.approx(expected_std, rel=0.02)
+
+
+def test_initialisers_state_the_published_scales():
+    assert build_option("init", "random").std(400, 300) == 0.05
+    assert build_option("init", "xavier").std(400, 300) == pytest.approx(np.sqrt(6.0 / 700) / np.sqrt(3.0))
+    assert build_option("init", "he").std(400, 300) == pytest.approx(np.sqrt(2.0 / 400))
+
+
+def test_initialisation_is_reproducible_from_the_seed():
+    def params(seed):
+        network = MLP([10, 8, 3], build_option("activation", "relu"))
+        return network.initialize(build_option("init", "he"), np.random.default_rng(seed)).params.copy()
+
+    np.testing.assert_array_equal(params(3), params(3))
+    assert not np.array_equal(params(3), params(4))
+    assert np.all(MLP([10, 8, 3], build_option("activation", "relu")).initialize(
+        build_option("init", "he"), np.random.default_rng(0)).biases[0] == 0)

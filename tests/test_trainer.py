@@ -1,0 +1,125 @@
+"""The training loop: learning, determinism, divergence, Ctrl-C, failures, checkpoints."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fmnist.callbacks import SUMMARY_METRICS, Callback
+from fmnist.checkpoint import load_checkpoint, save_checkpoint
+from fmnist.nn.network import MLP
+from fmnist.trainer import Trainer
+from tests.conftest import build_option
+
+
+class Recorder(Callback):
+    """Keeps every hook call, in order."""
+
+    def __init__(self):
+        self.calls = []
+        self.result = None
+
+    def on_train_start(self, run):
+        self.calls.append(("start", run.epochs, run.batches_per_epoch))
+
+    def on_epoch_end(self, metrics):
+        self.calls.append(("epoch", metrics["epoch"]))
+
+    def on_train_end(self, result):
+        self.calls.append(("end", result.status))
+        self.result = result
+
+
+class RaiseAt(Callback):
+    """Raises ``error`` at a given (epoch, batch)."""
+
+    def __init__(self, epoch, batch, error):
+        self.epoch, self.batch, self.error = 0, batch, error
+        self.target_epoch = epoch
+
+    def on_epoch_start(self, epoch):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, loss):
+        if (self.epoch, batch) == (self.target_epoch, self.batch):
+            raise self.error
+
+
+def make_trainer(data, optimizer="adam", epochs=3, batch_size=32, seed=0, callbacks=(), **optimizer_overrides):
+    rng = np.random.default_rng(seed)
+    network = MLP([784, 32, 10], build_option("activation", "relu"))
+    network.initialize(build_option("init", "he"), rng)
+    opt = build_option("optimizer", optimizer, **optimizer_overrides)
+    return Trainer(network, build_option("loss", "cross_entropy"), opt, epochs=epochs, batch_size=batch_size,
+                   rng=rng, callbacks=list(callbacks))
+
+
+def test_training_learns_the_tiny_dataset(tiny_data):
+    result = make_trainer(tiny_data, epochs=8).fit(tiny_data)
+    assert result.status == "completed"
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.summary["val_accuracy"] > 0.6 and result.summary["test_accuracy"] > 0.6  # chance is 0.1
+    assert set(SUMMARY_METRICS) <= set(result.summary)
+
+
+def test_hooks_are_called_in_order_with_a_partial_last_batch(tiny_data):
+    recorder = Recorder()
+    batch_size = 64
+    assert len(tiny_data.x_train) % batch_size != 0
+    make_trainer(tiny_data, epochs=2, batch_size=batch_size, callbacks=[recorder]).fit(tiny_data)
+    batches = math.ceil(len(tiny_data.x_train) / batch_size)
+    assert recorder.calls == [("start", 2, batches), ("epoch", 1), ("epoch", 2), ("end", "completed")]
+
+
+def test_same_seed_gives_identical_metrics(tiny_data):
+    first = make_trainer(tiny_data, seed=5).fit(tiny_data)
+    second = make_trainer(tiny_data, seed=5).fit(tiny_data)
+    other = make_trainer(tiny_data, seed=6).fit(tiny_data)
+    strip = lambda history: [{k: v for k, v in row.items() if k != "seconds_per_epoch"} for row in history]
+    assert strip(first.history) == strip(second.history)
+    assert strip(first.history) != strip(other.history)
+
+
+def test_nan_loss_stops_with_status_diverged(tiny_data):
+    recorder = Recorder()
+    result = make_trainer(tiny_data, optimizer="sgd", lr=1e6, epochs=5, callbacks=[recorder]).fit(tiny_data)
+    assert result.status == "diverged"
+    assert "learning rate" in result.message
+    assert recorder.calls[-1] == ("end", "diverged")
+    assert math.isnan(result.summary["test_accuracy"])  # a diverged model is not tested
+
+
+def test_ctrl_c_stops_cleanly_keeping_finished_epochs(tiny_data):
+    recorder = Recorder()
+    trainer = make_trainer(tiny_data, epochs=5, callbacks=[RaiseAt(2, 3, KeyboardInterrupt()), recorder])
+    result = trainer.fit(tiny_data)
+    assert result.status == "interrupted"
+    assert [row["epoch"] for row in result.history] == [1]
+    assert math.isfinite(result.summary["test_accuracy"])
+    assert recorder.calls[-1] == ("end", "interrupted")
+
+
+def test_an_error_is_reported_as_failed_then_raised(tiny_data):
+    recorder = Recorder()
+    trainer = make_trainer(tiny_data, callbacks=[RaiseAt(1, 2, RuntimeError("disk full")), recorder])
+    with pytest.raises(RuntimeError, match="disk full"):
+        trainer.fit(tiny_data)
+    assert recorder.result.status == "failed" and "disk full" in recorder.result.message
+
+
+def test_checkpoint_round_trip_predicts_identically(tiny_data, tmp_path):
+    trainer = make_trainer(tiny_data, epochs=1)
+    trainer.fit(tiny_data)
+    config = {"seed": 0, "model": {"num_layers": 1}}
+    path = save_checkpoint(tmp_path / "model.npz", trainer.network, config)
+    loaded, loaded_config = load_checkpoint(path)
+    assert loaded_config == config
+    assert loaded.layer_sizes == trainer.network.layer_sizes
+    np.testing.assert_array_equal(loaded.predict_logits(tiny_data.x_test), trainer.network.predict_logits(tiny_data.x_test))
+
+
+@pytest.mark.parametrize("key, value", [("epochs", 0), ("batch_size", 0)])
+def test_trainer_rejects_bad_settings(tiny_data, key, value):
+    with pytest.raises(ValueError, match=f"trainer.{key} must be >= 1, got {value}"):
+        make_trainer(tiny_data, **{key: value})
