@@ -35,7 +35,8 @@ def run(cfg: DictConfig) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        result = Experiment(cfg, run_dir).run()
+        sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None
+        result = Experiment(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), sweep_name=sweep_name).run()
     except (ConfigError, DataError) as error:
         if in_sweep:
             log.error("job %s failed: %s", hydra_cfg.job.num, error)

@@ -3,6 +3,7 @@ them, and leaves the run's files behind. The one place where objects are built f
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from fmnist.progress import ConsoleProgress
 from fmnist.trainer import Trainer
 
 DTYPES = ("float32", "float64")
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -49,12 +52,38 @@ def instantiate(node: DictConfig, key: str, **kwargs):
         raise ConfigError(f"{key}: {cause}") from None
 
 
-class Experiment:
-    """One training run described by ``cfg`` (see conf/config.yaml), writing into ``run_dir``."""
+def without_unused_keys(node: DictConfig, key: str) -> DictConfig:
+    """``node`` minus the keys its ``_target_`` does not accept, each dropped with a warning.
 
-    def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = ()):
+    The CLI adds a flag such as ``-beta`` to every optimiser of a multirun (``++optimizer.beta``);
+    the optimisers that have no such hyperparameter ignore it here instead of failing.
+    """
+    import inspect
+
+    from hydra.utils import get_class
+
+    try:
+        accepted = set(inspect.signature(get_class(node._target_)).parameters)
+    except Exception as error:
+        raise ConfigError(f"{key}._target_ {node._target_!r} cannot be imported: {error}") from None
+    unused = [name for name in node if name != "_target_" and name not in accepted]
+    for name in unused:
+        log.warning("%s.%s=%s is not used by %s; ignored", key, name, node[name], node._target_)
+    return OmegaConf.masked_copy(node, [name for name in node if name not in unused])
+
+
+class Experiment:
+    """One training run described by ``cfg`` (see conf/config.yaml), writing into ``run_dir``.
+
+    ``overrides`` (the job's command-line overrides) and ``sweep_name`` name the run for trackers.
+    """
+
+    def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = (),
+                 overrides: list[str] = (), sweep_name: str | None = None):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
+        self.overrides = list(overrides)
+        self.sweep_name = sweep_name
         self.config = OmegaConf.to_container(cfg, resolve=True)
         self.extra_callbacks = list(extra_callbacks)
         self.metrics_file = MetricsFile(self.run_dir)
@@ -79,7 +108,8 @@ class Experiment:
         if self.cfg.get("plots", True):
             callbacks.append(PlotWriter(self.run_dir, data.x_test, data.class_names, seed=self.cfg.seed))
         if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
-            callbacks.append(instantiate(self.cfg.logger, "logger", config=self.config, run_dir=str(self.run_dir)))
+            callbacks.append(instantiate(self.cfg.logger, "logger", config=self.config, run_dir=str(self.run_dir),
+                                         overrides=self.overrides, sweep_name=self.sweep_name))
         return callbacks + self.extra_callbacks
 
     def build_trainer(self, data, rng: np.random.Generator) -> Trainer:
@@ -89,7 +119,7 @@ class Experiment:
         for key in ("epochs", "batch_size"):
             if not isinstance(trainer_cfg[key], int) or trainer_cfg[key] < 1:
                 raise ConfigError(f"trainer.{key} must be an integer >= 1, got {trainer_cfg[key]}")
-        return Trainer(network, instantiate(self.cfg.loss, "loss"), instantiate(self.cfg.optimizer, "optimizer"),
+        return Trainer(network, instantiate(self.cfg.loss, "loss"), instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer"),
                        epochs=trainer_cfg.epochs, batch_size=trainer_cfg.batch_size, rng=train_rng,
                        callbacks=self.build_callbacks(data))
 

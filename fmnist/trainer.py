@@ -50,9 +50,10 @@ class Trainer:
         An empty set (e.g. ``dataset.val_fraction=0``) gives NaN loss and accuracy."""
         if len(x) == 0:
             return math.nan, math.nan, np.empty(0, dtype=np.intp)
-        logits = self.network.predict_logits(x)
-        predictions = logits.argmax(axis=1)
-        return self.loss.value(logits, labels), float((predictions == labels).mean()), predictions
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged model gives NaN, checked by the caller
+            logits = self.network.predict_logits(x)
+            predictions = logits.argmax(axis=1)
+            return self.loss.value(logits, labels), float((predictions == labels).mean()), predictions
 
     def train_epoch(self, x: np.ndarray, labels: np.ndarray, shuffled_x: np.ndarray) -> tuple[float, float]:
         """One pass over shuffled batches; returns (mean train loss, train accuracy).
@@ -66,17 +67,18 @@ class Trainer:
         network, loss, rng = self.network, self.loss, self.rng
         params, grads, step = [network.params], [network.grads], self.optimizer.step
         total_loss = 0.0
-        for batch, start in enumerate(range(0, len(x), self.batch_size), start=1):
-            stop = start + self.batch_size
-            batch_labels = shuffled_labels[start:stop]
-            value, logits = network.loss_and_grad(shuffled_x[start:stop], batch_labels, loss, rng)
-            if not math.isfinite(value):
-                raise Diverged(f"the training loss became {value} in batch {batch}")
-            step(params, grads)
-            total_loss += value * len(batch_labels)
-            np.argmax(logits, axis=1, out=predictions[start:stop])
-            for callback in self.callbacks:
-                callback.on_batch_end(batch, value)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below as divergence
+            for batch, start in enumerate(range(0, len(x), self.batch_size), start=1):
+                stop = start + self.batch_size
+                batch_labels = shuffled_labels[start:stop]
+                value, logits = network.loss_and_grad(shuffled_x[start:stop], batch_labels, loss, rng)
+                if not math.isfinite(value):
+                    raise Diverged(f"the training loss became {value} in batch {batch}")
+                step(params, grads)
+                total_loss += value * len(batch_labels)
+                np.argmax(logits, axis=1, out=predictions[start:stop])
+                for callback in self.callbacks:
+                    callback.on_batch_end(batch, value)
         return total_loss / len(x), float((predictions == shuffled_labels).mean())
 
     def fit(self, data) -> TrainResult:

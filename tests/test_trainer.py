@@ -46,9 +46,10 @@ class RaiseAt(Callback):
             raise self.error
 
 
-def make_trainer(data, optimizer="adam", epochs=3, batch_size=32, seed=0, callbacks=(), **optimizer_overrides):
+def make_trainer(data, optimizer="adam", epochs=3, batch_size=32, seed=0, callbacks=(), activation="relu",
+                 **optimizer_overrides):
     rng = np.random.default_rng(seed)
-    network = MLP([784, 32, 10], build_option("activation", "relu"))
+    network = MLP([784, 32, 10], build_option("activation", activation))
     network.initialize(build_option("init", "he"), rng)
     opt = build_option("optimizer", optimizer, **optimizer_overrides)
     return Trainer(network, build_option("loss", "cross_entropy"), opt, epochs=epochs, batch_size=batch_size,
@@ -83,7 +84,10 @@ def test_same_seed_gives_identical_metrics(tiny_data):
 
 def test_nan_loss_stops_with_status_diverged(tiny_data):
     recorder = Recorder()
-    result = make_trainer(tiny_data, optimizer="sgd", lr=1e6, epochs=5, callbacks=[recorder]).fit(tiny_data)
+    # a linear network with a huge momentum step grows its weights geometrically until they overflow
+    trainer = make_trainer(tiny_data, optimizer="momentum", lr=1e3, activation="identity", epochs=5,
+                           callbacks=[recorder])
+    result = trainer.fit(tiny_data)
     assert result.status == "diverged"
     assert "learning rate" in result.message
     assert recorder.calls[-1] == ("end", "diverged")

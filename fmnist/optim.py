@@ -1,0 +1,269 @@
+"""The six optimisers, written by hand.
+
+Each optimiser updates a list of float arrays in place: ``optimizer.step(params, grads)``.
+Its state (velocities, moment estimates, the step count t) is created on the first call, one
+entry per parameter array; the network passes one flat buffer, so a step is a few vectorised
+NumPy calls over one array. Every rule starts from the regularised gradient
+
+    g_t = dL/dθ + λ θ_{t-1}                 (λ = ``weight_decay``: L2 added to the gradient)
+
+and the scratch buffers are allocated once, so a step allocates nothing.
+
+Adding an optimiser: subclass :class:`Optimizer`, state the rule in the docstring, implement
+``update`` and add ``conf/optimizer/NAME.yaml``; the tests discover it there.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fmnist.kernels import fused_adaptive_moment_step
+
+
+def _check(name: str, value: float, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
+    """``value`` if it lies in [low, high) (or (low, high)), else a ValueError naming the key."""
+    above = value >= low if low_inclusive else value > low
+    if not (isinstance(value, (int, float)) and above and value < high):
+        bracket = "[" if low_inclusive else "("
+        upper = "inf)" if high == math.inf else f"{high:g})"
+        raise ValueError(f"optimizer.{name} must be in {bracket}{low:g}, {upper}, got {value!r}")
+    return float(value)
+
+
+def _probability(name: str, value: float) -> float:
+    return _check(name, value, 0.0, 1.0)
+
+
+def _positive(name: str, value: float) -> float:
+    return _check(name, value, 0.0, low_inclusive=False)
+
+
+class Optimizer:
+    """Base class: validates ``lr`` and ``weight_decay``, keeps per-parameter state and the step count."""
+
+    def __init__(self, lr: float, weight_decay: float = 0.0):
+        self.lr = _positive("lr", lr)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.t = 0  # number of steps taken
+        self.state: list[dict[str, np.ndarray]] | None = None
+
+    def init_state(self, param: np.ndarray) -> dict[str, np.ndarray]:
+        """Buffers for one parameter array; ``scratch`` is working space for the update."""
+        return {"scratch": np.empty_like(param)}
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update every array of ``params`` in place from the matching array of ``grads``."""
+        if self.state is None:
+            self.state = [self.init_state(param) for param in params]
+        self.t += 1
+        self.begin_step()
+        for param, grad, state in zip(params, grads, self.state):
+            self.update(param, grad, state)
+
+    def begin_step(self) -> None:
+        """Compute the scalars of step ``t`` that every parameter array shares (none here)."""
+
+    def _regularised(self, param: np.ndarray, grad: np.ndarray, state: dict) -> np.ndarray:
+        """g + λ θ, written into the parameter's ``regularised`` buffer (the gradient itself is left alone)."""
+        if not self.weight_decay:
+            return grad
+        if "regularised" not in state:
+            state["regularised"] = np.empty_like(param)
+        out = state["regularised"]
+        np.multiply(param, self.weight_decay, out=out)
+        out += grad
+        return out
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict) -> None:
+        """Apply step ``t`` to one parameter array; ``grad`` is dL/dθ, without weight decay."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{key}={value:g}" for key, value in vars(self).items() if isinstance(value, float))
+        return f"{type(self).__name__}({settings})"
+
+
+class SGD(Optimizer):
+    """Plain stochastic gradient descent (Robbins & Monro, 1951).
+
+        θ_t = θ_{t-1} - η g_t
+
+    Same numbers as ``torch.optim.SGD(lr=η, weight_decay=λ)``.
+    """
+
+    def update(self, param, grad, state):
+        grad = self._regularised(param, grad, state)
+        scratch = state["scratch"]
+        np.multiply(grad, self.lr, out=scratch)  # η g_t
+        param -= scratch
+
+
+class Momentum(SGD):
+    """Gradient descent with (heavy-ball) momentum (Polyak, 1964), in PyTorch's form.
+
+        v_t = μ v_{t-1} + g_t,      v_0 = 0
+        θ_t = θ_{t-1} - η v_t
+
+    For a constant η this is the textbook u_t = μ u_{t-1} + η g_t, θ_t = θ_{t-1} - u_t with
+    u_t = η v_t. Same numbers as ``torch.optim.SGD(lr=η, momentum=μ, weight_decay=λ)``.
+    """
+
+    def __init__(self, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        self.momentum = _probability("momentum", momentum)
+
+    def init_state(self, param):
+        return {**super().init_state(param), "velocity": np.zeros_like(param)}
+
+    def update(self, param, grad, state):
+        grad = self._regularised(param, grad, state)
+        velocity, scratch = state["velocity"], state["scratch"]
+        velocity *= self.momentum
+        velocity += grad  # v_t = μ v_{t-1} + g_t
+        np.multiply(velocity, self.lr, out=scratch)
+        param -= scratch  # θ_t = θ_{t-1} - η v_t
+
+
+class NAG(Momentum):
+    """Nesterov accelerated gradient (Nesterov, 1983; Sutskever et al., 2013), look-ahead form.
+
+    Nesterov evaluates the gradient at the look-ahead point θ - η μ v. Substituting the stored
+    parameters for that look-ahead point (as PyTorch and Keras do) gives an update that uses only
+    the gradient at the stored parameters, so no second forward pass is needed:
+
+        v_t = μ v_{t-1} + g_t,      v_0 = 0
+        θ_t = θ_{t-1} - η (g_t + μ v_t)
+
+    Same numbers as ``torch.optim.SGD(lr=η, momentum=μ, nesterov=True, weight_decay=λ)``.
+    """
+
+    def update(self, param, grad, state):
+        grad = self._regularised(param, grad, state)
+        velocity, scratch = state["velocity"], state["scratch"]
+        velocity *= self.momentum
+        velocity += grad  # v_t = μ v_{t-1} + g_t
+        np.multiply(velocity, self.momentum, out=scratch)
+        scratch += grad
+        scratch *= self.lr  # η (g_t + μ v_t)
+        param -= scratch
+
+
+class RMSProp(Optimizer):
+    """RMSProp (Hinton, Coursera lecture 6e, 2012).
+
+        s_t = β s_{t-1} + (1 - β) g_t²,     s_0 = 0
+        θ_t = θ_{t-1} - η g_t / (√s_t + ε)
+
+    Same numbers as ``torch.optim.RMSprop(lr=η, alpha=β, eps=ε, weight_decay=λ)``.
+    """
+
+    def __init__(self, lr: float, beta: float = 0.9, epsilon: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        self.beta = _probability("beta", beta)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def init_state(self, param):
+        return {**super().init_state(param), "square_avg": np.zeros_like(param)}
+
+    def update(self, param, grad, state):
+        grad = self._regularised(param, grad, state)
+        square_avg, scratch = state["square_avg"], state["scratch"]
+        np.multiply(grad, grad, out=scratch)
+        scratch -= square_avg
+        scratch *= 1.0 - self.beta
+        square_avg += scratch  # s_t = s_{t-1} + (1 - β)(g_t² - s_{t-1})
+        np.sqrt(square_avg, out=scratch)
+        scratch += self.epsilon
+        np.divide(grad, scratch, out=scratch)
+        scratch *= self.lr
+        param -= scratch  # θ_t = θ_{t-1} - η g_t / (√s_t + ε)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015, Algorithm 1).
+
+        m_t = β1 m_{t-1} + (1 - β1) g_t,     v_t = β2 v_{t-1} + (1 - β2) g_t²,     m_0 = v_0 = 0
+        m̂_t = m_t / (1 - β1^t),              v̂_t = v_t / (1 - β2^t)
+        θ_t = θ_{t-1} - η m̂_t / (√v̂_t + ε)
+
+    Same numbers as ``torch.optim.Adam(lr=η, betas=(β1, β2), eps=ε, weight_decay=λ)``.
+    Written as θ_t = θ_{t-1} - η (c_m m_t + c_g g_t) / (√v̂_t + ε) with c_m = 1/(1 - β1^t), c_g = 0,
+    the form NAdam shares; the step runs as one fused loop when :mod:`fmnist.kernels` is available.
+    """
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        self.beta1 = _probability("beta1", beta1)
+        self.beta2 = _probability("beta2", beta2)
+        self.epsilon = _positive("epsilon", epsilon)
+        self.fused_step = fused_adaptive_moment_step()
+
+    def init_state(self, param):
+        return {**super().init_state(param), "m": np.zeros_like(param), "v": np.zeros_like(param)}
+
+    def coefficients(self) -> tuple[float, float]:
+        """(c_m, c_g) of step t."""
+        return 1.0 / (1.0 - self.beta1 ** self.t), 0.0
+
+    def begin_step(self):
+        self.step_coefficients = self.coefficients()
+
+    def update(self, param, grad, state):
+        momentum_coefficient, gradient_coefficient = self.step_coefficients
+        v_scale = 1.0 / math.sqrt(1.0 - self.beta2 ** self.t)  # √v̂_t = √v_t · v_scale
+        m, v = state["m"], state["v"]
+        if self.fused_step is not None and all(array.flags.c_contiguous for array in (param, grad)):
+            scalar = param.dtype.type  # float32 scalars keep a float32 loop vectorised
+            self.fused_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                            *map(scalar, (self.weight_decay, self.beta1, self.beta2, momentum_coefficient,
+                                          gradient_coefficient, v_scale, self.epsilon, self.lr)))
+            return
+        grad = self._regularised(param, grad, state)
+        scratch = state["scratch"]
+        np.subtract(grad, m, out=scratch)
+        scratch *= 1.0 - self.beta1
+        m += scratch  # m_t = m_{t-1} + (1 - β1)(g_t - m_{t-1})
+        np.multiply(grad, grad, out=scratch)
+        scratch -= v
+        scratch *= 1.0 - self.beta2
+        v += scratch  # v_t = v_{t-1} + (1 - β2)(g_t² - v_{t-1})
+        numerator = state.setdefault("numerator", np.empty_like(param))
+        np.multiply(m, momentum_coefficient, out=numerator)
+        if gradient_coefficient:
+            np.multiply(grad, gradient_coefficient, out=scratch)
+            numerator += scratch  # c_m m_t + c_g g_t
+        np.sqrt(v, out=scratch)
+        scratch *= v_scale
+        scratch += self.epsilon  # √v̂_t + ε
+        numerator /= scratch
+        numerator *= self.lr
+        param -= numerator
+
+
+class NAdam(Adam):
+    """Nesterov-accelerated Adam (Dozat, 2016, "Incorporating Nesterov Momentum into Adam"), with
+    Dozat's momentum schedule μ_t = β1 (1 - ½ · 0.96^(ψ t)), ψ = ``momentum_decay``:
+
+        m_t, v_t, v̂_t as in Adam
+        θ_t = θ_{t-1} - η [ μ_{t+1} m_t / (1 - Π_{i≤t+1} μ_i) + (1 - μ_t) g_t / (1 - Π_{i≤t} μ_i) ] / (√v̂_t + ε)
+
+    The first term is the Nesterov look-ahead: next step's momentum applied to this step's moment.
+    In Adam's form c_m = μ_{t+1} / (1 - Π_{i≤t+1} μ_i) and c_g = (1 - μ_t) / (1 - Π_{i≤t} μ_i).
+    Same numbers as ``torch.optim.NAdam(lr=η, betas=(β1, β2), eps=ε, weight_decay=λ, momentum_decay=ψ)``.
+    """
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3):
+        super().__init__(lr, beta1, beta2, epsilon, weight_decay)
+        self.momentum_decay = _check("momentum_decay", momentum_decay, 0.0)
+        self.mu_product = 1.0  # Π_{i≤t} μ_i, advanced once per step
+
+    def mu(self, t: int) -> float:
+        return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def coefficients(self) -> tuple[float, float]:
+        mu_t, mu_next = self.mu(self.t), self.mu(self.t + 1)
+        self.mu_product *= mu_t
+        return mu_next / (1.0 - self.mu_product * mu_next), (1.0 - mu_t) / (1.0 - self.mu_product)
