@@ -24,9 +24,22 @@ def objective(summary: dict) -> float:
     return math.nan if value is None else float(value)
 
 
+def blas_threads(setting, launcher_target: str) -> int | None:
+    """Threads for matrix multiplies: ``auto`` is 1 inside a parallel (joblib) multirun, so two jobs on
+    two cores do not fight over four threads, and the library default otherwise; or a number."""
+    if setting == "auto":
+        return 1 if "joblib" in launcher_target.lower() else None
+    if not isinstance(setting, int) or setting < 1:
+        from fmnist.experiment import ConfigError
+
+        raise ConfigError(f"blas_threads must be auto or an integer >= 1, got {setting!r}")
+    return setting
+
+
 def run(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from threadpoolctl import threadpool_limits
 
     from fmnist.data import DataError
     from fmnist.experiment import ConfigError, Experiment, summary_line
@@ -35,8 +48,10 @@ def run(cfg: DictConfig) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     try:
+        threads = blas_threads(cfg.get("blas_threads", "auto"), hydra_cfg.launcher.get("_target_", ""))
         sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None
-        result = Experiment(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), sweep_name=sweep_name).run()
+        with threadpool_limits(limits=threads, user_api="blas"):
+            result = Experiment(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), sweep_name=sweep_name).run()
     except (ConfigError, DataError) as error:
         if in_sweep:
             log.error("job %s failed: %s", hydra_cfg.job.num, error)
@@ -47,7 +62,7 @@ def run(cfg: DictConfig) -> float:
         log.exception("training failed")  # the traceback goes to the job's log file
         if in_sweep:
             return math.nan
-        print(f"error: {type(error).__name__}: {error} (traceback in {run_dir / 'train.log'})", file=sys.stderr)
+        print(f"error: {type(error).__name__}: {error} (traceback in {run_dir / (hydra_cfg.job.name + '.log')})", file=sys.stderr)
         sys.exit(1)
     print(summary_line(result, run_dir), flush=True)
     if not in_sweep and EXIT_CODES[result.status]:

@@ -79,3 +79,26 @@ def test_float64_runs_end_to_end(tiny_idx_dir, tmp_path):
     data = experiment.build_data()
     assert data.x_train.dtype == np.float64
     assert experiment.run().status == "completed"
+
+
+@pytest.mark.parametrize("preset", group_options("experiment"))
+def test_every_experiment_preset_composes_and_trains(tiny_idx_dir, tmp_path, preset):
+    cfg = compose_config(tiny_idx_dir, [f"+experiment={preset}"])
+    with open_dict(cfg):
+        cfg.trainer.epochs = 1
+    assert Experiment(cfg, tmp_path).run().status == "completed"
+
+
+def test_keras_presets_hold_what_they_promise(tiny_idx_dir):
+    dropout = compose_config(tiny_idx_dir, ["+experiment=keras_dropout"])
+    assert (dropout.model.num_layers, dropout.model.hidden_size, dropout.model.dropout) == (5, 128, 0.3)
+    funnel = compose_config(tiny_idx_dir, ["+experiment=keras_funnel"])
+    assert list(funnel.model.hidden_sizes) == [512, 256, 128, 64] and funnel.model.dropout == 0.3
+    assert funnel.optimizer.weight_decay == pytest.approx(2e-3)  # keras l2(1e-3) penalty, as a gradient term
+
+
+def test_an_optimizer_key_the_optimizer_does_not_take_is_dropped_with_a_warning(tiny_idx_dir, tmp_path, caplog):
+    cfg = compose_config(tiny_idx_dir, ["optimizer=adam", "++optimizer.beta=0.95"])
+    with caplog.at_level("WARNING"):
+        assert Experiment(cfg, tmp_path).run().status == "completed"
+    assert "optimizer.beta=0.95 is not used by fmnist.optim.Adam" in caplog.text
