@@ -108,8 +108,10 @@ class Experiment:
         if self.cfg.get("plots", True):
             callbacks.append(PlotWriter(self.run_dir, data.x_test, data.class_names, seed=self.cfg.seed))
         if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
-            callbacks.append(instantiate(self.cfg.logger, "logger", config=self.config, run_dir=str(self.run_dir),
-                                         overrides=self.overrides, sweep_name=self.sweep_name))
+            # partial: the run's config holds _target_ keys that Hydra must not try to build
+            make_logger = instantiate(self.cfg.logger, "logger", _partial_=True)
+            callbacks.append(make_logger(run_config=self.config, run_dir=str(self.run_dir), overrides=self.overrides,
+                                         sweep_name=self.sweep_name))
         return callbacks + self.extra_callbacks
 
     def build_trainer(self, data, rng: np.random.Generator) -> Trainer:

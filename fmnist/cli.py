@@ -1,0 +1,285 @@
+"""The assignment's command-line flags, turned into Hydra overrides before Hydra reads argv.
+
+    python train.py -o adam -lr 1e-4 -nhl 3 -sz 128 -a tanh model.dropout=0.1
+
+Each flag of :data:`FLAGS` becomes one override (``-lr 1e-4`` -> ``optimizer.lr=0.0001``, ``-o adam``
+-> ``optimizer=adam``); everything else (overrides, ``--multirun``, ``--cfg job``, ``hydra.*``) passes
+through unchanged and in order. Choices are case-insensitive and come from the files in ``conf/``, so
+a new ``conf/optimizer/eve.yaml`` makes ``-o eve`` valid. In a multirun a flag takes Hydra's sweep
+syntax: every value of ``-lr 1e-3,1e-4`` is checked; ``range(...)``/``choice(...)`` pass as they are.
+
+``-m`` is both the assignment's ``--momentum`` and Hydra's ``--multirun``: followed by a number (or a
+comma list of numbers) it is momentum, otherwise (nothing, another flag, ``key=value``) multirun.
+
+A flag the chosen optimiser does not take (``-beta`` with adam) is dropped with a one-line warning.
+When a multirun sweeps several optimisers and only some take it, it becomes ``++optimizer.KEY=V``
+and the others ignore it (fmnist.experiment drops keys an optimiser does not accept, with a warning).
+Bad values exit with status 2 and ``error: FLAG VALUE: what is allowed``. Only the standard library
+and omegaconf are imported, so ``--help`` is fast.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from omegaconf import OmegaConf
+
+DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+MULTIRUN = "--multirun"
+OPTIMIZER_KEYS = ("momentum", "beta", "beta1", "beta2", "epsilon")  # taken by some optimisers only
+
+
+class FlagError(ValueError):
+    """A flag value that is not allowed; the message says what is."""
+
+
+def _number(kind: type, text: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise FlagError(f"not {'an integer' if kind is int else 'a number'}") from None
+    if kind is float and not math.isfinite(value):
+        raise FlagError("must be a finite number")
+    return value
+
+
+def integer_at_least(low: int) -> Callable[[str], int]:
+    def check(text: str) -> int:
+        value = _number(int, text)
+        if value < low:
+            raise FlagError(f"must be an integer >= {low}")
+        return value
+    return check
+
+
+def positive(text: str) -> float:
+    value = _number(float, text)
+    if value <= 0:
+        raise FlagError("must be > 0")
+    return value
+
+
+def non_negative(text: str) -> float:
+    value = _number(float, text)
+    if value < 0:
+        raise FlagError("must be >= 0")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    value = _number(float, text)
+    if not 0 <= value < 1:
+        raise FlagError("must be in [0, 1)")
+    return value
+
+
+def name(text: str) -> str:
+    if not text.strip():
+        raise FlagError("must not be empty")
+    return text
+
+
+@dataclass(frozen=True)
+class Flag:
+    short: str
+    long: str
+    key: str                               # override key, or the config group for choice flags
+    check: Callable[[str], object] | None  # None: a choice among the files of conf/<key>/
+    help: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.short}/{self.long}"
+
+
+FLAGS = (
+    Flag("-wp", "--wandb_project", "logger.project", name, "wandb project"),
+    Flag("-we", "--wandb_entity", "logger.entity", name, "wandb entity (user or team)"),
+    Flag("-d", "--dataset", "dataset", None, "dataset"),
+    Flag("-e", "--epochs", "trainer.epochs", integer_at_least(1), "training epochs"),
+    Flag("-b", "--batch_size", "trainer.batch_size", integer_at_least(1), "mini-batch size"),
+    Flag("-l", "--loss", "loss", None, "loss function"),
+    Flag("-o", "--optimizer", "optimizer", None, "optimiser"),
+    Flag("-lr", "--learning_rate", "optimizer.lr", positive, "learning rate"),
+    Flag("-m", "--momentum", "optimizer.momentum", unit_interval, "momentum (momentum, nag)"),
+    Flag("-beta", "--beta", "optimizer.beta", unit_interval, "decay of the squared-gradient average (rmsprop)"),
+    Flag("-beta1", "--beta1", "optimizer.beta1", unit_interval, "first-moment decay (adam, nadam)"),
+    Flag("-beta2", "--beta2", "optimizer.beta2", unit_interval, "second-moment decay (adam, nadam)"),
+    Flag("-eps", "--epsilon", "optimizer.epsilon", positive, "epsilon of the adaptive optimisers"),
+    Flag("-w_d", "--weight_decay", "optimizer.weight_decay", non_negative, "L2 weight decay"),
+    Flag("-w_i", "--weight_init", "init", None, "weight initialisation"),
+    Flag("-nhl", "--num_layers", "model.num_layers", integer_at_least(0), "number of hidden layers"),
+    Flag("-sz", "--hidden_size", "model.hidden_size", integer_at_least(1), "units per hidden layer"),
+    Flag("-a", "--activation", "activation", None, "hidden-layer activation"),
+)
+BY_NAME = {spelling: flag for flag in FLAGS for spelling in (flag.short, flag.long)}
+
+
+def group_options(conf_dir: Path, group: str) -> list[str]:
+    return sorted(path.stem for path in (conf_dir / group).glob("*.yaml"))
+
+
+def default_choices(conf_dir: Path) -> dict[str, str]:
+    """Group -> option chosen by the defaults list of conf/config.yaml."""
+    choices = {}
+    for entry in OmegaConf.load(conf_dir / "config.yaml").get("defaults", []):
+        if isinstance(entry, dict) or OmegaConf.is_dict(entry):
+            choices.update({str(group): str(option) for group, option in dict(entry).items()})
+    return choices
+
+
+def optimizer_keys(conf_dir: Path, optimizer: str) -> list[str]:
+    path = conf_dir / "optimizer" / f"{optimizer}.yaml"
+    return [key for key in OmegaConf.load(path) if key != "_target_"] if path.is_file() else []
+
+
+def _fail(flag: Flag, value: str, reason: str) -> None:
+    print(f"error: {flag.label} {value}: {reason}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _normalise(flag: Flag, value: str, conf_dir: Path) -> str:
+    """One checked value, written as the override expects it."""
+    try:
+        if flag.check is None:
+            options = group_options(conf_dir, flag.key)
+            if value.lower() not in options:
+                raise FlagError(f"choose from {', '.join(options)}")
+            return value.lower()
+        checked = flag.check(value)
+        return repr(checked) if isinstance(checked, float) else str(checked)
+    except FlagError as error:
+        _fail(flag, value, str(error))
+
+
+def _values(flag: Flag, value: str, in_multirun: bool, conf_dir: Path) -> str:
+    """The flag's value for the override: one checked value, or a checked comma list in a multirun."""
+    if "(" in value:  # a Hydra sweep function such as range(1,4) or choice(a,b)
+        if not in_multirun:
+            _fail(flag, value, "sweep syntax needs --multirun")
+        return value
+    parts = value.split(",")
+    if len(parts) > 1 and not in_multirun:
+        _fail(flag, value, "a list of values needs --multirun (e.g. python train.py --multirun "
+                           f"{flag.short} {value})")
+    return ",".join(_normalise(flag, part.strip(), conf_dir) for part in parts)
+
+
+def _is_number_list(token: str) -> bool:
+    try:
+        return all(math.isfinite(float(part)) for part in token.split(","))
+    except ValueError:
+        return False
+
+
+def _split_flags(argv: list[str]) -> tuple[list[tuple[Flag, str] | str], bool]:
+    """Tokens in order: (flag, raw value) pairs or pass-through strings; and whether it is a multirun."""
+    items, in_multirun, index = [], False, 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if token == "-m" and (following is None or not _is_number_list(following)):
+            token = MULTIRUN
+        if token == MULTIRUN:
+            in_multirun = True
+            items.append(token)
+        elif token in BY_NAME:
+            if following is None:
+                _fail(BY_NAME[token], "", "needs a value")
+            items.append((BY_NAME[token], following))
+            index += 1
+        else:
+            items.append(token)
+        index += 1
+    return items, in_multirun
+
+
+def _chosen_optimizers(items, conf_dir: Path) -> list[str]:
+    for item in items:
+        if isinstance(item, tuple) and item[0].key == "optimizer":
+            return [part.strip().lower() for part in item[1].split(",")]
+        if isinstance(item, str) and item.startswith("optimizer="):
+            value = item.partition("=")[2]
+            value = value.removeprefix("choice(").removesuffix(")")
+            return [part.strip() for part in value.split(",")]
+    return [default_choices(conf_dir).get("optimizer", "")]
+
+
+def _optimizer_override(flag: Flag, value: str, optimizers: list[str], conf_dir: Path) -> str | None:
+    """``optimizer.KEY=V`` if every chosen optimiser takes KEY, ``++optimizer.KEY=V`` if some do, else None."""
+    key = flag.key.partition(".")[2]
+    users = [optimizer for optimizer in optimizers if key in optimizer_keys(conf_dir, optimizer)]
+    others = [optimizer for optimizer in optimizers if optimizer not in users]
+    if not others:
+        return f"{flag.key}={value}"
+    ignored = "optimizer " + ", ".join(others)
+    if not users:
+        uses = ", ".join(optimizer_keys(conf_dir, others[0]))
+        print(f"warning: {flag.label} is not used by {ignored} (it uses {uses}); ignored", file=sys.stderr)
+        return None
+    print(f"warning: {flag.label} is not used by {ignored}; only {', '.join(users)} will use it", file=sys.stderr)
+    return f"++{flag.key}={value}"
+
+
+def help_text(conf_dir: Path = DEFAULT_CONF_DIR) -> str:
+    """The flag table with choices and defaults, for ``--help``."""
+    parser = argparse.ArgumentParser(
+        prog="python train.py", add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a NumPy MLP. Flags below and Hydra overrides (key=value) can be mixed.",
+        epilog="-m followed by a number is --momentum; -m alone or before key=value is Hydra's --multirun.\n"
+               "In a multirun, flags take sweep syntax: -lr 1e-3,1e-4  -o adam,nadam.\n"
+               "Hydra's own help follows.")
+    defaults = flag_defaults(conf_dir)
+    for flag in FLAGS:
+        choices = f" {{{','.join(group_options(conf_dir, flag.key))}}}" if flag.check is None else ""
+        parser.add_argument(flag.short, flag.long, metavar=flag.long.lstrip("-").upper(),
+                            help=f"{flag.help}{choices} -> {flag.key} (default: {defaults.get(flag.key, 'n/a')})")
+    return parser.format_help()
+
+
+def flag_defaults(conf_dir: Path = DEFAULT_CONF_DIR) -> dict[str, object]:
+    """Override key -> default value, read from conf/config.yaml and the default option of each group."""
+    choices = default_choices(conf_dir)
+    config = OmegaConf.load(conf_dir / "config.yaml")
+    defaults: dict[str, object] = dict(choices)
+    for group, option in choices.items():
+        path = conf_dir / group / f"{option}.yaml"
+        if path.is_file():
+            for key, value in OmegaConf.to_container(OmegaConf.load(path)).items():
+                defaults[f"{group}.{key}"] = value
+    for key, value in OmegaConf.to_container(config.get("trainer", {})).items():
+        defaults[f"trainer.{key}"] = value
+    for key in OPTIMIZER_KEYS:  # not taken by the default optimiser: the values of those that take it
+        if f"optimizer.{key}" not in defaults:
+            takers = {option: OmegaConf.load(conf_dir / "optimizer" / f"{option}.yaml")[key]
+                      for option in group_options(conf_dir, "optimizer") if key in optimizer_keys(conf_dir, option)}
+            defaults[f"optimizer.{key}"] = ", ".join(f"{value} for {option}" for option, value in takers.items())
+    return defaults
+
+
+def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str]:
+    """``argv`` with every assignment flag replaced by its Hydra override (argv[0] kept)."""
+    program, arguments = argv[0], list(argv[1:])
+    if "--help" in arguments or "-h" in arguments:
+        print(help_text(conf_dir))
+        return [program, "--help"]
+    items, in_multirun = _split_flags(arguments)
+    optimizers = _chosen_optimizers(items, conf_dir)
+    rewritten = []
+    for item in items:
+        if isinstance(item, str):
+            rewritten.append(item)
+            continue
+        flag, raw = item
+        value = _values(flag, raw, in_multirun, conf_dir)
+        if flag.key.partition(".")[2] in OPTIMIZER_KEYS and flag.key.startswith("optimizer."):
+            override = _optimizer_override(flag, value, optimizers, conf_dir)
+            if override:
+                rewritten.append(override)
+        else:
+            rewritten.append(f"{flag.key}={value}")
+    return [program, *rewritten]

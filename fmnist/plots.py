@@ -1,0 +1,171 @@
+"""The figures: learning curves, the confusion matrix (counts, row percentages, per-class accuracy,
+most-confused pairs), misclassified images, one sample per class, and metric overlays of several runs.
+
+Pure functions of arrays and histories; each writes one PNG and returns its path. matplotlib is
+imported here only, with the non-interactive Agg backend, so importing fmnist stays fast.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+METRIC_LABELS = {"train_loss": "train loss", "val_loss": "validation loss", "train_accuracy": "train accuracy",
+                 "val_accuracy": "validation accuracy"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    _pyplot().close(fig)
+    return path
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """counts[i, j] = number of images of true class i predicted as class j; shape (k, k)."""
+    k = len(class_names)
+    return np.bincount(np.asarray(labels) * k + np.asarray(predictions), minlength=k * k).reshape(k, k)
+
+
+def per_class_accuracy(counts: np.ndarray) -> np.ndarray:
+    """Diagonal over row sums: the fraction of each true class predicted correctly (NaN if absent)."""
+    totals = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(counts) / np.maximum(totals, 1), np.nan)
+
+
+def most_confused_pairs(counts: np.ndarray, class_names: list[str], k: int = 3) -> list[tuple[str, str, int, float]]:
+    """The k largest off-diagonal cells as (true, predicted, count, count / images of the true class)."""
+    off_diagonal = counts.astype(float).copy()
+    np.fill_diagonal(off_diagonal, -1)
+    order = np.argsort(off_diagonal, axis=None)[::-1][:k]
+    totals = counts.sum(axis=1)
+    pairs = []
+    for flat in order:
+        true, predicted = divmod(int(flat), counts.shape[1])
+        if counts[true, predicted] > 0:
+            pairs.append((class_names[true], class_names[predicted], int(counts[true, predicted]),
+                          float(counts[true, predicted] / totals[true])))
+    return pairs
+
+
+def learning_curves(history: list[dict], path) -> Path:
+    """Loss and accuracy per epoch, train and validation, side by side."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, kind in zip(axes, ("loss", "accuracy")):
+        for split, style in (("train", "-o"), ("val", "-s")):
+            axis.plot(epochs, [row[f"{split}_{kind}"] for row in history], style, markersize=3,
+                      label=METRIC_LABELS[f"{split}_{kind}"])
+        axis.set(xlabel="epoch", ylabel=kind, title=f"{kind.capitalize()} per epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.suptitle("Learning curves")
+    return _save(fig, path)
+
+
+def confusion_matrix_figure(counts: np.ndarray, class_names: list[str], path, title: str = "Test set") -> Path:
+    """Cells show the count and the percentage of the true class (colour); rows carry per-class accuracy;
+    the most-confused pairs are written under the plot."""
+    plt = _pyplot()
+    k = len(class_names)
+    totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    percent = 100 * counts / totals
+    accuracy = per_class_accuracy(counts)
+    fig, axis = plt.subplots(figsize=(1.0 * k + 3, 0.8 * k + 2.5))
+    image = axis.imshow(percent, cmap="Blues", vmin=0, vmax=100)
+    for i in range(k):
+        for j in range(k):
+            colour = "white" if percent[i, j] > 60 else "black"
+            axis.text(j, i, f"{counts[i, j]}\n{percent[i, j]:.1f}%", ha="center", va="center", fontsize=7,
+                      color=colour)
+    axis.set_xticks(range(k), class_names, rotation=45, ha="right")
+    axis.set_yticks(range(k), [f"{name} ({100 * acc:.1f}%)" for name, acc in zip(class_names, accuracy)])
+    axis.set(xlabel="predicted class", ylabel="true class (per-class accuracy)")
+    overall = np.trace(counts) / max(counts.sum(), 1)
+    axis.set_title(f"{title}: confusion matrix, accuracy {100 * overall:.2f}% (cells: count, % of true class)")
+    fig.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="% of true class")
+    pairs = most_confused_pairs(counts, class_names)
+    if pairs:
+        text = "Most confused: " + ";  ".join(f"{true} → {predicted} {100 * fraction:.1f}% ({count})"
+                                              for true, predicted, count, fraction in pairs)
+        fig.text(0.5, -0.02, text, ha="center", va="top", fontsize=9)
+    return _save(fig, path)
+
+
+def _image_side(images: np.ndarray) -> int:
+    side = int(round(np.sqrt(images.shape[1])))
+    if side * side != images.shape[1]:
+        raise ValueError(f"images have {images.shape[1]} features, not a square number of pixels")
+    return side
+
+
+def _image_grid(images: np.ndarray, titles: list[str], path, suptitle: str, columns: int) -> Path:
+    plt = _pyplot()
+    side = _image_side(images)
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.1 * rows), squeeze=False)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, image, title in zip(axes.ravel(), images, titles):
+        axis.imshow(image.reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+        axis.set_title(title, fontsize=8)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def misclassified_panel(images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, class_names: list[str],
+                        path, rng: np.random.Generator, count: int = 20) -> Path:
+    """Up to ``count`` misclassified images, drawn with ``rng``, titled with true and predicted class."""
+    wrong = np.flatnonzero(labels != predictions)
+    if len(wrong) == 0:
+        plt = _pyplot()
+        fig, axis = plt.subplots(figsize=(4, 1))
+        axis.axis("off")
+        axis.text(0.5, 0.5, "No misclassified images", ha="center", va="center")
+        return _save(fig, path)
+    chosen = np.sort(rng.choice(wrong, size=min(count, len(wrong)), replace=False))
+    titles = [f"true: {class_names[labels[i]]}\npred: {class_names[predictions[i]]}" for i in chosen]
+    return _image_grid(images[chosen], titles, path,
+                       f"Misclassified test images ({len(wrong)} of {len(labels)} wrong; {len(chosen)} shown)",
+                       columns=5)
+
+
+def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], path, title: str) -> Path:
+    """The first image of each class, labelled with its class."""
+    present = [(index, np.flatnonzero(labels == index)) for index in range(len(class_names))]
+    firsts = [(index, found[0]) for index, found in present if len(found)]
+    return _image_grid(images[[position for _, position in firsts]],
+                       [f"{index}: {class_names[index]}" for index, _ in firsts], path, title, columns=5)
+
+
+def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy", "val_loss"), title: str = "") -> Path:
+    """One panel per metric, one line per run (label -> history), against the epoch."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+    for axis, metric in zip(axes[0], metrics):
+        for label, history in curves.items():
+            axis.plot([row["epoch"] for row in history], [row[metric] for row in history], "-o", markersize=3,
+                      label=label)
+        axis.set(xlabel="epoch", ylabel=METRIC_LABELS.get(metric, metric),
+                 title=f"{METRIC_LABELS.get(metric, metric).capitalize()} per epoch")
+        axis.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, max(1, len(labels))),
+               fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

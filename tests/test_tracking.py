@@ -1,0 +1,116 @@
+"""wandb tracking: mode rules, run names, and an offline run read back from its files."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmnist.callbacks import RunInfo, TrainResult
+from fmnist.tracking import flatten, resolve_mode, run_name
+from tests.conftest import ROOT
+
+WANDB = Path(sys.executable).parent / "wandb"
+
+
+@pytest.mark.parametrize("environ, requested, netrc_text, expected", [
+    ({"WANDB_MODE": "disabled"}, "online", None, "disabled"),        # the environment wins
+    ({"WANDB_MODE": "offline", "WANDB_API_KEY": "k"}, None, None, "offline"),
+    ({}, "offline", None, "offline"),                                # then the config
+    ({"WANDB_API_KEY": "k"}, None, None, "online"),                  # then credentials
+    ({}, None, "machine api.wandb.ai\n  login user\n  password secret\n", "online"),
+    ({}, None, "machine example.com\n  login user\n  password secret\n", "offline"),
+    ({}, None, None, "offline"),
+])
+def test_mode_resolution(tmp_path, environ, requested, netrc_text, expected):
+    netrc_path = tmp_path / "netrc"
+    if netrc_text:
+        netrc_path.write_text(netrc_text)
+        netrc_path.chmod(0o600)
+    mode, hint = resolve_mode(requested, tmp_path / "run", environ=environ, netrc_path=netrc_path)
+    assert mode == expected
+    if not environ and not requested and expected == "offline":
+        assert hint.startswith("wandb: no credentials found") and "wandb sync" in hint
+    else:
+        assert hint is None
+
+
+def test_unknown_mode_is_rejected_with_the_allowed_ones(tmp_path):
+    with pytest.raises(ValueError, match="online, offline, disabled"):
+        resolve_mode("sometimes", tmp_path, environ={})
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["optimizer.lr=0.0001", "activation=tanh", "model.num_layers=3", "trainer.batch_size=16", "optimizer=adam"],
+     "hl_3_bs_16_ac_tanh_o_adam_lr_1e-4"),
+    (["optimizer.weight_decay=0.0005", "logger.project=x", "hydra.run.dir=/tmp/y", "+experiment=keras_funnel"],
+     "wd_5e-4_experiment_keras_funnel"),
+    (["optimizer.lr=0.5", "model.hidden_sizes=[512,256]"], "hs_512-256_lr_0.5"),
+    ([], "defaults"),
+])
+def test_run_name_lists_the_overridden_hyperparameters_in_a_fixed_order(overrides, expected):
+    assert run_name(overrides) == expected
+
+
+def test_flatten_uses_dotted_keys():
+    assert flatten({"optimizer": {"lr": 0.1, "betas": {"one": 0.9}}, "seed": 0}) == \
+        {"optimizer.lr": 0.1, "optimizer.betas.one": 0.9, "seed": 0}
+
+
+def test_importing_tracking_does_not_import_wandb():
+    code = "import sys, fmnist.tracking, fmnist.experiment; assert 'wandb' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def read_offline_run(run_dir: Path) -> list[dict]:
+    """The records of the one offline run under ``run_dir``, via ``wandb leet inspect --json``."""
+    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
+    output = subprocess.run([str(WANDB), "leet", "inspect", "--json", str(offline_run)], capture_output=True,
+                            text=True, check=True, timeout=60).stdout
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_offline_run_logs_what_metrics_json_holds(tmp_path, monkeypatch):
+    from fmnist.outputs import MetricsFile, read_metrics
+    from fmnist.tracking import WandbLogger
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    history = [{"epoch": epoch, "train_loss": 1.0 / epoch, "train_accuracy": 0.5 + epoch / 10,
+                "val_loss": 1.1 / epoch, "val_accuracy": 0.45 + epoch / 10, "seconds_per_epoch": 0.1 * epoch}
+               for epoch in (1, 2, 3)]
+    summary = {"val_loss": 1.1 / 3, "val_accuracy": 0.75, "test_loss": 0.4, "test_accuracy": 0.74,
+               "best_val_accuracy": 0.75, "best_epoch": 3, "epochs_completed": 3, "wall_time_seconds": 1.0,
+               "extra_nan": math.nan}
+    labels = np.array([0, 1, 2, 2])
+    result = TrainResult("completed", "", history, summary, test_labels=labels, test_predictions=np.array([0, 1, 2, 1]))
+    callbacks = [MetricsFile(tmp_path),
+                 WandbLogger(run_config={"optimizer": {"lr": 0.001, "_target_": "fmnist.optim.Adam"}, "seed": 0},
+                             run_dir=str(tmp_path), overrides=["optimizer.lr=0.001"])]
+    for callback in callbacks:
+        callback.on_train_start(RunInfo(class_names=["a", "b", "c"], epochs=3, batches_per_epoch=2))
+    for row in history:
+        for callback in callbacks:
+            callback.on_epoch_end(row)
+    for callback in callbacks:
+        callback.on_train_end(result)
+
+    records = read_offline_run(tmp_path)
+    logged = [record["history"]["item"] for record in records if record["type"] == "history"]
+    epochs = [item for item in logged if "val_accuracy" in item]
+    expected = read_metrics(tmp_path)["history"]
+    assert [{key: item[key] for key in row} for item, row in zip(epochs, expected)] == expected
+    assert any("confusion_matrix" in key for item in logged for key in item)
+    final = {}
+    for record in records:
+        if record["type"] == "summary":
+            final.update(record["summary"]["update"])
+    assert final["test_accuracy"] == 0.74 and final["status"] == "completed"
+    (run,) = [record["run"] for record in records if record["type"] == "run"]
+    assert run["display_name"] == "lr_1e-3"
+    assert run["config"]["update"]["optimizer.lr"] == 0.001
+    assert [record["exit"]["exit_code"] for record in records if record["type"] == "exit"] == [0]
