@@ -261,6 +261,27 @@ def flag_defaults(conf_dir: Path = DEFAULT_CONF_DIR) -> dict[str, object]:
     return defaults
 
 
+#: Hydra's own options that take a value (``--info`` takes one optionally).
+HYDRA_OPTIONS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                            "--config-dir", "-cd", "--experimental-rerun")
+
+
+def hydra_options_first(tokens: list[str]) -> list[str]:
+    """Hydra's options before the overrides: Hydra's parser rejects overrides on both sides of an option."""
+    options, overrides, index = [], [], 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token.startswith("-"):
+            takes_value = token in HYDRA_OPTIONS_WITH_VALUE or (
+                token == "--info" and index + 1 < len(tokens) and "=" not in tokens[index + 1])
+            options += tokens[index:index + 2] if takes_value else [token]
+            index += 2 if takes_value else 1
+        else:
+            overrides.append(token)
+            index += 1
+    return options + overrides
+
+
 def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str]:
     """``argv`` with every assignment flag replaced by its Hydra override (argv[0] kept)."""
     program, arguments = argv[0], list(argv[1:])
@@ -282,4 +303,4 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
                 rewritten.append(override)
         else:
             rewritten.append(f"{flag.key}={value}")
-    return [program, *rewritten]
+    return [program, *hydra_options_first(rewritten)]

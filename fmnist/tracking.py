@@ -64,9 +64,9 @@ def _format_value(value: str) -> str:
     except ValueError:
         return value.replace(" ", "").replace("[", "").replace("]", "").replace(",", "-")
     if number != 0 and abs(number) < 1e-2:
-        mantissa, exponent = f"{number:.0e}".split("e")
-        return f"{mantissa}e{int(exponent)}" if float(f"{mantissa}e{exponent}") == number else f"{number:g}"
-    return f"{number:g}"
+        mantissa, exponent = f"{number:.1e}".split("e")  # two significant digits: 1.1e-4
+        return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+    return f"{number:.3g}"
 
 
 def run_name(overrides: list[str]) -> str:
