@@ -1,0 +1,150 @@
+"""The assignment flags become Hydra overrides: the table, case, sweeps, the -m clash, warnings, errors."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from fmnist.cli import FLAGS, rewrite_argv
+from tests.conftest import CONF_DIR, ROOT
+
+TABLE = [  # (short, long, value given, override expected)
+    ("-wp", "--wandb_project", "proj", "logger.project=proj"),
+    ("-we", "--wandb_entity", "team", "logger.entity=team"),
+    ("-d", "--dataset", "mnist", "dataset=mnist"),
+    ("-e", "--epochs", "5", "trainer.epochs=5"),
+    ("-b", "--batch_size", "16", "trainer.batch_size=16"),
+    ("-l", "--loss", "mean_squared_error", "loss=mean_squared_error"),
+    ("-o", "--optimizer", "nadam", "optimizer=nadam"),
+    ("-lr", "--learning_rate", "1e-4", "optimizer.lr=0.0001"),
+    ("-beta1", "--beta1", "0.8", "optimizer.beta1=0.8"),
+    ("-beta2", "--beta2", "0.99", "optimizer.beta2=0.99"),
+    ("-eps", "--epsilon", "1e-6", "optimizer.epsilon=1e-06"),
+    ("-w_d", "--weight_decay", "0.0005", "optimizer.weight_decay=0.0005"),
+    ("-w_i", "--weight_init", "Xavier", "init=xavier"),
+    ("-nhl", "--num_layers", "4", "model.num_layers=4"),
+    ("-sz", "--hidden_size", "64", "model.hidden_size=64"),
+    ("-a", "--activation", "ReLU", "activation=relu"),
+]
+
+
+def test_the_table_covers_every_flag_but_the_optimizer_specific_ones():
+    covered = {row[1] for row in TABLE} | {"--momentum", "--beta"}
+    assert covered == {flag.long for flag in FLAGS}
+
+
+@pytest.mark.parametrize("short, long, value, expected", TABLE, ids=[row[1] for row in TABLE])
+def test_each_flag_short_and_long_maps_to_its_override(short, long, value, expected):
+    assert rewrite_argv(["train.py", short, value]) == ["train.py", expected]
+    assert rewrite_argv(["train.py", long, value]) == ["train.py", expected]
+
+
+def test_momentum_and_beta_map_when_the_optimizer_takes_them():
+    assert rewrite_argv(["t", "-o", "nag", "-m", "0.95"]) == ["t", "optimizer=nag", "optimizer.momentum=0.95"]
+    assert rewrite_argv(["t", "--optimizer", "RMSprop", "--beta", "0.9"]) == \
+        ["t", "optimizer=rmsprop", "optimizer.beta=0.9"]
+
+
+def test_flags_mix_with_hydra_overrides_in_order():
+    argv = ["t", "-o", "adam", "model.hidden_size=64", "-lr", "1e-4", "+experiment=keras_dropout"]
+    assert rewrite_argv(argv) == ["t", "optimizer=adam", "model.hidden_size=64", "optimizer.lr=0.0001",
+                                  "+experiment=keras_dropout"]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["-m", "0.9", "-o", "momentum"], ["optimizer.momentum=0.9", "optimizer=momentum"]),
+    (["-o", "momentum", "-m", ".5"], ["optimizer=momentum", "optimizer.momentum=0.5"]),
+    (["-m", "optimizer=sgd,adam"], ["--multirun", "optimizer=sgd,adam"]),
+    (["optimizer=sgd,adam", "-m"], ["--multirun", "optimizer=sgd,adam"]),
+    (["-m", "-o", "momentum,nag", "-lr", "0.1,0.01"], ["--multirun", "optimizer=momentum,nag", "optimizer.lr=0.1,0.01"]),
+    (["-m", "-o", "nag", "-m", "0.8,0.9"], ["--multirun", "optimizer=nag", "optimizer.momentum=0.8,0.9"]),
+])
+def test_dash_m_is_momentum_before_a_number_and_multirun_otherwise(argv, expected):
+    assert rewrite_argv(["t", *argv]) == ["t", *expected]
+
+
+def test_hydra_options_move_before_the_overrides():
+    assert rewrite_argv(["t", "a=1", "--cfg", "job", "-o", "sgd"]) == ["t", "--cfg", "job", "a=1", "optimizer=sgd"]
+
+
+def test_sweep_functions_pass_through_in_a_multirun():
+    assert rewrite_argv(["t", "--multirun", "-nhl", "range(1,4)"]) == ["t", "--multirun", "model.num_layers=range(1,4)"]
+
+
+def test_an_unused_flag_is_dropped_with_a_one_line_warning(capsys):
+    assert rewrite_argv(["t", "-o", "adam", "-beta", "0.9"]) == ["t", "optimizer=adam"]
+    warning = capsys.readouterr().err.strip()
+    assert warning.count("\n") == 0
+    assert warning.startswith("warning: -beta/--beta is not used by optimizer adam")
+
+
+def test_a_flag_used_by_some_swept_optimizers_is_added_for_those(capsys):
+    argv = ["t", "-m", "-o", "adam,rmsprop", "-beta", "0.95"]
+    assert rewrite_argv(argv) == ["t", "--multirun", "optimizer=adam,rmsprop", "++optimizer.beta=0.95"]
+    assert "not used by optimizer adam; only rmsprop will use it" in capsys.readouterr().err
+
+
+def test_the_default_optimizer_decides_when_no_optimizer_is_given(capsys):
+    assert rewrite_argv(["t", "-m", "0.9"]) == ["t"]  # the default, adam, has no momentum
+    assert "not used by optimizer adam" in capsys.readouterr().err
+    assert rewrite_argv(["t", "optimizer=nag", "-m", "0.9"]) == ["t", "optimizer=nag", "optimizer.momentum=0.9"]
+
+
+BAD_VALUES = [
+    (["-lr", "0"], "-lr/--learning_rate 0: must be > 0"),
+    (["-lr", "fast"], "-lr/--learning_rate fast: not a number"),
+    (["-b", "0"], "-b/--batch_size 0: must be an integer >= 1"),
+    (["-b", "3.5"], "-b/--batch_size 3.5: not an integer"),
+    (["-sz", "0"], "-sz/--hidden_size 0: must be an integer >= 1"),
+    (["-nhl", "-1"], "-nhl/--num_layers -1: must be an integer >= 0"),
+    (["-w_d", "-1e-3"], "-w_d/--weight_decay -1e-3: must be >= 0"),
+    (["-beta1", "1"], "-beta1/--beta1 1: must be in [0, 1)"),
+    (["-beta2", "-0.1"], "-beta2/--beta2 -0.1: must be in [0, 1)"),
+    (["-o", "rmsprop", "-beta", "1.5"], "-beta/--beta 1.5: must be in [0, 1)"),
+    (["-o", "momentum", "-m", "1.0"], "-m/--momentum 1.0: must be in [0, 1)"),
+    (["-eps", "0"], "-eps/--epsilon 0: must be > 0"),
+    (["-e", "0"], "-e/--epochs 0: must be an integer >= 1"),
+    (["-o", "adamw"], "-o/--optimizer adamw: choose from adam, momentum, nadam, nag, rmsprop, sgd"),
+    (["-a", "gelu"], "-a/--activation gelu: choose from identity, relu, sigmoid, tanh"),
+    (["-w_i", "orthogonal"], "-w_i/--weight_init orthogonal: choose from he, random, xavier"),
+    (["-d", "cifar10"], "-d/--dataset cifar10: choose from fashion_mnist, mnist"),
+    (["-l", "hinge"], "-l/--loss hinge: choose from cross_entropy, mean_squared_error"),
+    (["-lr", "1e-3,1e-4"], "a list of values needs --multirun"),
+    (["--multirun", "-lr", "1e-3,0"], "-lr/--learning_rate 0: must be > 0"),
+    (["-e"], "-e/--epochs : needs a value"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_VALUES, ids=[" ".join(case[0]) for case in BAD_VALUES])
+def test_bad_value_exits_2_naming_the_flag_the_value_and_what_is_allowed(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        rewrite_argv(["t", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_choices_come_from_the_conf_folder(tmp_path):
+    conf = shutil.copytree(CONF_DIR, tmp_path / "conf")
+    (conf / "optimizer" / "eve.yaml").write_text("_target_: somewhere.Eve\nlr: 0.001\nbeta3: 0.5\n")
+    assert rewrite_argv(["t", "-o", "EVE"], conf_dir=conf) == ["t", "optimizer=eve"]
+
+
+def test_help_shows_every_flag_and_leaves_help_for_hydra(capsys):
+    assert rewrite_argv(["t", "--help"]) == ["t", "--help"]
+    text = capsys.readouterr().out
+    for flag in FLAGS:
+        assert flag.long in text and flag.short in text
+    assert "default: adam" in text and "-m followed by a number is --momentum" in text
+
+
+def test_train_py_help_lists_flags_and_config_groups_quickly():
+    process = subprocess.run([sys.executable, str(ROOT / "train.py"), "--help"], capture_output=True, text=True,
+                             timeout=30, cwd=ROOT)
+    assert process.returncode == 0, process.stderr
+    assert "--learning_rate" in process.stdout
+    assert "optimizer: adam, momentum, nadam, nag, rmsprop, sgd" in process.stdout
+    modules = subprocess.run([sys.executable, "-X", "importtime", "-c", "import fmnist.cli"], capture_output=True,
+                             text=True, cwd=ROOT).stderr
+    assert not any(heavy in modules for heavy in ("wandb", "matplotlib", "numpy"))
