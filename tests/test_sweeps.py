@@ -122,3 +122,15 @@ def test_three_trial_optuna_sweep_shares_a_sqlite_study_and_reports(tiny_idx_dir
     best_value = max(run["val_accuracy"] for run in metrics.values() if run["status"] == "completed")
     assert summary["best_val_accuracy"] == pytest.approx(best_value)
     assert study.best_value == pytest.approx(best_value)
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_runs_each_job_in_its_own_process(tiny_idx_dir, tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep_dir = tmp_path / "submitit"
+    process = multirun("hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5", "trainer.epochs=1",
+                       "optimizer=adam,sgd", sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    assert process.returncode == 0, process.stderr
+    metrics = job_metrics(sweep_dir)
+    assert sorted(metrics) == ["0", "1"]
+    assert all(run["status"] == "completed" for run in metrics.values())
