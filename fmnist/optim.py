@@ -116,11 +116,17 @@ class Momentum(SGD):
     def init_state(self, param):
         return {**super().init_state(param), "velocity": np.zeros_like(param)}
 
-    def update(self, param, grad, state):
+    def advance_velocity(self, param, grad, state) -> tuple[np.ndarray, np.ndarray]:
+        """v_t = μ v_{t-1} + g_t in place; returns (g_t, v_t)."""
         grad = self._regularised(param, grad, state)
-        velocity, scratch = state["velocity"], state["scratch"]
+        velocity = state["velocity"]
         velocity *= self.momentum
-        velocity += grad  # v_t = μ v_{t-1} + g_t
+        velocity += grad
+        return grad, velocity
+
+    def update(self, param, grad, state):
+        _, velocity = self.advance_velocity(param, grad, state)
+        scratch = state["scratch"]
         np.multiply(velocity, self.lr, out=scratch)
         param -= scratch  # θ_t = θ_{t-1} - η v_t
 
@@ -139,10 +145,8 @@ class NAG(Momentum):
     """
 
     def update(self, param, grad, state):
-        grad = self._regularised(param, grad, state)
-        velocity, scratch = state["velocity"], state["scratch"]
-        velocity *= self.momentum
-        velocity += grad  # v_t = μ v_{t-1} + g_t
+        grad, velocity = self.advance_velocity(param, grad, state)
+        scratch = state["scratch"]
         np.multiply(velocity, self.momentum, out=scratch)
         scratch += grad
         scratch *= self.lr  # η (g_t + μ v_t)
@@ -203,12 +207,9 @@ class Adam(Optimizer):
     def init_state(self, param):
         return {**super().init_state(param), "m": np.zeros_like(param), "v": np.zeros_like(param)}
 
-    def coefficients(self) -> tuple[float, float]:
-        """(c_m, c_g) of step t."""
-        return 1.0 / (1.0 - self.beta1 ** self.t), 0.0
-
     def begin_step(self):
-        self.step_coefficients = self.coefficients()
+        """(c_m, c_g) of step t: (1 / (1 - β1^t), 0)."""
+        self.step_coefficients = (1.0 / (1.0 - self.beta1 ** self.t), 0.0)
 
     def update(self, param, grad, state):
         momentum_coefficient, gradient_coefficient = self.step_coefficients
@@ -263,7 +264,8 @@ class NAdam(Adam):
     def mu(self, t: int) -> float:
         return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
 
-    def coefficients(self) -> tuple[float, float]:
+    def begin_step(self):
+        """Advance Π μ to step t and set (c_m, c_g) of step t."""
         mu_t, mu_next = self.mu(self.t), self.mu(self.t + 1)
         self.mu_product *= mu_t
-        return mu_next / (1.0 - self.mu_product * mu_next), (1.0 - mu_t) / (1.0 - self.mu_product)
+        self.step_coefficients = (mu_next / (1.0 - self.mu_product * mu_next), (1.0 - mu_t) / (1.0 - self.mu_product))
