@@ -69,10 +69,18 @@ def learning_curves(history: list[dict], path) -> Path:
             axis.plot(epochs, [row[f"{split}_{kind}"] for row in history], style, markersize=3,
                       label=METRIC_LABELS[f"{split}_{kind}"])
         axis.set(xlabel="epoch", ylabel=kind, title=f"{kind.capitalize()} per epoch")
+        _integer_epochs(axis)
         axis.grid(alpha=0.3)
         axis.legend()
     fig.suptitle("Learning curves")
+    fig.tight_layout()
     return _save(fig, path)
+
+
+def _integer_epochs(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def confusion_matrix_figure(counts: np.ndarray, class_names: list[str], path, title: str = "Test set") -> Path:
@@ -161,6 +169,7 @@ def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy",
                       label=label)
         axis.set(xlabel="epoch", ylabel=METRIC_LABELS.get(metric, metric),
                  title=f"{METRIC_LABELS.get(metric, metric).capitalize()} per epoch")
+        _integer_epochs(axis)
         axis.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, max(1, len(labels))),

@@ -217,3 +217,17 @@ def test_fused_kernel_follows_the_numpy_reference(name, dtype, monkeypatch):
         reference.step([reference_theta], [grad])
     tolerance = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(fused_theta, reference_theta, rtol=tolerance, atol=tolerance)
+
+
+def test_without_numba_the_numpy_code_runs(monkeypatch):
+    import sys
+
+    from fmnist.kernels import fused_adaptive_moment_step
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` raise ImportError
+    assert fused_adaptive_moment_step() is None
+    optimizer = build_option("optimizer", "adam")
+    assert optimizer.fused_step is None
+    theta = np.ones(4, dtype=np.float32)
+    optimizer.step([theta], [np.ones(4, dtype=np.float32)])
+    np.testing.assert_allclose(theta, 1 - 1e-3, rtol=1e-5)  # the first Adam step moves each weight by lr
