@@ -15,7 +15,7 @@ from fmnist.checkpoint import save_checkpoint
 from fmnist.nn.network import MLP
 from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, MetricsFile, PlotWriter
 from fmnist.progress import ConsoleProgress
-from fmnist.trainer import Trainer
+from fmnist.trainer import LR_SCHEDULES, Trainer
 
 DTYPES = ("float32", "float64")
 
@@ -121,9 +121,13 @@ class Experiment:
         for key in ("epochs", "batch_size"):
             if not isinstance(trainer_cfg[key], int) or trainer_cfg[key] < 1:
                 raise ConfigError(f"trainer.{key} must be an integer >= 1, got {trainer_cfg[key]}")
-        return Trainer(network, instantiate(self.cfg.loss, "loss"), instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer"),
-                       epochs=trainer_cfg.epochs, batch_size=trainer_cfg.batch_size, rng=train_rng,
-                       callbacks=self.build_callbacks(data))
+        schedule = trainer_cfg.get("lr_schedule", "constant")
+        if schedule not in LR_SCHEDULES:
+            raise ConfigError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+        optimizer = instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer")
+        return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
+                       batch_size=trainer_cfg.batch_size, rng=train_rng, callbacks=self.build_callbacks(data),
+                       lr_schedule=schedule)
 
     def run(self) -> TrainResult:
         """Build, train, evaluate, save. A failure while building still leaves metrics.json (status failed)."""

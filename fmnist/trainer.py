@@ -15,6 +15,22 @@ from fmnist.nn.losses import Loss
 from fmnist.nn.network import MLP
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_factor(schedule: str, epoch: int, epochs: int) -> float:
+    """Multiplier of the base learning rate in ``epoch`` (1..epochs).
+
+    constant: 1.  cosine: ½ (1 + cos(π (epoch - 1) / epochs)), from 1 in the first epoch down towards
+    0 in the last (SGDR, Loshchilov & Hutter 2017, one cycle without restarts, stepped per epoch).
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+    raise ValueError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+
+
 class Diverged(Exception):
     """The training loss became NaN or infinite."""
 
@@ -22,13 +38,14 @@ class Diverged(Exception):
 class Trainer:
     """Train ``network`` with ``loss`` and ``optimizer`` for ``epochs`` epochs of shuffled batches.
 
-    ``rng`` drives shuffling and dropout. Train loss/accuracy of an epoch are the means over its
+    ``rng`` drives shuffling and dropout; ``lr_schedule`` scales the optimiser's learning rate per epoch. Train loss/accuracy of an epoch are the means over its
     batches (as the weights changed during the epoch); validation and test metrics come from a
     full pass in evaluation mode. ``seconds_per_epoch`` times the training pass only.
     """
 
     def __init__(self, network: MLP, loss: Loss, optimizer, epochs: int, batch_size: int,
-                 rng: np.random.Generator, callbacks: list[Callback] = ()):
+                 rng: np.random.Generator, callbacks: list[Callback] = (), lr_schedule: str = "constant"):
+        learning_rate_factor(lr_schedule, 1, 1)  # refuses an unknown schedule now, not after an epoch
         if epochs < 1:
             raise ValueError(f"trainer.epochs must be >= 1, got {epochs}")
         if batch_size < 1:
@@ -40,6 +57,8 @@ class Trainer:
         self.batch_size = batch_size
         self.rng = rng
         self.callbacks = list(callbacks)
+        self.lr_schedule = lr_schedule
+        self.base_lr = optimizer.lr
 
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
@@ -94,6 +113,7 @@ class Trainer:
         shuffled_x = np.empty_like(data.x_train)
         try:
             for epoch in range(1, self.epochs + 1):
+                self.optimizer.lr = self.base_lr * learning_rate_factor(self.lr_schedule, epoch, self.epochs)
                 self._emit("on_epoch_start", epoch)
                 epoch_started = time.perf_counter()
                 train_loss, train_accuracy = self.train_epoch(data.x_train, data.y_train, shuffled_x)

@@ -127,3 +127,29 @@ def test_checkpoint_round_trip_predicts_identically(tiny_data, tmp_path):
 def test_trainer_rejects_bad_settings(tiny_data, key, value):
     with pytest.raises(ValueError, match=f"trainer.{key} must be >= 1, got {value}"):
         make_trainer(tiny_data, **{key: value})
+
+
+def test_cosine_schedule_goes_from_the_base_rate_down_by_the_formula():
+    from fmnist.trainer import learning_rate_factor
+
+    factors = [learning_rate_factor("cosine", epoch, 4) for epoch in range(1, 5)]
+    np.testing.assert_allclose(factors, [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))])
+    assert learning_rate_factor("constant", 3, 4) == 1.0
+    with pytest.raises(ValueError, match="trainer.lr_schedule must be one of constant, cosine"):
+        learning_rate_factor("linear", 1, 4)
+
+
+def test_trainer_sets_the_scheduled_rate_at_each_epoch(tiny_data):
+    class RateRecorder(Callback):
+        def __init__(self, optimizer):
+            self.optimizer, self.rates = optimizer, []
+
+        def on_epoch_start(self, epoch):
+            self.rates.append(self.optimizer.lr)
+
+    trainer = make_trainer(tiny_data, epochs=3, lr=0.01)
+    recorder = RateRecorder(trainer.optimizer)
+    trainer.callbacks.append(recorder)
+    trainer.lr_schedule = "cosine"
+    trainer.fit(tiny_data)
+    np.testing.assert_allclose(recorder.rates, [0.01, 0.01 * 0.75, 0.01 * 0.25])
