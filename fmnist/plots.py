@@ -2,7 +2,8 @@
 most-confused pairs), misclassified images, one sample per class, and metric overlays of several runs.
 
 Pure functions of arrays and histories; each writes one PNG and returns its path. matplotlib is
-imported here only, with the non-interactive Agg backend, so importing fmnist stays fast.
+imported on first use (:func:`pyplot`), with the non-interactive Agg backend, so importing fmnist
+stays fast; figures are saved and closed by :func:`save`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ METRIC_LABELS = {"train_loss": "train loss", "val_loss": "validation loss", "tra
                  "val_accuracy": "validation accuracy"}
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (writes files, never opens a window)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,18 +25,23 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path) -> Path:
+def save(fig, path) -> Path:
+    """Write ``fig`` as a PNG (120 dpi, tight box), close it, return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> np.ndarray:
-    """counts[i, j] = number of images of true class i predicted as class j; shape (k, k)."""
+    """counts[i, j] = number of images of true class i predicted as class j; shape (k, k).
+
+    Each pair (i, j) is counted as the flat index i * k + j, so one ``np.bincount`` does it all.
+    """
     k = len(class_names)
-    return np.bincount(np.asarray(labels) * k + np.asarray(predictions), minlength=k * k).reshape(k, k)
+    flat = np.asarray(labels, dtype=np.int64) * k + np.asarray(predictions, dtype=np.int64)  # int64: uint8 overflows
+    return np.bincount(flat, minlength=k * k).reshape(k, k)
 
 
 def per_class_accuracy(counts: np.ndarray) -> np.ndarray:
@@ -45,23 +52,21 @@ def per_class_accuracy(counts: np.ndarray) -> np.ndarray:
 
 
 def most_confused_pairs(counts: np.ndarray, class_names: list[str], k: int = 3) -> list[tuple[str, str, int, float]]:
-    """The k largest off-diagonal cells as (true, predicted, count, count / images of the true class)."""
-    off_diagonal = counts.astype(float).copy()
-    np.fill_diagonal(off_diagonal, -1)
-    order = np.argsort(off_diagonal, axis=None)[::-1][:k]
+    """The k largest off-diagonal cells as (true, predicted, count, count / images of the true class).
+
+    Ties go to the earlier cell in row-major order; cells with no mistakes are never listed.
+    """
     totals = counts.sum(axis=1)
-    pairs = []
-    for flat in order:
-        true, predicted = divmod(int(flat), counts.shape[1])
-        if counts[true, predicted] > 0:
-            pairs.append((class_names[true], class_names[predicted], int(counts[true, predicted]),
-                          float(counts[true, predicted] / totals[true])))
-    return pairs
+    cells = [(true, predicted) for true in range(len(counts)) for predicted in range(len(counts))
+             if true != predicted and counts[true, predicted] > 0]
+    cells.sort(key=lambda cell: -counts[cell])  # stable: ties keep row-major order
+    return [(class_names[true], class_names[predicted], int(counts[true, predicted]),
+             float(counts[true, predicted] / totals[true])) for true, predicted in cells[:k]]
 
 
 def learning_curves(history: list[dict], path) -> Path:
     """Loss and accuracy per epoch, train and validation, side by side."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, kind in zip(axes, ("loss", "accuracy")):
@@ -74,7 +79,7 @@ def learning_curves(history: list[dict], path) -> Path:
         axis.legend()
     fig.suptitle("Learning curves")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _integer_epochs(axis) -> None:
@@ -86,7 +91,7 @@ def _integer_epochs(axis) -> None:
 def confusion_matrix_figure(counts: np.ndarray, class_names: list[str], path, title: str = "Test set") -> Path:
     """Cells show the count and the percentage of the true class (colour); rows carry per-class accuracy;
     the most-confused pairs are written under the plot."""
-    plt = _pyplot()
+    plt = pyplot()
     k = len(class_names)
     totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
     percent = 100 * counts / totals
@@ -95,6 +100,9 @@ def confusion_matrix_figure(counts: np.ndarray, class_names: list[str], path, ti
     image = axis.imshow(percent, cmap="Blues", vmin=0, vmax=100)
     for i in range(k):
         for j in range(k):
+            if counts[i, j] == 0:  # a bare grey 0 keeps the eye on the cells that hold mistakes
+                axis.text(j, i, "0", ha="center", va="center", fontsize=7, color="0.6")
+                continue
             colour = "white" if percent[i, j] > 60 else "black"
             axis.text(j, i, f"{counts[i, j]}\n{percent[i, j]:.1f}%", ha="center", va="center", fontsize=7,
                       color=colour)
@@ -108,8 +116,9 @@ def confusion_matrix_figure(counts: np.ndarray, class_names: list[str], path, ti
     if pairs:
         text = "Most confused: " + ";  ".join(f"{true} → {predicted} {100 * fraction:.1f}% ({count})"
                                               for true, predicted, count, fraction in pairs)
-        fig.text(0.5, -0.02, text, ha="center", va="top", fontsize=9)
-    return _save(fig, path)
+        axis.annotate(text, xy=(0.5, 0), xycoords=axis.xaxis.label, xytext=(0, -10), textcoords="offset points",
+                      ha="center", va="top", fontsize=9)  # anchored under the x label, whatever the figure size
+    return save(fig, path)
 
 
 def _image_side(images: np.ndarray) -> int:
@@ -120,7 +129,7 @@ def _image_side(images: np.ndarray) -> int:
 
 
 def _image_grid(images: np.ndarray, titles: list[str], path, suptitle: str, columns: int) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     side = _image_side(images)
     rows = max(1, -(-len(images) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.1 * rows), squeeze=False)
@@ -131,7 +140,7 @@ def _image_grid(images: np.ndarray, titles: list[str], path, suptitle: str, colu
         axis.set_title(title, fontsize=8)
     fig.suptitle(suptitle)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def misclassified_panel(images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, class_names: list[str],
@@ -139,11 +148,12 @@ def misclassified_panel(images: np.ndarray, labels: np.ndarray, predictions: np.
     """Up to ``count`` misclassified images, drawn with ``rng``, titled with true and predicted class."""
     wrong = np.flatnonzero(labels != predictions)
     if len(wrong) == 0:
-        plt = _pyplot()
-        fig, axis = plt.subplots(figsize=(4, 1))
+        plt = pyplot()
+        fig, axis = plt.subplots(figsize=(5, 1))
         axis.axis("off")
-        axis.text(0.5, 0.5, "No misclassified images", ha="center", va="center")
-        return _save(fig, path)
+        axis.text(0.5, 0.5, f"No misclassified images: all {len(labels)} predicted correctly", ha="center",
+                  va="center")
+        return save(fig, path)
     chosen = np.sort(rng.choice(wrong, size=min(count, len(wrong)), replace=False))
     titles = [f"true: {class_names[labels[i]]}\npred: {class_names[predictions[i]]}" for i in chosen]
     return _image_grid(images[chosen], titles, path,
@@ -161,7 +171,7 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], 
 
 def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy", "val_loss"), title: str = "") -> Path:
     """One panel per metric, one line per run (label -> history), against the epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
     for axis, metric in zip(axes[0], metrics):
         for label, history in curves.items():
@@ -177,4 +187,4 @@ def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy",
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)

@@ -27,6 +27,14 @@ def test_confusion_matrix_counts_rows_as_true_classes():
     np.testing.assert_array_equal(counts, [[1, 2, 0], [0, 2, 0], [1, 0, 3]])
 
 
+def test_confusion_matrix_counts_uint8_labels_of_many_classes_without_overflow():
+    classes = [f"c{index}" for index in range(20)]
+    labels, predictions = np.array([19, 19, 3], dtype=np.uint8), np.array([19, 18, 3], dtype=np.uint8)
+    counts = plots.confusion_matrix(labels, predictions, classes)
+    assert counts.shape == (20, 20) and counts.sum() == 3
+    assert counts[19, 19] == 1 and counts[19, 18] == 1 and counts[3, 3] == 1
+
+
 def test_per_class_accuracy_is_the_diagonal_over_row_sums():
     counts = plots.confusion_matrix(*hand_counts(), CLASSES)
     np.testing.assert_allclose(plots.per_class_accuracy(counts), [1 / 3, 1.0, 0.75])
@@ -36,6 +44,12 @@ def test_per_class_accuracy_is_the_diagonal_over_row_sums():
 def test_most_confused_pairs_are_the_largest_off_diagonal_cells():
     counts = plots.confusion_matrix(*hand_counts(), CLASSES)
     assert plots.most_confused_pairs(counts, CLASSES, k=2) == [("cat", "dog", 2, 2 / 3), ("emu", "cat", 1, 0.25)]
+
+
+def test_most_confused_pairs_break_ties_in_row_order_and_skip_empty_cells():
+    counts = np.array([[5, 0, 1], [1, 5, 0], [0, 0, 6]])
+    assert plots.most_confused_pairs(counts, CLASSES, k=5) == [("cat", "emu", 1, 1 / 6), ("dog", "cat", 1, 1 / 6)]
+    assert plots.most_confused_pairs(np.diag([3, 3, 3]), CLASSES) == []
 
 
 def test_every_figure_writes_an_image(tmp_path):
@@ -55,6 +69,25 @@ def test_every_figure_writes_an_image(tmp_path):
     ]
     for path in written:
         assert_image(path)
+
+
+def test_curves_of_a_diverged_run_with_null_metrics_still_plot(tmp_path):
+    history = [{"epoch": 1, "train_loss": 2.0, "train_accuracy": 0.3, "val_loss": 2.1, "val_accuracy": 0.3},
+               {"epoch": 2, "train_loss": None, "train_accuracy": None, "val_loss": None, "val_accuracy": None}]
+    assert_image(plots.learning_curves(history, tmp_path / "curves.png"))
+    assert_image(plots.metric_overlay({"diverged": history}, tmp_path / "overlay.png"))
+
+
+def test_misclassified_panel_draws_the_same_images_for_the_same_seed(tmp_path):
+    labels, predictions = np.arange(40) % 3, np.zeros(40, dtype=int)
+    images = np.random.default_rng(0).random((40, 16))  # 4 x 4 images: the side comes from the feature count
+    first, second, other_seed = (
+        matplotlib.image.imread(plots.misclassified_panel(images, labels, predictions, CLASSES,
+                                                          tmp_path / f"{index}.png", rng=np.random.default_rng(seed),
+                                                          count=6))
+        for index, seed in enumerate((7, 7, 8)))
+    np.testing.assert_array_equal(first, second)
+    assert first.shape != other_seed.shape or not np.array_equal(first, other_seed)
 
 
 def test_non_square_images_are_refused(tmp_path):

@@ -4,21 +4,28 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shlex
+from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.report import collect_runs, importance, main, varying_hyperparameters, write_report
+from fmnist.report import (Run, abs_spearman, best_command, collect_runs, eta_squared, flat_config, importance, main,
+                           option_names, ranks, varying_hyperparameters, write_report)
+from tests.conftest import CONF_DIR, group_options
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3]
+TARGETS = {"adam": "fmnist.optim.Adam", "sgd": "fmnist.optim.SGD"}
+REPORT_PNGS = ("parallel_coordinates.png", "importance.png", "val_accuracy_by_run.png", "curves.png")
 
 
 def write_job(sweep_dir, number, optimizer, lr, activation, val_accuracy, status="completed"):
+    """A job folder as a Hydra multirun leaves it: config.yaml, .hydra/overrides.yaml, metrics.json."""
     job = sweep_dir / str(number)
     (job / ".hydra").mkdir(parents=True)
-    targets = {"adam": "fmnist.optim.Adam", "sgd": "fmnist.optim.SGD"}
-    config = {"seed": 0, "optimizer": {"_target_": targets[optimizer], "lr": lr, "weight_decay": 0.0},
+    config = {"seed": 0, "optimizer": {"_target_": TARGETS[optimizer], "lr": lr, "weight_decay": 0.0},
               "activation": {"_target_": f"fmnist.nn.activations.{activation}"},
               "model": {"num_layers": 3, "hidden_size": 128, "hidden_sizes": None, "dropout": 0.0},
               "trainer": {"epochs": 2, "batch_size": 64, "progress": "auto"}, "logger": {"project": "fmnist"}}
@@ -31,14 +38,16 @@ def write_job(sweep_dir, number, optimizer, lr, activation, val_accuracy, status
                 "val_accuracy": val_accuracy - (2 - epoch) * 0.01, "seconds_per_epoch": 0.5}
                for epoch in (1, 2)] if finished else []
     metrics = {"status": status, "message": "", "history": history,
-               "val_accuracy": val_accuracy if finished else None, "test_accuracy": val_accuracy - 0.01 if finished else None,
+               "val_accuracy": val_accuracy if finished else None,
+               "test_accuracy": val_accuracy - 0.01 if finished else None,
                "best_val_accuracy": val_accuracy if finished else None, "epochs_completed": len(history)}
     (job / "metrics.json").write_text(json.dumps(metrics))
 
 
 @pytest.fixture
 def sweep_dir(tmp_path):
-    """Eight runs where validation accuracy is driven by the optimiser (+0.1 for adam) and barely by lr."""
+    """Jobs 0-7 completed, val_accuracy = 0.7 + 0.1 [optimizer is adam] + 0.002 * (index of lr); job 8
+    diverged, job 9 never started (no metrics.json), job 10 failed. Best: job 7 (adam, lr 3e-3, relu)."""
     sweep = tmp_path / "multirun"
     number = 0
     for optimizer in ("sgd", "adam"):
@@ -46,51 +55,206 @@ def sweep_dir(tmp_path):
             activation = "ReLU" if index % 2 else "Tanh"
             write_job(sweep, number, optimizer, lr, activation, 0.7 + 0.1 * (optimizer == "adam") + 0.002 * index)
             number += 1
-    write_job(sweep, number, "sgd", 0.5, "ReLU", math.nan, status="diverged")
-    write_job(sweep, number + 1, "adam", -1.0, "ReLU", math.nan, status="failed")
+    write_job(sweep, 8, "sgd", 0.5, "ReLU", math.nan, status="diverged")
+    (sweep / "9" / ".hydra").mkdir(parents=True)
+    write_job(sweep, 10, "adam", -1.0, "ReLU", math.nan, status="failed")
     return sweep
 
 
-def test_runs_are_read_with_group_option_names(sweep_dir):
+def make_run(name="0", overrides=(), **config) -> Run:
+    return Run(Path(name), dict(config), {"status": "completed", "val_accuracy": 0.9}, list(overrides), name)
+
+
+def assert_png(path: Path):
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200
+    assert image.std() > 0  # not a blank canvas
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def test_runs_are_read_in_numeric_job_order_skipping_folders_without_metrics(sweep_dir):
     runs = collect_runs(sweep_dir)
-    assert [run.name for run in runs] == [str(number) for number in range(10)]
-    assert runs[0].config["optimizer"] == "sgd" and runs[0].config["activation"] == "tanh"
-    assert set(varying_hyperparameters(runs)) == {"optimizer", "optimizer.lr", "activation"}
+    assert [run.name for run in runs] == ["0", "1", "2", "3", "4", "5", "6", "7", "8", "10"]
+    assert runs[0].overrides[:2] == ["optimizer=sgd", "optimizer.lr=0.0001"]
+    assert math.isnan(runs[-1].val_accuracy) and runs[-1].status == "failed" and not runs[-1].finished
+
+
+def test_runs_of_nested_sweeps_are_named_by_their_path(tmp_path):
+    for sweep in ("b", "a"):
+        for number in (10, 2):
+            write_job(tmp_path / sweep, number, "sgd", 0.1, "ReLU", 0.8)
+    assert [run.name for run in collect_runs(tmp_path)] == ["a/2", "a/10", "b/2", "b/10"]
+
+
+def test_flat_config_names_each_group_option_after_its_conf_file():
+    config = {"optimizer": {"_target_": "fmnist.optim.NAdam", "lr": 0.001},
+              "init": {"_target_": "fmnist.nn.init.RandomNormal", "std": 0.05},
+              "activation": {"_target_": "fmnist.nn.activations.ReLU"},
+              "loss": {"_target_": "mypackage.losses.Huber"},
+              "dataset": {"_target_": "fmnist.data.load_dataset", "name": "mnist", "path": "/data"},
+              "model": {"hidden_sizes": [512, 256]}, "logger": {"project": "fmnist"}, "plots": True}
+    flat = flat_config(config, option_names())
+    assert flat == {"optimizer": "nadam", "optimizer.lr": 0.001, "init": "random", "init.std": 0.05,
+                    "activation": "relu", "loss": "huber", "dataset.name": "mnist", "model.hidden_sizes": [512, 256]}
+
+
+@pytest.mark.parametrize("group", ["activation", "init", "loss", "optimizer"])
+def test_every_conf_option_maps_back_from_its_target(group):
+    for option in group_options(group):
+        target = OmegaConf.load(CONF_DIR / group / f"{option}.yaml")["_target_"]
+        assert flat_config({group: {"_target_": target}}, option_names())[group] == option
+
+
+def test_varying_hyperparameters_count_null_but_not_missing_keys():
+    runs = [make_run(optimizer="sgd", **{"model.hidden_sizes": None, "seed": 0}),
+            make_run(optimizer="momentum", **{"model.hidden_sizes": [1024, 512], "optimizer.momentum": 0.9,
+                                              "seed": 0})]
+    assert varying_hyperparameters(runs) == ["model.hidden_sizes", "optimizer"]
+
+
+# ---------------------------------------------------------------------------------------- statistics
+
+
+def test_eta_squared_is_between_group_over_total_variance():
+    assert eta_squared(["a", "a", "b", "b"], np.array([1.0, 1.0, 3.0, 3.0])) == pytest.approx(1.0)
+    assert eta_squared(["a", "b", "a", "b"], np.array([1.0, 1.0, 3.0, 3.0])) == pytest.approx(0.0)
+    # means 1.5 and 3.5 around 2.5: between = 2 * 1 + 2 * 1 = 4; total = 2.25 + 0.25 + 0.25 + 2.25 = 5
+    assert eta_squared(["a", "a", "b", "b"], np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(0.8)
+    assert math.isnan(eta_squared(["a", "b"], np.array([0.5, 0.5])))
+
+
+def test_spearman_uses_average_ranks_and_sees_any_monotone_relation():
+    np.testing.assert_allclose(ranks(np.array([10.0, 20.0, 20.0, 30.0])), [0, 1.5, 1.5, 3])
+    x = np.array([1e-4, 1e-3, 1e-2, 1e-1])
+    assert abs_spearman(x, -np.log(x) ** 3) == pytest.approx(1.0)
+    assert math.isnan(abs_spearman(x, np.full(4, 0.8)))
 
 
 def test_importance_ranks_the_driving_hyperparameter_first(sweep_dir):
     runs = collect_runs(sweep_dir)
     scores = importance(runs, varying_hyperparameters(runs))
-    assert scores[0]["hyperparameter"] == "optimizer"
+    assert [row["hyperparameter"] for row in scores][0] == "optimizer"
     assert scores[0]["eta_squared"] > 0.9 and scores[0]["abs_spearman"] > 0.8
+    assert all(row["finished_runs"] == 8 for row in scores)  # failed and diverged runs left out
+
+
+# ---------------------------------------------------------------------------------------- best command
+
+
+def test_best_command_keeps_the_jobs_overrides_without_hydra_and_output_settings():
+    run = make_run(overrides=["optimizer=nadam", "optimizer.lr=0.0001", "hydra.launcher.n_jobs=2",
+                              "hydra/launcher=joblib", "logger=none", "plots=False", "model.hidden_sizes=[64,32]"])
+    assert best_command(run, []) == "python train.py optimizer=nadam optimizer.lr=0.0001 'model.hidden_sizes=[64,32]'"
+
+
+def test_best_command_without_overrides_file_uses_the_varying_hyperparameters():
+    run = make_run(optimizer="nadam", **{"optimizer.lr": 0.0001, "model.hidden_sizes": [64, 32], "seed": 0})
+    assert shlex.split(best_command(run, ["model.hidden_sizes", "optimizer", "optimizer.lr"])) == [
+        "python", "train.py", "model.hidden_sizes=[64,32]", "optimizer=nadam", "optimizer.lr=0.0001"]
+
+
+def composed(overrides: list[str]) -> dict:
+    """The config ``python train.py OVERRIDES`` would run, without the output-only settings."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        config = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
+    return {key: value for key, value in config.items() if key not in ("logger", "plots")}
+
+
+@pytest.mark.parametrize("preset", group_options("sweep"))
+def test_best_command_of_a_job_launched_from_a_sweep_preset_rebuilds_its_config(preset):
+    job_overrides = ["model.dropout=0.2", "optimizer.lr=0.0002", f"+sweep={preset}", "logger=none", "plots=False"]
+    command = best_command(make_run(overrides=job_overrides), [])
+    assert "sweep" not in command
+    assert composed(shlex.split(command)[2:]) == composed(job_overrides)
+
+
+# ---------------------------------------------------------------------------------------- the report
 
 
 def test_report_files_table_order_and_best_command(sweep_dir):
     summary = write_report(sweep_dir)
     out = sweep_dir / "report"
-    for name in ("parallel_coordinates.png", "importance.png", "val_accuracy_by_run.png", "curves.png"):
-        image = matplotlib.image.imread(out / name)
-        assert image.shape[0] > 200 and image.std() > 0
+    for name in REPORT_PNGS:
+        assert_png(out / name)
     rows = list(csv.DictReader((out / "runs.csv").open()))
-    assert [row["job"] for row in rows[:2]] == ["7", "6"]
-    assert [row["status"] for row in rows[-2:]] == ["diverged", "failed"]
+    assert list(rows[0]) == ["rank", "job", "status", "activation", "optimizer", "optimizer.lr", "val_accuracy",
+                             "best_val_accuracy", "test_accuracy", "epochs_completed", "seconds_per_epoch"]
+    assert [row["job"] for row in rows] == ["7", "6", "5", "4", "3", "2", "1", "0", "8", "10"]
+    assert [(row["status"], row["val_accuracy"]) for row in rows[-2:]] == [("diverged", ""), ("failed", "")]
+    assert rows[0]["optimizer"] == "adam" and float(rows[0]["val_accuracy"]) == pytest.approx(0.806)
     assert (out / "runs.md").read_text().count("\n") == len(rows) + 2
-    assert summary["best_job"] == "7" and summary["best_val_accuracy"] == pytest.approx(0.806)
     expected = "python train.py optimizer=adam optimizer.lr=0.003 activation=relu"
+    assert summary["best_job"] == "7" and summary["best_val_accuracy"] == pytest.approx(0.806)
     assert summary["best_command"] == expected
     assert (out / "best_command.txt").read_text().strip() == expected
-    assert json.loads((out / "summary.json").read_text())["statuses"] == {"completed": 8, "diverged": 1, "failed": 1}
+    written = json.loads((out / "summary.json").read_text())
+    assert written["statuses"] == {"completed": 8, "diverged": 1, "failed": 1}
+    assert written["best_test_accuracy"] == pytest.approx(0.796) and written["best_command"] == expected
+    importance_rows = list(csv.DictReader((out / "importance.csv").open()))
+    assert importance_rows[0]["hyperparameter"] == "optimizer"
 
 
-def test_report_command_prints_the_best_run(sweep_dir, capsys):
-    assert main([str(sweep_dir)]) == 0
+def test_best_run_is_chosen_by_validation_not_test_accuracy(sweep_dir):
+    metrics_path = sweep_dir / "0" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["test_accuracy"] = 0.99  # the worst run by validation is the best on test
+    metrics_path.write_text(json.dumps(metrics))
+    assert write_report(sweep_dir)["best_job"] == "7"
+
+
+def test_report_command_prints_the_best_run(sweep_dir, capsys, tmp_path):
+    assert main([str(sweep_dir), "--out", str(tmp_path / "elsewhere"), "--top", "2"]) == 0
     output = capsys.readouterr().out
     assert "10 runs: 8 completed, 1 diverged, 1 failed" in output
-    assert "rerun the best: python train.py optimizer=adam" in output
+    assert "job 7  val_accuracy 0.8060  test_accuracy 0.7960" in output
+    assert "mattered most (η²): optimizer" in output
+    assert "rerun the best: python train.py optimizer=adam optimizer.lr=0.003 activation=relu" in output
+    assert (tmp_path / "elsewhere" / "curves.png").is_file() and not (sweep_dir / "report").exists()
 
 
-def test_report_on_a_missing_or_empty_folder_exits_2(tmp_path, capsys):
+def test_a_sweep_where_every_run_failed_still_gets_its_table(tmp_path, capsys):
+    write_job(tmp_path, 0, "sgd", 0.5, "ReLU", math.nan, status="diverged")
+    write_job(tmp_path, 1, "adam", -1.0, "ReLU", math.nan, status="failed")
+    assert main([str(tmp_path)]) == 0
+    assert "no run has a validation accuracy yet" in capsys.readouterr().out
+    rows = list(csv.DictReader((tmp_path / "report" / "runs.csv").open()))
+    assert [row["status"] for row in rows] == ["diverged", "failed"]
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["best_job"] is None and summary["best_val_accuracy"] is None  # NaN is written as null
+
+
+def test_report_logs_figures_and_table_to_a_given_wandb_run(sweep_dir):
+    wandb = pytest.importorskip("wandb")
+
+    class RecordingRun:
+        def __init__(self):
+            self.logged = {}
+
+        def log(self, payload):
+            self.logged.update(payload)
+
+    run = RecordingRun()
+    write_report(sweep_dir, wandb_run=run)
+    assert {f"report/{name.removesuffix('.png')}" for name in REPORT_PNGS} < set(run.logged)
+    assert isinstance(run.logged["report/curves"], wandb.Image)
+    assert isinstance(run.logged["report/runs"], wandb.Table) and len(run.logged["report/runs"].data) == 10
+
+
+def test_report_on_a_missing_or_empty_folder_exits_2_with_message(tmp_path, capsys):
     assert main([str(tmp_path / "nowhere")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert "nowhere is not a folder: pass the folder of a multirun" in capsys.readouterr().err
     assert main([str(tmp_path)]) == 2
     assert "no runs under" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="none of its folders holds a metrics.json"):
+        write_report(tmp_path)
+
+
+def test_top_must_be_a_positive_number(sweep_dir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(sweep_dir), "--top", "0"])
+    assert exit_info.value.code == 2
+    assert "use a whole number >= 1" in capsys.readouterr().err
