@@ -11,6 +11,9 @@ syntax: every value of ``-lr 1e-3,1e-4`` is checked; ``range(...)``/``choice(...
 ``-m`` is both the assignment's ``--momentum`` and Hydra's ``--multirun``: followed by a number (or a
 comma list of numbers) it is momentum, otherwise (nothing, another flag, ``key=value``) multirun.
 
+``-nhl``/``-sz`` describe an ``mlp`` (num_layers x hidden_size), so they also select ``model=mlp``
+unless the command line picks a model itself (the default model, ``wide``, lists its layer sizes).
+
 A flag the chosen optimiser does not take (``-beta`` with adam) is dropped with a one-line warning.
 When a multirun sweeps several optimisers and only some take it, it becomes ``++optimizer.KEY=V``
 and the others ignore it (fmnist.experiment drops keys an optimiser does not accept, with a warning).
@@ -30,6 +33,7 @@ from omegaconf import OmegaConf
 
 DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 MULTIRUN = "--multirun"
+SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
 OPTIMIZER_KEYS = ("momentum", "beta", "beta1", "beta2", "epsilon")  # taken by some optimisers only
 
 
@@ -290,6 +294,7 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
         return [program, "--help"]
     items, in_multirun = _split_flags(arguments)
     optimizers = _chosen_optimizers(items, conf_dir)
+    needs_mlp = not any(isinstance(item, str) and item.startswith("model=") for item in items)
     rewritten = []
     for item in items:
         if isinstance(item, str):
@@ -297,6 +302,9 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
             continue
         flag, raw = item
         value = _values(flag, raw, in_multirun, conf_dir)
+        if flag.key in SHAPE_KEYS and needs_mlp:
+            rewritten.append("model=mlp")  # -nhl/-sz describe an mlp; the default model lists its layers
+            needs_mlp = False
         if flag.key.partition(".")[2] in OPTIMIZER_KEYS and flag.key.startswith("optimizer."):
             override = _optimizer_override(flag, value, optimizers, conf_dir)
             if override:

@@ -19,13 +19,13 @@ TABLE = [  # (short, long, value given, override expected)
     ("-l", "--loss", "mean_squared_error", "loss=mean_squared_error"),
     ("-o", "--optimizer", "nadam", "optimizer=nadam"),
     ("-lr", "--learning_rate", "1e-4", "optimizer.lr=0.0001"),
-    ("-beta1", "--beta1", "0.8", "optimizer.beta1=0.8"),
-    ("-beta2", "--beta2", "0.99", "optimizer.beta2=0.99"),
+    ("-beta1", "--beta1", "0.8", "optimizer=nadam optimizer.beta1=0.8"),
+    ("-beta2", "--beta2", "0.99", "optimizer=nadam optimizer.beta2=0.99"),
     ("-eps", "--epsilon", "1e-6", "optimizer.epsilon=1e-06"),
     ("-w_d", "--weight_decay", "0.0005", "optimizer.weight_decay=0.0005"),
     ("-w_i", "--weight_init", "Xavier", "init=xavier"),
-    ("-nhl", "--num_layers", "4", "model.num_layers=4"),
-    ("-sz", "--hidden_size", "64", "model.hidden_size=64"),
+    ("-nhl", "--num_layers", "4", "model=mlp model.num_layers=4"),
+    ("-sz", "--hidden_size", "64", "model=mlp model.hidden_size=64"),
     ("-a", "--activation", "ReLU", "activation=relu"),
 ]
 
@@ -37,8 +37,14 @@ def test_the_table_covers_every_flag_but_the_optimizer_specific_ones():
 
 @pytest.mark.parametrize("short, long, value, expected", TABLE, ids=[row[1] for row in TABLE])
 def test_each_flag_short_and_long_maps_to_its_override(short, long, value, expected):
-    assert rewrite_argv(["train.py", short, value]) == ["train.py", expected]
-    assert rewrite_argv(["train.py", long, value]) == ["train.py", expected]
+    context = ["-o", "nadam"] if expected.startswith("optimizer=nadam ") else []  # betas are Adam-family keys
+    assert rewrite_argv(["train.py", *context, short, value]) == ["train.py", *expected.split()]
+    assert rewrite_argv(["train.py", *context, long, value]) == ["train.py", *expected.split()]
+
+
+def test_layer_flags_select_the_mlp_once_unless_a_model_is_given():
+    assert rewrite_argv(["t", "-nhl", "4", "-sz", "32"]) == ["t", "model=mlp", "model.num_layers=4", "model.hidden_size=32"]
+    assert rewrite_argv(["t", "model=funnel", "-nhl", "4"]) == ["t", "model=funnel", "model.num_layers=4"]
 
 
 def test_momentum_and_beta_map_when_the_optimizer_takes_them():
@@ -70,7 +76,8 @@ def test_hydra_options_move_before_the_overrides():
 
 
 def test_sweep_functions_pass_through_in_a_multirun():
-    assert rewrite_argv(["t", "--multirun", "-nhl", "range(1,4)"]) == ["t", "--multirun", "model.num_layers=range(1,4)"]
+    assert rewrite_argv(["t", "--multirun", "-nhl", "range(1,4)"]) == \
+        ["t", "--multirun", "model=mlp", "model.num_layers=range(1,4)"]
 
 
 def test_an_unused_flag_is_dropped_with_a_one_line_warning(capsys):
@@ -87,8 +94,8 @@ def test_a_flag_used_by_some_swept_optimizers_is_added_for_those(capsys):
 
 
 def test_the_default_optimizer_decides_when_no_optimizer_is_given(capsys):
-    assert rewrite_argv(["t", "-m", "0.9"]) == ["t"]  # the default, adam, has no momentum
-    assert "not used by optimizer adam" in capsys.readouterr().err
+    assert rewrite_argv(["t", "-m", "0.9"]) == ["t"]  # the default, rmsprop, has no momentum
+    assert "not used by optimizer rmsprop" in capsys.readouterr().err
     assert rewrite_argv(["t", "optimizer=nag", "-m", "0.9"]) == ["t", "optimizer=nag", "optimizer.momentum=0.9"]
 
 
@@ -136,7 +143,7 @@ def test_help_shows_every_flag_and_leaves_help_for_hydra(capsys):
     text = capsys.readouterr().out
     for flag in FLAGS:
         assert flag.long in text and flag.short in text
-    assert "default: adam" in text and "-m followed by a number is --momentum" in text
+    assert "default: rmsprop" in text and "-m followed by a number is --momentum" in text
 
 
 def test_train_py_help_lists_flags_and_config_groups_quickly():

@@ -66,7 +66,7 @@ def test_run_leaves_config_metrics_and_a_checkpoint_that_agrees(tiny_idx_dir, tm
     ("optimizer.lr=-1", "optimizer: "),
 ])
 def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_dir, tmp_path, override, message):
-    cfg = compose_config(tiny_idx_dir, [override])
+    cfg = compose_config(tiny_idx_dir, ["model=mlp", override])
     with pytest.raises(ConfigError) as error:
         Experiment(cfg, tmp_path).run()
     assert message in str(error.value)

@@ -68,7 +68,7 @@ def test_wandb_sweep_file_is_valid_and_runs_train_py_with_hydra_overrides(path):
     assert "${args_no_hyphens}" in config["command"]
     assert path.stem not in {"config", *(folder.name for folder in CONF_DIR.iterdir())}
     for key, spec in config["parameters"].items():
-        values = spec["values"] if "values" in spec else [spec["min"], spec["max"]]
+        values = spec["values"] if "values" in spec else [spec["value"]] if "value" in spec else [spec["min"], spec["max"]]
         for value in values:
             builds([f"{key}={value}"])
 

@@ -26,7 +26,7 @@ def train(*args, run_dir, data_dir, timeout=120):
 @pytest.fixture(scope="module")
 def finished_run(tiny_idx_dir, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
-    process = train("trainer.epochs=2", "model.hidden_size=32", run_dir=run_dir, data_dir=tiny_idx_dir)
+    process = train("trainer.epochs=2", "model=mlp", "model.hidden_size=32", run_dir=run_dir, data_dir=tiny_idx_dir)
     assert process.returncode == 0, process.stderr
     return run_dir, process
 
@@ -121,7 +121,7 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(tiny_idx_dir, tmp_pat
 
 
 def test_a_diverged_run_exits_1_and_keeps_its_record(tiny_idx_dir, tmp_path):
-    process = train("optimizer=momentum", "optimizer.lr=1000", "activation=identity", "trainer.epochs=3",
+    process = train("optimizer=momentum", "optimizer.lr=1000", "activation=identity", "trainer.epochs=3", "model=mlp",
                     run_dir=tmp_path, data_dir=tiny_idx_dir)
     assert process.returncode == 1
     assert process.stdout.strip().splitlines()[-1].startswith("diverged:")
@@ -141,7 +141,7 @@ def test_hydra_cfg_job_prints_the_composed_config(tiny_idx_dir, tmp_path):
 def test_same_seed_same_metrics(tiny_idx_dir, tmp_path):
     runs = []
     for name in ("first", "second"):
-        process = train("trainer.epochs=1", "plots=false", run_dir=tmp_path / name, data_dir=tiny_idx_dir)
+        process = train("trainer.epochs=1", "plots=false", "model=mlp", run_dir=tmp_path / name, data_dir=tiny_idx_dir)
         assert process.returncode == 0, process.stderr
         history = json.loads((tmp_path / name / METRICS_FILE).read_text())["history"]
         runs.append([{key: value for key, value in row.items() if key != "seconds_per_epoch"} for row in history])
