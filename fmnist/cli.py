@@ -17,8 +17,8 @@ unless the command line picks a model itself (the default model, ``wide``, lists
 A flag the chosen optimiser does not take (``-beta`` with adam) is dropped with a one-line warning.
 When a multirun sweeps several optimisers and only some take it, it becomes ``++optimizer.KEY=V``
 and the others ignore it (fmnist.experiment drops keys an optimiser does not accept, with a warning).
-Bad values exit with status 2 and ``error: FLAG VALUE: what is allowed``. Only the standard library
-and omegaconf are imported, so ``--help`` is fast.
+Bad values exit with status 2 and ``error: FLAG VALUE: what is allowed``. Only the standard library,
+omegaconf and (for ``--help``) hydra are imported, so the shim is fast.
 """
 from __future__ import annotations
 
@@ -246,22 +246,27 @@ def help_text(conf_dir: Path = DEFAULT_CONF_DIR) -> str:
 
 
 def flag_defaults(conf_dir: Path = DEFAULT_CONF_DIR) -> dict[str, object]:
-    """Override key -> default value, read from conf/config.yaml and the default option of each group."""
-    choices = default_choices(conf_dir)
-    config = OmegaConf.load(conf_dir / "config.yaml")
-    defaults: dict[str, object] = dict(choices)
-    for group, option in choices.items():
-        path = conf_dir / group / f"{option}.yaml"
-        if path.is_file():
-            for key, value in OmegaConf.to_container(OmegaConf.load(path)).items():
-                defaults[f"{group}.{key}"] = value
-    for key, value in OmegaConf.to_container(config.get("trainer", {})).items():
-        defaults[f"trainer.{key}"] = value
-    for key in OPTIMIZER_KEYS:  # not taken by the default optimiser: the values of those that take it
-        if f"optimizer.{key}" not in defaults:
+    """Override key -> its value in the composed default config (what ``python train.py`` runs).
+
+    Keys the default optimiser does not take list the value of each optimiser that does; the layer
+    flags say which model they apply to when the default model lists its layer sizes instead.
+    """
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir.resolve())):
+        config = compose("config", return_hydra_config=True)
+    choices = OmegaConf.to_container(config.hydra.runtime.choices)
+    defaults: dict[str, object] = {flag.key: OmegaConf.select(config, flag.key) for flag in FLAGS}
+    defaults.update({flag.key: choices[flag.key] for flag in FLAGS if flag.key in choices})
+    for key in OPTIMIZER_KEYS:
+        if key not in config.optimizer:
             takers = {option: OmegaConf.load(conf_dir / "optimizer" / f"{option}.yaml")[key]
                       for option in group_options(conf_dir, "optimizer") if key in optimizer_keys(conf_dir, option)}
             defaults[f"optimizer.{key}"] = ", ".join(f"{value} for {option}" for option, value in takers.items())
+    if config.model.get("hidden_sizes"):
+        layers = "-".join(str(size) for size in config.model.hidden_sizes)
+        for key in SHAPE_KEYS:
+            defaults[key] = f"{defaults[key]} with model=mlp; the default model {choices['model']} is {layers}"
     return defaults
 
 

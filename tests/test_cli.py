@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from fmnist.cli import FLAGS, rewrite_argv
+from omegaconf import OmegaConf
+
+from fmnist.cli import FLAGS, flag_defaults, rewrite_argv
 from tests.conftest import CONF_DIR, ROOT
 
 TABLE = [  # (short, long, value given, override expected)
@@ -144,6 +146,19 @@ def test_help_shows_every_flag_and_leaves_help_for_hydra(capsys):
     for flag in FLAGS:
         assert flag.long in text and flag.short in text
     assert "default: rmsprop" in text and "-m followed by a number is --momentum" in text
+
+
+def test_help_defaults_are_those_of_the_composed_config(tmp_path):
+    """config.yaml's own values win over the option file's (what `python train.py` really runs)."""
+    conf = shutil.copytree(CONF_DIR, tmp_path / "conf")
+    config = OmegaConf.load(conf / "config.yaml")
+    config.defaults = [{"optimizer": "adam"} if "optimizer" in entry else entry for entry in config.defaults]
+    config.optimizer = {"lr": 0.0123}
+    OmegaConf.save(config, conf / "config.yaml")
+    defaults = flag_defaults(conf)
+    assert defaults["optimizer"] == "adam" and defaults["optimizer.lr"] == 0.0123
+    assert defaults["optimizer.beta"] == "0.9 for rmsprop"  # adam does not take beta
+    assert defaults["optimizer.beta1"] == 0.9
 
 
 def test_train_py_help_lists_flags_and_config_groups_quickly():
