@@ -39,6 +39,8 @@ OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 #: hyperparameters and of the best command (a rerun of the best should be tracked and plotted).
 OUTPUT_ONLY_KEYS = ("logger", "trainer.progress", "plots", "dataset.path", "dataset.download", "blas_threads")
 SWEEP_PRESET_GROUP = "sweep"  # conf/sweep/NAME.yaml, chosen with +sweep=NAME
+#: Keys a config ignores when another is set: an explicit layer list makes num_layers x hidden_size unused.
+SHADOWED_BY = {"model.hidden_sizes": ("model.num_layers", "model.hidden_size")}
 FAILED_STATUSES = ("failed", "diverged")
 MAX_GROUPS = 4  # quantile bins for a continuous hyperparameter in η²
 FEW_VALUES = 6  # an axis with at most this many distinct values gets one tick per value
@@ -84,13 +86,19 @@ def is_output_only(key: str) -> bool:
     return any(key == prefix or key.startswith(prefix + ".") for prefix in OUTPUT_ONLY_KEYS)
 
 
+def shadowed_keys(flat: dict) -> set[str]:
+    """Keys of the flat config that the run did not use (:data:`SHADOWED_BY`)."""
+    return {key for setter, keys in SHADOWED_BY.items() if flat.get(setter) is not None for key in keys}
+
+
 def flat_config(config: dict, options: dict[str, dict[str, list[str]]]) -> dict:
     """Dotted keys, with ``<group>._target_`` replaced by the group's option name.
 
     ``optimizer._target_: fmnist.optim.NAdam`` becomes ``optimizer: nadam`` (the conf/optimizer/ file
     with that target; a class missing from conf/ gives its lower-cased name). A target that several
     options share (``dataset``: mnist and fashion_mnist) is dropped: the group's other keys
-    (``dataset.name``) tell those options apart. Output-only keys are left out.
+    (``dataset.name``) tell those options apart. Output-only keys and keys the run did not use
+    (``model.num_layers`` beside a ``model.hidden_sizes`` list) are left out.
     """
     flat = flatten(config)
     for key in [key for key in flat if key.endswith("._target_")]:
@@ -98,7 +106,8 @@ def flat_config(config: dict, options: dict[str, dict[str, list[str]]]) -> dict:
         candidates = options.get(group, {}).get(target, [target.rpartition(".")[2].lower()])
         if len(candidates) == 1:
             flat[group] = candidates[0]
-    return {key: value for key, value in flat.items() if not is_output_only(key)}
+    unused = shadowed_keys(flat)
+    return {key: value for key, value in flat.items() if not is_output_only(key) and key not in unused}
 
 
 def _natural_key(name: str) -> tuple:
@@ -362,12 +371,14 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     From the job's .hydra/overrides.yaml: without ``hydra.*``/``hydra/*`` (launcher, sweeper) and
     output-only settings (:data:`OUTPUT_ONLY_KEYS`); a sweep preset (``+sweep=NAME``) is spelled out as
     the settings it makes, minus those the job sets itself (the job's own overrides win, as in Hydra),
-    so the command stands alone. Without overrides.yaml: the run's values of the varying ``keys``.
+    so the command stands alone. Overrides of keys the run did not use (``model.num_layers=4`` sampled
+    beside ``model=wide``) are dropped. Without overrides.yaml: the run's values of the varying ``keys``.
     """
     if not run.overrides:
         return [f"{key}={override_value(run.config[key])}" for key in keys if key in run.config]
-    own = [override for override in run.overrides
-           if not steers_the_sweep(_override_key(override)) and not is_output_only(_override_key(override))]
+    unused = {key for setter, keys in SHADOWED_BY.items() if setter in run.config for key in keys}
+    own = [override for override in run.overrides if not steers_the_sweep(_override_key(override))
+           and not is_output_only(_override_key(override)) and _override_key(override) not in unused]
     own_keys = {_override_key(override) for override in own}
     result = []
     for override in own:

@@ -100,6 +100,18 @@ def test_flat_config_names_each_group_option_after_its_conf_file():
                     "activation": "relu", "loss": "huber", "dataset.name": "mnist", "model.hidden_sizes": [512, 256]}
 
 
+def test_layer_count_and_size_beside_an_explicit_layer_list_are_not_hyperparameters():
+    """A sampler that drew model=wide and model.num_layers=4 ran 1024-512: num_layers did nothing."""
+    wide = {"model": {"num_layers": 4, "hidden_size": 256, "hidden_sizes": [1024, 512]}}
+    mlp = {"model": {"num_layers": 4, "hidden_size": 256, "hidden_sizes": None}}
+    assert flat_config(wide, option_names()) == {"model.hidden_sizes": [1024, 512]}
+    assert flat_config(mlp, option_names()) == {"model.num_layers": 4, "model.hidden_size": 256,
+                                                "model.hidden_sizes": None}
+    run = make_run(overrides=["model=wide", "model.num_layers=4", "model.hidden_size=256", "optimizer=adam"],
+                   **flat_config(wide, option_names()))
+    assert best_command(run, []) == "python train.py model=wide optimizer=adam"
+
+
 @pytest.mark.parametrize("group", ["activation", "init", "loss", "optimizer"])
 def test_every_conf_option_maps_back_from_its_target(group):
     for option in group_options(group):
