@@ -11,8 +11,10 @@ syntax: every value of ``-lr 1e-3,1e-4`` is checked; ``range(...)``/``choice(...
 ``-m`` is both the assignment's ``--momentum`` and Hydra's ``--multirun``: followed by a number (or a
 comma list of numbers) it is momentum, otherwise (nothing, another flag, ``key=value``) multirun.
 
-``-nhl``/``-sz`` describe an ``mlp`` (num_layers x hidden_size), so they also select ``model=mlp``
-unless the command line picks a model itself (the default model, ``wide``, lists its layer sizes).
+``-nhl``/``-sz`` (and the overrides ``model.num_layers=``/``model.hidden_size=``) describe an ``mlp``
+(num_layers x hidden_size), so they also select ``model=mlp`` unless the command line picks a model
+itself (``model=``, or a preset: ``+experiment=``, ``+sweep=``): the default model, ``wide``, lists its
+layer sizes, which would otherwise win.
 
 A flag the chosen optimiser does not take (``-beta`` with adam) is dropped with a one-line warning.
 When a multirun sweeps several optimisers and only some take it, it becomes ``++optimizer.KEY=V``
@@ -34,6 +36,7 @@ from omegaconf import OmegaConf
 DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 MULTIRUN = "--multirun"
 SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
+MODEL_CHOOSERS = ("model=", "experiment=", "sweep=")  # overrides that pick the model (presets pick their own)
 OPTIMIZER_KEYS = ("momentum", "beta", "beta1", "beta2", "epsilon")  # taken by some optimisers only
 
 
@@ -291,6 +294,13 @@ def hydra_options_first(tokens: list[str]) -> list[str]:
     return options + overrides
 
 
+def _sets_layer_shape(item: tuple[Flag, str] | str) -> bool:
+    """A ``-nhl``/``-sz`` flag or a ``model.num_layers=``/``model.hidden_size=`` override."""
+    if isinstance(item, str):
+        return "=" in item and item.lstrip("+~").partition("=")[0] in SHAPE_KEYS
+    return item[0].key in SHAPE_KEYS
+
+
 def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str]:
     """``argv`` with every assignment flag replaced by its Hydra override (argv[0] kept)."""
     program, arguments = argv[0], list(argv[1:])
@@ -299,17 +309,17 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
         return [program, "--help"]
     items, in_multirun = _split_flags(arguments)
     optimizers = _chosen_optimizers(items, conf_dir)
-    needs_mlp = not any(isinstance(item, str) and item.startswith("model=") for item in items)
+    needs_mlp = not any(isinstance(item, str) and item.lstrip("+").startswith(MODEL_CHOOSERS) for item in items)
     rewritten = []
     for item in items:
+        if needs_mlp and _sets_layer_shape(item):
+            rewritten.append("model=mlp")  # layer count/size describe an mlp; the default model lists its layers
+            needs_mlp = False
         if isinstance(item, str):
             rewritten.append(item)
             continue
         flag, raw = item
         value = _values(flag, raw, in_multirun, conf_dir)
-        if flag.key in SHAPE_KEYS and needs_mlp:
-            rewritten.append("model=mlp")  # -nhl/-sz describe an mlp; the default model lists its layers
-            needs_mlp = False
         if flag.key.partition(".")[2] in OPTIMIZER_KEYS and flag.key.startswith("optimizer."):
             override = _optimizer_override(flag, value, optimizers, conf_dir)
             if override:

@@ -49,6 +49,18 @@ def test_layer_flags_select_the_mlp_once_unless_a_model_is_given():
     assert rewrite_argv(["t", "model=funnel", "-nhl", "4"]) == ["t", "model=funnel", "model.num_layers=4"]
 
 
+def test_layer_overrides_select_the_mlp_too_so_they_are_not_ignored():
+    """The default model lists its layers (hidden_sizes wins), so model.num_layers=4 alone would do nothing."""
+    assert rewrite_argv(["t", "optimizer=nadam", "model.num_layers=4"]) == \
+        ["t", "optimizer=nadam", "model=mlp", "model.num_layers=4"]
+    assert rewrite_argv(["t", "-m", "++model.hidden_size=64,128"]) == ["t", "--multirun", "model=mlp",
+                                                                      "++model.hidden_size=64,128"]
+    assert rewrite_argv(["t", "model.num_layers=4", "model=wide"]) == ["t", "model.num_layers=4", "model=wide"]
+    assert rewrite_argv(["t", "model.hidden_sizes=[64,32]"]) == ["t", "model.hidden_sizes=[64,32]"]
+    for preset in ("+experiment=keras_funnel", "+sweep=grid"):  # presets choose their own model
+        assert rewrite_argv(["t", preset, "-sz", "64"]) == ["t", preset, "model.hidden_size=64"]
+
+
 def test_momentum_and_beta_map_when_the_optimizer_takes_them():
     assert rewrite_argv(["t", "-o", "nag", "-m", "0.95"]) == ["t", "optimizer=nag", "optimizer.momentum=0.95"]
     assert rewrite_argv(["t", "--optimizer", "RMSprop", "--beta", "0.9"]) == \
