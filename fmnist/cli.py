@@ -16,7 +16,8 @@ comma list of numbers) it is momentum, otherwise (nothing, another flag, ``key=v
 itself (``model=``, or a preset: ``+experiment=``, ``+sweep=``): the default model, ``wide``, lists its
 layer sizes, which would otherwise win.
 
-A flag the chosen optimiser does not take (``-beta`` with adam) is dropped with a one-line warning.
+A flag the chosen optimiser does not take (``-beta`` with adam), or ``-wp``/``-we`` with ``logger=none``,
+is dropped with a one-line warning.
 When a multirun sweeps several optimisers and only some take it, it becomes ``++optimizer.KEY=V``
 and the others ignore it (fmnist.experiment drops keys an optimiser does not accept, with a warning).
 Bad values exit with status 2 and ``error: FLAG VALUE: what is allowed``. Only the standard library,
@@ -310,6 +311,7 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
     items, in_multirun = _split_flags(arguments)
     optimizers = _chosen_optimizers(items, conf_dir)
     needs_mlp = not any(isinstance(item, str) and item.lstrip("+").startswith(MODEL_CHOOSERS) for item in items)
+    tracking_off = "logger=none" in items
     rewritten = []
     for item in items:
         if needs_mlp and _sets_layer_shape(item):
@@ -320,7 +322,9 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
             continue
         flag, raw = item
         value = _values(flag, raw, in_multirun, conf_dir)
-        if flag.key.partition(".")[2] in OPTIMIZER_KEYS and flag.key.startswith("optimizer."):
+        if tracking_off and flag.key.startswith("logger."):
+            print(f"warning: {flag.label} is not used with logger=none (no tracking); ignored", file=sys.stderr)
+        elif flag.key.partition(".")[2] in OPTIMIZER_KEYS and flag.key.startswith("optimizer."):
             override = _optimizer_override(flag, value, optimizers, conf_dir)
             if override:
                 rewritten.append(override)

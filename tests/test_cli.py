@@ -94,6 +94,14 @@ def test_sweep_functions_pass_through_in_a_multirun():
         ["t", "--multirun", "model=mlp", "model.num_layers=range(1,4)"]
 
 
+def test_wandb_flags_with_tracking_off_are_dropped_with_a_warning(capsys):
+    assert rewrite_argv(["t", "-wp", "proj", "logger=none", "-we", "team"]) == ["t", "logger=none"]
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(" is not used")[0] for line in warnings] == ["warning: -wp/--wandb_project",
+                                                                    "warning: -we/--wandb_entity"]
+    assert rewrite_argv(["t", "-wp", "proj"]) == ["t", "logger.project=proj"]
+
+
 def test_an_unused_flag_is_dropped_with_a_one_line_warning(capsys):
     assert rewrite_argv(["t", "-o", "adam", "-beta", "0.9"]) == ["t", "optimizer=adam"]
     warning = capsys.readouterr().err.strip()
