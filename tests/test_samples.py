@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import matplotlib.image
+import pytest
 
 from fmnist.samples import main
 
 
-def test_sample_grid_is_written_for_the_dataset(tiny_idx_dir, tmp_path, capsys):
-    assert main([f"dataset.path={tiny_idx_dir}", "dataset.download=false", "logger=none", "--out", str(tmp_path)]) == 0
-    path = tmp_path / "samples_fashion_mnist.png"
+@pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])
+def test_sample_grid_is_written_for_the_dataset(dataset, tiny_idx_dir, tmp_path, capsys):
+    arguments = [f"dataset={dataset}", f"dataset.path={tiny_idx_dir}", "dataset.download=false", "logger=none"]
+    assert main([*arguments, "--out", str(tmp_path)]) == 0
+    path = tmp_path / f"samples_{dataset}.png"
     assert capsys.readouterr().out.strip() == str(path)
     assert matplotlib.image.imread(path).shape[0] > 200
 
@@ -17,3 +20,16 @@ def test_missing_data_folder_exits_2_with_the_folder_named(tmp_path, capsys):
     missing = tmp_path / "no_data"
     assert main([f"dataset.path={missing}", "logger=none", "--out", str(tmp_path)]) == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_sample_grid_is_logged_to_an_offline_wandb_run(tiny_idx_dir, tmp_path, monkeypatch, capsys):
+    from tests.test_tracking import read_offline_run
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    assert main([f"dataset.path={tiny_idx_dir}", "dataset.download=false", "--out", str(tmp_path)]) == 0
+    records = read_offline_run(tmp_path)
+    logged = [record["history"]["item"] for record in records if record["type"] == "history"]
+    assert any("samples" in key for item in logged for key in item)
+    (run,) = [record["run"] for record in records if record["type"] == "run"]
+    assert run["display_name"] == "samples-fashion_mnist"
