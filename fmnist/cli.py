@@ -4,8 +4,9 @@
 
 Each flag of :data:`FLAGS` becomes one override (``-lr 1e-4`` -> ``optimizer.lr=0.0001``, ``-o adam``
 -> ``optimizer=adam``); everything else (overrides, ``--multirun``, ``--cfg job``, ``hydra.*``) passes
-through unchanged and in order. Choices are case-insensitive and come from the files in ``conf/``, so
-a new ``conf/optimizer/eve.yaml`` makes ``-o eve`` valid. In a multirun a flag takes Hydra's sweep
+through in order. Choices are case-insensitive and come from the files in ``conf/``, so a new
+``conf/optimizer/eve.yaml`` makes ``-o eve`` valid; group overrides (``optimizer=Adam``,
+``+experiment=...``) are checked against the same files, so an unknown option gets the same exit 2. In a multirun a flag takes Hydra's sweep
 syntax: every value of ``-lr 1e-3,1e-4`` is checked; ``range(...)``/``choice(...)`` pass as they are.
 
 ``-m`` is both the assignment's ``--momentum`` and Hydra's ``--multirun``: followed by a number (or a
@@ -177,6 +178,29 @@ def _values(flag: Flag, value: str, in_multirun: bool, conf_dir: Path) -> str:
     return ",".join(_normalise(flag, part.strip(), conf_dir) for part in parts)
 
 
+def _checked_group_choice(override: str, conf_dir: Path) -> str:
+    """``group=option`` (``+experiment=...``, a comma list in a multirun) with every option checked against
+    the files of conf/<group>/ and spelled as its file (``optimizer=Adam`` -> ``optimizer=adam``).
+
+    Other overrides, Hydra's own groups (``hydra/launcher=joblib``), ``null`` and sweep functions such
+    as ``choice(...)`` pass unchanged. An unknown option exits with status 2 and the allowed ones.
+    """
+    body = override.lstrip("+~")
+    key, sep, value = body.partition("=")
+    if not sep or "/" in key or "(" in value or value in ("", "null") or not (conf_dir / key).is_dir():
+        return override
+    options = group_options(conf_dir, key)
+    chosen = []
+    for part in value.split(","):
+        match = next((option for option in options if option.lower() == part.strip().lower()), None)
+        if match is None:
+            print(f"error: {override}: {key} has no option {part.strip()!r}; choose from {', '.join(options)}",
+                  file=sys.stderr)
+            sys.exit(2)
+        chosen.append(match)
+    return f"{override[:len(override) - len(body)]}{key}={','.join(chosen)}"
+
+
 def _is_number_list(token: str) -> bool:
     try:
         return all(math.isfinite(float(part)) for part in token.split(","))
@@ -318,7 +342,7 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
             rewritten.append("model=mlp")  # layer count/size describe an mlp; the default model lists its layers
             needs_mlp = False
         if isinstance(item, str):
-            rewritten.append(item)
+            rewritten.append(_checked_group_choice(item, conf_dir))
             continue
         flag, raw = item
         value = _values(flag, raw, in_multirun, conf_dir)

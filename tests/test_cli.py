@@ -94,6 +94,25 @@ def test_sweep_functions_pass_through_in_a_multirun():
         ["t", "--multirun", "model=mlp", "model.num_layers=range(1,4)"]
 
 
+def test_group_overrides_are_checked_and_spelled_as_their_files():
+    assert rewrite_argv(["t", "optimizer=Adam", "+experiment=KERAS_dropout", "dataset=MNIST"]) == \
+        ["t", "optimizer=adam", "+experiment=keras_dropout", "dataset=mnist"]
+    assert rewrite_argv(["t", "-m", "activation=tanh,ReLU", "optimizer=choice(adam,sgd)", "hydra/launcher=joblib",
+                         "optimizer.lr=0.1", "~logger"]) == \
+        ["t", "--multirun", "activation=tanh,relu", "optimizer=choice(adam,sgd)", "hydra/launcher=joblib",
+         "optimizer.lr=0.1", "~logger"]
+
+
+@pytest.mark.parametrize("override, bad", [("optimizer=adamw", "'adamw'"), ("activation=tanh,gelu", "'gelu'"),
+                                           ("+experiment=nope", "'nope'")])
+def test_an_unknown_group_option_exits_2_with_the_allowed_ones(override, bad, capsys):
+    with pytest.raises(SystemExit) as stop:
+        rewrite_argv(["t", "-m", override] if "," in override else ["t", override])
+    assert stop.value.code == 2
+    message = capsys.readouterr().err
+    assert message.startswith(f"error: {override}: ") and f"no option {bad}" in message and "choose from" in message
+
+
 def test_wandb_flags_with_tracking_off_are_dropped_with_a_warning(capsys):
     assert rewrite_argv(["t", "-wp", "proj", "logger=none", "-we", "team"]) == ["t", "logger=none"]
     warnings = capsys.readouterr().err.strip().splitlines()

@@ -108,6 +108,8 @@ BAD_INPUTS = [  # (arguments, words the error message must contain)
     (["optimizer.lr=-1"], ["optimizer.lr", "-1"]),
     (["model.dropout=1.5"], ["model.dropout", "1.5"]),
     (["trainer.batch_size=0"], ["trainer.batch_size", "0"]),
+    (["optimizer=adamw"], ["optimizer=adamw", "nadam"]),
+    (["+experiment=keras"], ["+experiment=keras", "keras_dropout"]),
 ]
 
 
