@@ -6,8 +6,9 @@ Each flag of :data:`FLAGS` becomes one override (``-lr 1e-4`` -> ``optimizer.lr=
 -> ``optimizer=adam``); everything else (overrides, ``--multirun``, ``--cfg job``, ``hydra.*``) passes
 through in order. Choices are case-insensitive and come from the files in ``conf/``, so a new
 ``conf/optimizer/eve.yaml`` makes ``-o eve`` valid; group overrides (``optimizer=Adam``,
-``+experiment=...``) are checked against the same files, so an unknown option gets the same exit 2. In a multirun a flag takes Hydra's sweep
-syntax: every value of ``-lr 1e-3,1e-4`` is checked; ``range(...)``/``choice(...)`` pass as they are.
+``+experiment=...``) are checked against the same files, so an unknown option gets the same exit 2.
+In a multirun a flag takes Hydra's sweep syntax: every value of ``-lr 1e-3,1e-4`` is checked;
+``range(...)``/``choice(...)`` pass as they are.
 
 ``-m`` is both the assignment's ``--momentum`` and Hydra's ``--multirun``: followed by a number (or a
 comma list of numbers) it is momentum, otherwise (nothing, another flag, ``key=value``) multirun.
@@ -335,7 +336,7 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
     items, in_multirun = _split_flags(arguments)
     optimizers = _chosen_optimizers(items, conf_dir)
     needs_mlp = not any(isinstance(item, str) and item.lstrip("+").startswith(MODEL_CHOOSERS) for item in items)
-    tracking_off = "logger=none" in items
+    tracking_off = any(isinstance(item, str) and item.lower() == "logger=none" for item in items)
     rewritten = []
     for item in items:
         if needs_mlp and _sets_layer_shape(item):

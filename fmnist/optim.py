@@ -217,9 +217,10 @@ class Adam(Optimizer):
         m, v = state["m"], state["v"]
         if self.fused_step is not None and all(array.flags.c_contiguous for array in (param, grad)):
             scalar = param.dtype.type  # float32 scalars keep a float32 loop vectorised
+            coefficients = (self.weight_decay, 1.0 - self.beta1, 1.0 - self.beta2, momentum_coefficient,
+                            gradient_coefficient, v_scale, self.epsilon, self.lr)
             self.fused_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                            *map(scalar, (self.weight_decay, 1.0 - self.beta1, 1.0 - self.beta2, momentum_coefficient,
-                                          gradient_coefficient, v_scale, self.epsilon, self.lr)))
+                            *map(scalar, coefficients))
             return
         grad = self._regularised(param, grad, state)
         scratch = state["scratch"]

@@ -376,7 +376,7 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     """
     if not run.overrides:
         return [f"{key}={override_value(run.config[key])}" for key in keys if key in run.config]
-    unused = {key for setter, keys in SHADOWED_BY.items() if setter in run.config for key in keys}
+    unused = shadowed_keys(run.config)
     own = [override for override in run.overrides if not steers_the_sweep(_override_key(override))
            and not is_output_only(_override_key(override)) and _override_key(override) not in unused]
     own_keys = {_override_key(override) for override in own}

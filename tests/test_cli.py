@@ -119,6 +119,7 @@ def test_wandb_flags_with_tracking_off_are_dropped_with_a_warning(capsys):
     assert [line.split(" is not used")[0] for line in warnings] == ["warning: -wp/--wandb_project",
                                                                     "warning: -we/--wandb_entity"]
     assert rewrite_argv(["t", "-wp", "proj"]) == ["t", "logger.project=proj"]
+    assert rewrite_argv(["t", "logger=None", "-wp", "proj"]) == ["t", "logger=none"]
 
 
 def test_an_unused_flag_is_dropped_with_a_one_line_warning(capsys):

@@ -110,6 +110,9 @@ def test_layer_count_and_size_beside_an_explicit_layer_list_are_not_hyperparamet
     run = make_run(overrides=["model=wide", "model.num_layers=4", "model.hidden_size=256", "optimizer=adam"],
                    **flat_config(wide, option_names()))
     assert best_command(run, []) == "python train.py model=wide optimizer=adam"
+    run = make_run(overrides=["model=mlp", "model.num_layers=4", "model.hidden_size=256"],
+                   **flat_config(mlp, option_names()))
+    assert best_command(run, []) == "python train.py model=mlp model.num_layers=4 model.hidden_size=256"
 
 
 @pytest.mark.parametrize("group", ["activation", "init", "loss", "optimizer"])
