@@ -62,7 +62,8 @@ def run(cfg: DictConfig) -> float:
         log.exception("training failed")  # the traceback goes to the job's log file
         if in_sweep:
             return math.nan
-        print(f"error: {type(error).__name__}: {error} (traceback in {run_dir / (hydra_cfg.job.name + '.log')})", file=sys.stderr)
+        log_file = run_dir / f"{hydra_cfg.job.name}.log"
+        print(f"error: {type(error).__name__}: {error} (traceback in {log_file})", file=sys.stderr)
         sys.exit(1)
     print(summary_line(result, run_dir), flush=True)
     if not in_sweep and EXIT_CODES[result.status]:

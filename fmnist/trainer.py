@@ -38,9 +38,9 @@ class Diverged(Exception):
 class Trainer:
     """Train ``network`` with ``loss`` and ``optimizer`` for ``epochs`` epochs of shuffled batches.
 
-    ``rng`` drives shuffling and dropout; ``lr_schedule`` scales the optimiser's learning rate per epoch. Train loss/accuracy of an epoch are the means over its
-    batches (as the weights changed during the epoch); validation and test metrics come from a
-    full pass in evaluation mode. ``seconds_per_epoch`` times the training pass only.
+    ``rng`` drives shuffling and dropout; ``lr_schedule`` scales the optimiser's learning rate per
+    epoch. Train loss/accuracy of an epoch are the means over its batches (as the weights changed
+    during the epoch); validation and test metrics come from a full pass in evaluation mode. ``seconds_per_epoch`` times the training pass only.
     """
 
     def __init__(self, network: MLP, loss: Loss, optimizer, epochs: int, batch_size: int,
