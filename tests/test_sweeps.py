@@ -36,8 +36,10 @@ def builds(overrides: list[str]) -> None:
 
 
 def sample_values(override: str) -> list[str]:
-    """The values a sweep override can take: every choice, or the ends of an interval."""
+    """The values a sweep override can take: every choice, the ends of an interval, or its one value."""
     parsed = OverridesParser.create().parse_override(override)
+    if not parsed.is_sweep_override():
+        return [parsed.get_value_element_as_str()]
     if parsed.value_type.name == "INTERVAL_SWEEP":
         return [str(parsed.value().start), str(parsed.value().end)]
     return list(parsed.sweep_string_iterator())
