@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from omegaconf import OmegaConf
 
 from fmnist.cli import FLAGS, flag_defaults, rewrite_argv
