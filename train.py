@@ -7,14 +7,22 @@ from omegaconf import DictConfig
 from fmnist.cli import rewrite_argv
 
 sys.argv = rewrite_argv(sys.argv)
+job_started = False  # set once Hydra has composed a config and handed it to us
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
+    global job_started
+    job_started = True
     from fmnist.app import run
 
     return run(cfg)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as stop:
+        # Hydra prints its message and exits 1 when the command line does not compose (a misspelled
+        # key, a missing config): that is bad input, exit 2 like the flag errors. Runs keep their code.
+        sys.exit(2 if stop.code == 1 and not job_started else stop.code)

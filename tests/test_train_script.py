@@ -110,6 +110,7 @@ BAD_INPUTS = [  # (arguments, words the error message must contain)
     (["trainer.batch_size=0"], ["trainer.batch_size", "0"]),
     (["optimizer=adamw"], ["optimizer=adamw", "nadam"]),
     (["+experiment=keras"], ["+experiment=keras", "keras_dropout"]),
+    (["model.no_such_key=3"], ["no_such_key"]),  # Hydra's own message, exit 2 like the rest
 ]
 
 
