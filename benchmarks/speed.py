@@ -121,19 +121,19 @@ def sklearn_epoch(x, y, hidden, activation, batch_size) -> Epoch:
 
 
 def epoch_factories(hidden: int, activation: str, batch_size: int) -> dict[str, Callable[..., Epoch]]:
-    """Implementation name -> function of (x, y) building its epoch, for those importable here."""
-    factories = {
+    """Implementation name -> function of (x, y) building its epoch (torch and sklearn may be missing)."""
+    return {
         "fmnist": lambda x, y: fmnist_epoch(x, y, hidden, activation, batch_size),
         "numpy": lambda x, y: fmnist_epoch(x, y, hidden, activation, batch_size, kernels="numpy"),
         "matmul": lambda x, y: matmul_epoch(len(x), hidden, batch_size),
         "torch": lambda x, y: torch_epoch(x, y, hidden, activation, batch_size),
         "sklearn": lambda x, y: sklearn_epoch(x, y, hidden, activation, batch_size),
     }
-    return {name: build for name, build in factories.items() if name not in IMPORTS or available(IMPORTS[name])}
 
 
 def epoch_worker(connection, workload: str, implementation: str) -> None:
-    """In its own process: build one implementation's epoch, then time one epoch per request."""
+    """In its own process: build one implementation's epoch (importing only what it needs), then time
+    one epoch per request."""
     data = load_dataset("fashion_mnist", seed=0)
     hidden, activation, batch_size, _ = WORKLOADS[workload]
     epoch = epoch_factories(hidden, activation, batch_size)[implementation](data.x_train, data.y_train)
@@ -147,9 +147,11 @@ def epoch_worker(connection, workload: str, implementation: str) -> None:
 def best_times(workload: str, repeats: int) -> dict[str, float]:
     """Best seconds per epoch of each implementation, each in its own process, taking turns each round."""
     hidden, activation, batch_size, _ = WORKLOADS[workload]
+    runnable = [name for name in epoch_factories(hidden, activation, batch_size)
+                if name not in IMPORTS or available(IMPORTS[name])]  # checked here, not in every worker
     context = multiprocessing.get_context("spawn")
     workers = {}
-    for name in epoch_factories(hidden, activation, batch_size):
+    for name in runnable:
         ours, theirs = context.Pipe()
         process = context.Process(target=epoch_worker, args=(theirs, workload, name), daemon=True)
         process.start()
