@@ -152,14 +152,20 @@ def _fail(flag: Flag, value: str, reason: str) -> None:
     sys.exit(2)
 
 
+def option_named(conf_dir: Path, group: str, value: str) -> str:
+    """The option of conf/<group>/ that ``value`` names, case-insensitively, spelled as its file."""
+    options = group_options(conf_dir, group)
+    match = next((option for option in options if option.lower() == value.lower()), None)
+    if match is None:
+        raise FlagError(f"choose from {', '.join(options)}")
+    return match
+
+
 def _normalise(flag: Flag, value: str, conf_dir: Path) -> str:
     """One checked value, written as the override expects it."""
     try:
         if flag.check is None:
-            options = group_options(conf_dir, flag.key)
-            if value.lower() not in options:
-                raise FlagError(f"choose from {', '.join(options)}")
-            return value.lower()
+            return option_named(conf_dir, flag.key, value)
         checked = flag.check(value)
         return repr(checked) if isinstance(checked, float) else str(checked)
     except FlagError as error:
@@ -190,15 +196,13 @@ def _checked_group_choice(override: str, conf_dir: Path) -> str:
     key, sep, value = body.partition("=")
     if not sep or "/" in key or "(" in value or value in ("", "null") or not (conf_dir / key).is_dir():
         return override
-    options = group_options(conf_dir, key)
     chosen = []
     for part in value.split(","):
-        match = next((option for option in options if option.lower() == part.strip().lower()), None)
-        if match is None:
-            print(f"error: {override}: {key} has no option {part.strip()!r}; choose from {', '.join(options)}",
-                  file=sys.stderr)
+        try:
+            chosen.append(option_named(conf_dir, key, part.strip()))
+        except FlagError as error:
+            print(f"error: {override}: {key} has no option {part.strip()!r}; {error}", file=sys.stderr)
             sys.exit(2)
-        chosen.append(match)
     return f"{override[:len(override) - len(body)]}{key}={','.join(chosen)}"
 
 
@@ -334,16 +338,18 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
         print(help_text(conf_dir))
         return [program, "--help"]
     items, in_multirun = _split_flags(arguments)
+    # group overrides in their files' spelling first, so what follows reads `optimizer=adam`, `logger=none`
+    items = [_checked_group_choice(item, conf_dir) if isinstance(item, str) else item for item in items]
     optimizers = _chosen_optimizers(items, conf_dir)
     needs_mlp = not any(isinstance(item, str) and item.lstrip("+").startswith(MODEL_CHOOSERS) for item in items)
-    tracking_off = any(isinstance(item, str) and item.lower() == "logger=none" for item in items)
+    tracking_off = "logger=none" in items
     rewritten = []
     for item in items:
         if needs_mlp and _sets_layer_shape(item):
             rewritten.append("model=mlp")  # layer count/size describe an mlp; the default model lists its layers
             needs_mlp = False
         if isinstance(item, str):
-            rewritten.append(_checked_group_choice(item, conf_dir))
+            rewritten.append(item)
             continue
         flag, raw = item
         value = _values(flag, raw, in_multirun, conf_dir)

@@ -96,6 +96,7 @@ def test_sweep_functions_pass_through_in_a_multirun():
 def test_group_overrides_are_checked_and_spelled_as_their_files():
     assert rewrite_argv(["t", "optimizer=Adam", "+experiment=KERAS_dropout", "dataset=MNIST"]) == \
         ["t", "optimizer=adam", "+experiment=keras_dropout", "dataset=mnist"]
+    assert rewrite_argv(["t", "optimizer=NAdam", "-beta1", "0.8"]) == ["t", "optimizer=nadam", "optimizer.beta1=0.8"]
     assert rewrite_argv(["t", "-m", "activation=tanh,ReLU", "optimizer=choice(adam,sgd)", "hydra/launcher=joblib",
                          "optimizer.lr=0.1", "~logger"]) == \
         ["t", "--multirun", "activation=tanh,relu", "optimizer=choice(adam,sgd)", "hydra/launcher=joblib",
