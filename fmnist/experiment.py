@@ -127,7 +127,14 @@ class Experiment:
         optimizer = instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer")
         return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
                        batch_size=trainer_cfg.batch_size, rng=train_rng, callbacks=self.build_callbacks(data),
-                       lr_schedule=schedule)
+                       lr_schedule=schedule, augment=self.build_augmentation())
+
+    def build_augmentation(self):
+        """The ``augment`` block as an :class:`fmnist.augment.Augmentation`, or None when it changes nothing."""
+        if self.cfg.get("augment") is None:
+            return None
+        augmentation = instantiate(self.cfg.augment, "augment")
+        return augmentation if augmentation.active else None
 
     def run(self) -> TrainResult:
         """Build, train, evaluate, save. A failure while building still leaves metrics.json (status failed)."""

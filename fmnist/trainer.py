@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -38,13 +39,17 @@ class Diverged(Exception):
 class Trainer:
     """Train ``network`` with ``loss`` and ``optimizer`` for ``epochs`` epochs of shuffled batches.
 
-    ``rng`` drives shuffling and dropout; ``lr_schedule`` scales the optimiser's learning rate per
-    epoch. Train loss/accuracy of an epoch are the means over its batches (as the weights changed
-    during the epoch); validation and test metrics come from a full pass in evaluation mode. ``seconds_per_epoch`` times the training pass only.
+    ``rng`` drives shuffling, dropout and ``augment``; ``lr_schedule`` scales the optimiser's learning
+    rate per epoch; ``augment`` (e.g. :class:`fmnist.augment.Augmentation`), if given, alters each
+    epoch's shuffled copy of the training images in place, ``augment(images, rng)``.
+    Train loss/accuracy of an epoch are the means over its batches (as the weights changed during
+    the epoch); validation and test metrics come from a full pass in evaluation mode.
+    ``seconds_per_epoch`` times the training pass (augmentation included) only.
     """
 
     def __init__(self, network: MLP, loss: Loss, optimizer, epochs: int, batch_size: int,
-                 rng: np.random.Generator, callbacks: list[Callback] = (), lr_schedule: str = "constant"):
+                 rng: np.random.Generator, callbacks: list[Callback] = (), lr_schedule: str = "constant",
+                 augment: Callable[[np.ndarray, np.random.Generator], None] | None = None):
         learning_rate_factor(lr_schedule, 1, 1)  # refuses an unknown schedule now, not after an epoch
         if epochs < 1:
             raise ValueError(f"trainer.epochs must be >= 1, got {epochs}")
@@ -59,6 +64,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.lr_schedule = lr_schedule
         self.base_lr = optimizer.lr
+        self.augment = augment
 
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
@@ -81,6 +87,8 @@ class Trainer:
         """
         order = self.rng.permutation(len(x))
         np.take(x, order, axis=0, out=shuffled_x)
+        if self.augment is not None:
+            self.augment(shuffled_x, self.rng)
         shuffled_labels = labels[order]
         predictions = np.empty(len(x), dtype=np.intp)
         network, loss, rng = self.network, self.loss, self.rng

@@ -64,6 +64,7 @@ def test_run_leaves_config_metrics_and_a_checkpoint_that_agrees(tiny_idx_dir, tm
     ("model.dtype=float16", "model.dtype must be one of float32, float64"),
     ("trainer.batch_size=0", "trainer.batch_size must be an integer >= 1, got 0"),
     ("optimizer.lr=-1", "optimizer: "),
+    ("augment.max_shift=-2", "augment: augment.max_shift must be a whole number of pixels from 0 to 27"),
 ])
 def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_dir, tmp_path, override, message):
     cfg = compose_config(tiny_idx_dir, ["model=mlp", override])
@@ -71,6 +72,16 @@ def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_d
         Experiment(cfg, tmp_path).run()
     assert message in str(error.value)
     assert json.loads((tmp_path / METRICS_FILE).read_text())["status"] == "failed"
+
+
+def test_augmentation_is_off_by_default_and_built_from_the_augment_block(tiny_idx_dir):
+    def built(overrides):
+        experiment = Experiment(compose_config(tiny_idx_dir, overrides), "unused")
+        return experiment.build_trainer(experiment.build_data(), np.random.default_rng(0)).augment
+
+    assert built([]) is None
+    augmentation = built(["augment.max_shift=2", "augment.horizontal_flip=true"])
+    assert (augmentation.max_shift, augmentation.horizontal_flip) == (2, True)
 
 
 def test_float64_runs_end_to_end(tiny_idx_dir, tmp_path):
