@@ -24,10 +24,14 @@ def shifted(picture: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 def explain(before: np.ndarray, after: np.ndarray, max_shift: int, flips: bool) -> tuple[int, int, bool]:
     """The one (dy, dx, mirrored) that turns ``before`` into ``after``; fails if there is none."""
+    def candidate(dy, dx, mirrored):
+        moved = shifted(before, dy, dx)
+        return moved[:, ::-1] if mirrored else moved
+
     matches = [(dy, dx, mirrored)
                for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)
                for mirrored in ((False, True) if flips else (False,))
-               if np.array_equal(after, (lambda moved: moved[:, ::-1] if mirrored else moved)(shifted(before, dy, dx)))]
+               if np.array_equal(after, candidate(dy, dx, mirrored))]
     assert len(matches) == 1, matches
     return matches[0]
 
