@@ -74,7 +74,7 @@ def learning_curves(history: list[dict], path) -> Path:
             axis.plot(epochs, [row[f"{split}_{kind}"] for row in history], style, markersize=3,
                       label=METRIC_LABELS[f"{split}_{kind}"])
         axis.set(xlabel="epoch", ylabel=kind, title=f"{kind.capitalize()} per epoch")
-        _integer_epochs(axis)
+        integer_x_ticks(axis)
         axis.grid(alpha=0.3)
         axis.legend()
     fig.suptitle("Learning curves")
@@ -82,7 +82,8 @@ def learning_curves(history: list[dict], path) -> Path:
     return save(fig, path)
 
 
-def _integer_epochs(axis) -> None:
+def integer_x_ticks(axis) -> None:
+    """Ticks on whole numbers only (epochs, job numbers)."""
     from matplotlib.ticker import MaxNLocator
 
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -179,7 +180,7 @@ def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy",
                       label=label)
         axis.set(xlabel="epoch", ylabel=METRIC_LABELS.get(metric, metric),
                  title=f"{METRIC_LABELS.get(metric, metric).capitalize()} per epoch")
-        _integer_epochs(axis)
+        integer_x_ticks(axis)
         axis.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, max(1, len(labels))),

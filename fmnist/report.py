@@ -483,7 +483,7 @@ def plot_importance(scores: list[dict], path: Path) -> Path:
 
 def plot_by_run_order(runs: list[Run], path: Path) -> Path:
     """Validation accuracy against the job number, its least-squares line and the best so far."""
-    from fmnist.plots import pyplot, save
+    from fmnist.plots import integer_x_ticks, pyplot, save
 
     plt = pyplot()
     numbered = all(run.name.isdigit() for run in runs)
@@ -506,6 +506,7 @@ def plot_by_run_order(runs: list[Run], path: Path) -> Path:
                   label="best so far")
     axis.set(xlabel="job number" if numbered else "run (job order)", ylabel="validation accuracy",
              title="Validation accuracy in run order")
+    integer_x_ticks(axis)
     axis.grid(alpha=0.3)
     fig.legend(loc="outside lower center", fontsize=8, ncol=2)
     return save(fig, path)
