@@ -26,3 +26,9 @@ if __name__ == "__main__":
         # Hydra prints its message and exits 1 when the command line does not compose (a misspelled
         # key, a missing config): that is bad input, exit 2 like the flag errors. Runs keep their code.
         sys.exit(2 if stop.code == 1 and not job_started else stop.code)
+    except ValueError as error:
+        if job_started:  # fmnist.app.run reports a job's own errors; this one is not from the command line
+            raise
+        # Hydra's complaint about the command line itself, e.g. two modes at once (-m with --cfg job)
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -111,6 +111,7 @@ BAD_INPUTS = [  # (arguments, words the error message must contain)
     (["optimizer=adamw"], ["optimizer=adamw", "nadam"]),
     (["+experiment=keras"], ["+experiment=keras", "keras_dropout"]),
     (["model.no_such_key=3"], ["no_such_key"]),  # Hydra's own message, exit 2 like the rest
+    (["-m", "--cfg", "job"], ["Only one of", "--multirun", "--cfg"]),  # Hydra's mode check, no traceback
     (["augment.max_shift=28"], ["augment.max_shift", "28", "0 to 27"]),
     (["augment.horizontal_flip=maybe"], ["augment.horizontal_flip", "maybe", "true or false"]),
 ]
