@@ -1,14 +1,16 @@
 """Seconds per training epoch on real Fashion-MNIST (54k images), fmnist vs PyTorch and scikit-learn.
 
-    python benchmarks/speed.py [--repeats 5] [--workloads A B C]
+    python benchmarks/speed.py [--repeats 5] [--workloads A B C D]
 
-Workloads (3 hidden layers, Adam, cross-entropy, float32):
-    A  3x128 tanh, batch 16      target: fmnist <= 0.30 x PyTorch
-    B  3x128 ReLU, batch 64      target: fmnist <= 0.35 x PyTorch
-    C  3x1024 ReLU, batch 256    target: fmnist <= 0.95 x PyTorch (bounded by matrix multiplies)
+Workloads (cross-entropy, float32):
+    A  3x128 tanh, Adam, batch 16      target: fmnist <= 0.30 x PyTorch
+    B  3x128 ReLU, Adam, batch 64      target: fmnist <= 0.35 x PyTorch
+    C  3x1024 ReLU, Adam, batch 256    target: fmnist <= 0.95 x PyTorch (bounded by matrix multiplies)
+    D  the default of `python train.py`: 1024-512 ReLU, dropout 0.2, RMSProp with weight decay, batch 256
+       (no target; scikit-learn has no RMSProp or dropout, so it sits this one out)
 
-"fmnist" uses the fused Adam kernel (fmnist/kernels.py) when numba is installed; "numpy" is the same
-epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone (forward and backward, same
+"fmnist" uses the fused optimiser kernels (fmnist/kernels.py) when numba is installed; "numpy" is the
+same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone (forward and backward, same
 shapes), the least any implementation must spend. Each implementation lives in its own process (so
 no thread pool of one, e.g. PyTorch's OpenMP threads, can slow another); they take turns, one epoch
 each, for ``--repeats`` rounds, and each keeps its best epoch. A burst of load from elsewhere slows one
@@ -22,6 +24,7 @@ import multiprocessing
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -34,37 +37,61 @@ from fmnist.nn.activations import ReLU, Tanh  # noqa: E402
 from fmnist.nn.init import He  # noqa: E402
 from fmnist.nn.losses import CrossEntropy  # noqa: E402
 from fmnist.nn.network import MLP  # noqa: E402
-from fmnist.optim import Adam  # noqa: E402
+from fmnist.optim import Adam, RMSProp  # noqa: E402
 from fmnist.trainer import Trainer  # noqa: E402
 
-WORKLOADS = {  # name: (hidden size, activation, batch size, target ratio to PyTorch)
-    "A": (128, "tanh", 16, 0.30),
-    "B": (128, "relu", 64, 0.35),
-    "C": (1024, "relu", 256, 0.95),
+
+
+@dataclass(frozen=True)
+class Workload:
+    hidden_sizes: tuple[int, ...]
+    activation: str  # tanh or relu
+    batch_size: int
+    optimizer: str = "adam"  # adam: lr 1e-3; rmsprop: the default's lr 4e-4, β 0.9, weight decay 5e-4
+    dropout: float = 0.0
+    target: float | None = None  # fmnist / PyTorch to reach
+
+    @property
+    def label(self) -> str:
+        sizes = f"{len(self.hidden_sizes)}x{self.hidden_sizes[0]}" if len(set(self.hidden_sizes)) == 1 \
+            else "-".join(map(str, self.hidden_sizes))
+        return f"{sizes} {self.activation} {self.optimizer} b{self.batch_size}"
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [784, *self.hidden_sizes, 10]
+
+
+WORKLOADS = {
+    "A": Workload((128,) * 3, "tanh", 16, target=0.30),
+    "B": Workload((128,) * 3, "relu", 64, target=0.35),
+    "C": Workload((1024,) * 3, "relu", 256, target=0.95),
+    "D": Workload((1024, 512), "relu", 256, optimizer="rmsprop", dropout=0.2),
 }
-NUM_LAYERS = 3
+RMSPROP = {"lr": 4e-4, "beta": 0.9, "epsilon": 1e-8, "weight_decay": 5e-4}  # conf/config.yaml's optimizer
 IMPORTS = {"torch": "torch", "sklearn": "sklearn"}  # optional implementations and the module each needs
 SETTLE_SECONDS = 0.5  # pause before each epoch: idle BLAS/OpenMP threads spin-wait for a while after work
 Epoch = Callable[[], None]  # trains (or, for the floor, multiplies) one epoch
 
 
-def fmnist_epoch(x, y, hidden, activation, batch_size, kernels="auto") -> Epoch:
-    """``kernels``: "auto" uses the fused Adam loop when numba is installed, "numpy" never does."""
+def fmnist_epoch(x, y, workload: Workload, kernels="auto") -> Epoch:
+    """``kernels``: "auto" uses the fused optimiser loop when numba is installed, "numpy" never does."""
     rng = np.random.default_rng(0)
-    network = MLP([784] + [hidden] * NUM_LAYERS + [10], {"tanh": Tanh, "relu": ReLU}[activation]())
+    activation = {"tanh": Tanh, "relu": ReLU}[workload.activation]()
+    network = MLP(workload.layer_sizes, activation, dropout=workload.dropout)
     network.initialize(He(), rng)
     os.environ["FMNIST_KERNELS"] = kernels
-    optimizer = Adam(lr=1e-3)
+    optimizer = Adam(lr=1e-3) if workload.optimizer == "adam" else RMSProp(**RMSPROP)
     del os.environ["FMNIST_KERNELS"]
-    trainer = Trainer(network, CrossEntropy(), optimizer, epochs=1, batch_size=batch_size, rng=rng)
+    trainer = Trainer(network, CrossEntropy(), optimizer, epochs=1, batch_size=workload.batch_size, rng=rng)
     shuffled = np.empty_like(x)
     return lambda: trainer.train_epoch(x, y, shuffled)
 
 
-def matmul_epoch(n, hidden, batch_size) -> Epoch:
+def matmul_epoch(n, workload: Workload) -> Epoch:
     """Forward z = a W, backward dW = a^T d and da = d W^T, for every layer and batch of an epoch."""
     rng = np.random.default_rng(0)
-    sizes = [784] + [hidden] * NUM_LAYERS + [10]
+    sizes, batch_size = workload.layer_sizes, workload.batch_size
     weights = [rng.standard_normal((i, o), dtype=np.float32) for i, o in zip(sizes[:-1], sizes[1:])]
     grads = [np.empty_like(w) for w in weights]
     inputs = [rng.standard_normal((batch_size, i), dtype=np.float32) for i in sizes[:-1]]
@@ -80,19 +107,26 @@ def matmul_epoch(n, hidden, batch_size) -> Epoch:
     return epoch
 
 
-def torch_epoch(x, y, hidden, activation, batch_size) -> Epoch:
+def torch_epoch(x, y, workload: Workload) -> Epoch:
     import torch
 
     torch.manual_seed(0)
-    act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[activation]
+    activation = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[workload.activation]
     layers, fan_in = [], 784
-    for _ in range(NUM_LAYERS):
-        layers += [torch.nn.Linear(fan_in, hidden), act()]
-        fan_in = hidden
+    for width in workload.hidden_sizes:
+        layers += [torch.nn.Linear(fan_in, width), activation()]
+        if workload.dropout:
+            layers.append(torch.nn.Dropout(workload.dropout))
+        fan_in = width
     model = torch.nn.Sequential(*layers, torch.nn.Linear(fan_in, 10))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if workload.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        optimizer = torch.optim.RMSprop(model.parameters(), lr=RMSPROP["lr"], alpha=RMSPROP["beta"],
+                                        eps=RMSPROP["epsilon"], weight_decay=RMSPROP["weight_decay"])
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = torch.from_numpy(x), torch.from_numpy(y)
+    batch_size = workload.batch_size
 
     def epoch():
         order = torch.randperm(len(x))
@@ -105,38 +139,41 @@ def torch_epoch(x, y, hidden, activation, batch_size) -> Epoch:
     return epoch
 
 
-def sklearn_epoch(x, y, hidden, activation, batch_size) -> Epoch:
+def sklearn_epoch(x, y, workload: Workload) -> Epoch:
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     def epoch():
-        model = MLPClassifier(hidden_layer_sizes=(hidden,) * NUM_LAYERS, activation=activation, solver="adam",
-                              batch_size=batch_size, max_iter=1, learning_rate_init=1e-3, random_state=0)
+        model = MLPClassifier(hidden_layer_sizes=workload.hidden_sizes, activation=workload.activation,
+                              solver="adam", batch_size=workload.batch_size, max_iter=1, learning_rate_init=1e-3,
+                              random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(x, y)
     return epoch
 
 
-def epoch_factories(hidden: int, activation: str, batch_size: int) -> dict[str, Callable[..., Epoch]]:
-    """Implementation name -> function of (x, y) building its epoch (torch and sklearn may be missing)."""
-    return {
-        "fmnist": lambda x, y: fmnist_epoch(x, y, hidden, activation, batch_size),
-        "numpy": lambda x, y: fmnist_epoch(x, y, hidden, activation, batch_size, kernels="numpy"),
-        "matmul": lambda x, y: matmul_epoch(len(x), hidden, batch_size),
-        "torch": lambda x, y: torch_epoch(x, y, hidden, activation, batch_size),
-        "sklearn": lambda x, y: sklearn_epoch(x, y, hidden, activation, batch_size),
+def epoch_factories(workload: Workload) -> dict[str, Callable[..., Epoch]]:
+    """Implementation name -> function of (x, y) building its epoch (torch and sklearn may be missing;
+    scikit-learn only trains with Adam and no dropout)."""
+    factories = {
+        "fmnist": lambda x, y: fmnist_epoch(x, y, workload),
+        "numpy": lambda x, y: fmnist_epoch(x, y, workload, kernels="numpy"),
+        "matmul": lambda x, y: matmul_epoch(len(x), workload),
+        "torch": lambda x, y: torch_epoch(x, y, workload),
     }
+    if workload.optimizer == "adam" and not workload.dropout:
+        factories["sklearn"] = lambda x, y: sklearn_epoch(x, y, workload)
+    return factories
 
 
 def epoch_worker(connection, workload: str, implementation: str) -> None:
     """In its own process: build one implementation's epoch (importing only what it needs), then time
     one epoch per request."""
     data = load_dataset("fashion_mnist", seed=0)
-    hidden, activation, batch_size, _ = WORKLOADS[workload]
-    epoch = epoch_factories(hidden, activation, batch_size)[implementation](data.x_train, data.y_train)
+    epoch = epoch_factories(WORKLOADS[workload])[implementation](data.x_train, data.y_train)
     connection.send("ready")
     while connection.recv() == "epoch":
         started = time.perf_counter()
@@ -146,8 +183,7 @@ def epoch_worker(connection, workload: str, implementation: str) -> None:
 
 def best_times(workload: str, repeats: int) -> dict[str, float]:
     """Best seconds per epoch of each implementation, each in its own process, taking turns each round."""
-    hidden, activation, batch_size, _ = WORKLOADS[workload]
-    runnable = [name for name in epoch_factories(hidden, activation, batch_size)
+    runnable = [name for name in epoch_factories(WORKLOADS[workload])
                 if name not in IMPORTS or available(IMPORTS[name])]  # checked here, not in every worker
     context = multiprocessing.get_context("spawn")
     workers = {}
@@ -193,17 +229,19 @@ def main(argv=None) -> int:
 
         print(f", torch {torch.__version__} ({torch.get_num_threads()} threads)", end="")
     print(f"; best of {args.repeats} epochs, implementations in turn, each in its own process")
-    print(f"{'workload':<28}{'fmnist s':>10}{'numpy s':>10}{'matmul s':>10}{'torch s':>10}{'sklearn s':>11}"
+    print(f"{'workload':<32}{'fmnist s':>10}{'numpy s':>10}{'matmul s':>10}{'torch s':>10}{'sklearn s':>11}"
           f"{'fmnist/torch':>14}{'target':>8}{'numpy/torch':>13}{'fmnist/matmul':>15}")
     for name in args.workloads:
-        hidden, activation, batch_size, target = WORKLOADS[name]
+        workload = WORKLOADS[name]
         best = best_times(name, args.repeats)
         torch_s, sklearn_s = best.get("torch", float("nan")), best.get("sklearn", float("nan"))
         ratio = best["fmnist"] / torch_s
-        verdict = "ok" if ratio <= target else "MISS"
-        label = f"{name} 3x{hidden} {activation} b{batch_size}"
-        print(f"{label:<28}{best['fmnist']:>10.3f}{best['numpy']:>10.3f}{best['matmul']:>10.3f}{torch_s:>10.3f}"
-              f"{sklearn_s:>11.3f}{ratio:>13.2f}x{'<=' + str(target):>8} {verdict:<4}"
+        if workload.target is None:
+            target, verdict = "-", ""
+        else:
+            target, verdict = f"<={workload.target}", "ok" if ratio <= workload.target else "MISS"
+        print(f"{name + ' ' + workload.label:<32}{best['fmnist']:>10.3f}{best['numpy']:>10.3f}{best['matmul']:>10.3f}"
+              f"{torch_s:>10.3f}{sklearn_s:>11.3f}{ratio:>13.2f}x{target:>8} {verdict:<4}"
               f"{best['numpy'] / torch_s:>8.2f}x{best['fmnist'] / best['matmul']:>14.2f}x", flush=True)
     return 0
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from fmnist.kernels import fused_adaptive_moment_step
+from fmnist.kernels import fused_adaptive_moment_step, fused_rmsprop_step
 
 
 def _check(name: str, value: float, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
@@ -159,20 +159,28 @@ class RMSProp(Optimizer):
         s_t = β s_{t-1} + (1 - β) g_t²,     s_0 = 0
         θ_t = θ_{t-1} - η g_t / (√s_t + ε)
 
-    Same numbers as ``torch.optim.RMSprop(lr=η, alpha=β, eps=ε, weight_decay=λ)``.
+    Same numbers as ``torch.optim.RMSprop(lr=η, alpha=β, eps=ε, weight_decay=λ)``. The step runs as
+    one fused loop when :mod:`fmnist.kernels` is available.
     """
 
     def __init__(self, lr: float, beta: float = 0.9, epsilon: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(lr, weight_decay)
         self.beta = _probability("beta", beta)
         self.epsilon = _positive("epsilon", epsilon)
+        self.fused_step = fused_rmsprop_step()
 
     def init_state(self, param):
         return {**super().init_state(param), "square_avg": np.zeros_like(param)}
 
     def update(self, param, grad, state):
+        square_avg = state["square_avg"]
+        if self.fused_step is not None and all(array.flags.c_contiguous for array in (param, grad)):
+            scalar = param.dtype.type
+            self.fused_step(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
+                            *map(scalar, (self.weight_decay, 1.0 - self.beta, self.epsilon, self.lr)))
+            return
         grad = self._regularised(param, grad, state)
-        square_avg, scratch = state["square_avg"], state["scratch"]
+        scratch = state["scratch"]
         np.multiply(grad, grad, out=scratch)
         scratch -= square_avg
         scratch *= 1.0 - self.beta

@@ -204,7 +204,7 @@ def test_fifty_steps_match_torch_optim(name, weight_decay):
 def test_fused_kernel_follows_the_numpy_reference(name, dtype, monkeypatch):
     fused = build_option("optimizer", name, weight_decay=0.01)
     if getattr(fused, "fused_step", None) is None:
-        pytest.skip(f"{name} has no fused kernel here (numba missing or not an Adam-type rule)")
+        pytest.skip(f"{name} has no fused kernel here (numba missing, or a rule without one)")
     monkeypatch.setenv("FMNIST_KERNELS", "numpy")
     reference = build_option("optimizer", name, weight_decay=0.01)
     assert reference.fused_step is None
@@ -219,15 +219,22 @@ def test_fused_kernel_follows_the_numpy_reference(name, dtype, monkeypatch):
     np.testing.assert_allclose(fused_theta, reference_theta, rtol=tolerance, atol=tolerance)
 
 
-def test_without_numba_the_numpy_code_runs(monkeypatch):
+FIRST_STEP_FROM_ONES = {  # θ_1 for θ_0 = 1 and g_1 = 1, from the docstring rules (ε negligible)
+    "adam": lambda optimizer: 1 - optimizer.lr,  # m̂ = v̂ = 1
+    "rmsprop": lambda optimizer: 1 - optimizer.lr / math.sqrt(1 - optimizer.beta),  # s_1 = (1 - β)
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIRST_STEP_FROM_ONES))
+def test_without_numba_the_numpy_code_runs(name, monkeypatch):
     import sys
 
-    from fmnist.kernels import fused_adaptive_moment_step
+    from fmnist import kernels
 
     monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` raise ImportError
-    assert fused_adaptive_moment_step() is None
-    optimizer = build_option("optimizer", "adam")
+    assert kernels.fused_adaptive_moment_step() is None and kernels.fused_rmsprop_step() is None
+    optimizer = build_option("optimizer", name)
     assert optimizer.fused_step is None
     theta = np.ones(4, dtype=np.float32)
     optimizer.step([theta], [np.ones(4, dtype=np.float32)])
-    np.testing.assert_allclose(theta, 1 - 1e-3, rtol=1e-5)  # the first Adam step moves each weight by lr
+    np.testing.assert_allclose(theta, FIRST_STEP_FROM_ONES[name](optimizer), rtol=1e-5)

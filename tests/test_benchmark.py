@@ -1,0 +1,43 @@
+"""benchmarks/speed.py: every workload's epoch builds and trains for every implementation installed here."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import CONF_DIR, ROOT
+
+spec = importlib.util.spec_from_file_location("speed", ROOT / "benchmarks" / "speed.py")
+speed = importlib.util.module_from_spec(spec)
+sys.modules["speed"] = speed  # dataclasses look their module up there
+spec.loader.exec_module(speed)
+
+
+@pytest.mark.parametrize("name", sorted(speed.WORKLOADS))
+def test_every_implementation_runs_one_epoch_of_each_workload(name):
+    workload = speed.WORKLOADS[name]
+    rng = np.random.default_rng(0)
+    x = rng.random((2 * workload.batch_size + 3, 784), dtype=np.float32)  # two full batches and a partial one
+    y = rng.integers(0, 10, len(x)).astype(np.int64)
+    implementations = speed.epoch_factories(workload)
+    assert {"fmnist", "numpy", "matmul", "torch"} <= set(implementations)
+    for implementation, factory in implementations.items():
+        if implementation in speed.IMPORTS and not speed.available(speed.IMPORTS[implementation]):
+            continue
+        factory(x, y)()  # one epoch; raises if shapes, optimiser or settings do not fit together
+
+
+def test_the_default_workload_is_the_default_configuration():
+    """Workload D must stay what `python train.py` trains."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        config = compose(config_name="config")
+    default = speed.WORKLOADS["D"]
+    assert list(default.hidden_sizes) == list(config.model.hidden_sizes)
+    assert (default.dropout, default.batch_size) == (config.model.dropout, config.trainer.batch_size)
+    assert config.activation._target_.lower().endswith(default.activation)
+    assert config.optimizer._target_.lower().endswith(default.optimizer)
+    assert speed.RMSPROP == {key: config.optimizer[key] for key in ("lr", "beta", "epsilon", "weight_decay")}
