@@ -159,7 +159,7 @@ BAD_VALUES = [
     (["-a", "gelu"], "-a/--activation gelu: choose from identity, relu, sigmoid, tanh"),
     (["-w_i", "orthogonal"], "-w_i/--weight_init orthogonal: choose from he, random, xavier"),
     (["-d", "cifar10"], "-d/--dataset cifar10: choose from fashion_mnist, mnist"),
-    (["-l", "hinge"], "-l/--loss hinge: choose from cross_entropy, mean_squared_error"),
+    (["-l", "hinge"], "-l/--loss hinge: choose from cross_entropy, mean_squared_error, smoothed_cross_entropy"),
     (["-lr", "1e-3,1e-4"], "a list of values needs --multirun"),
     (["--multirun", "-lr", "1e-3,0"], "-lr/--learning_rate 0: must be > 0"),
     (["-e"], "-e/--epochs : needs a value"),

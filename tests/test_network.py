@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist.nn.losses import CrossEntropy, log_softmax, softmax
+from fmnist.nn.losses import CrossEntropy, SmoothedCrossEntropy, log_softmax, softmax
 from fmnist.nn.network import MLP
-from tests.conftest import build_option, group_options
+from tests.conftest import build_option, group_options, load_option
 
 
 def test_parameters_are_views_into_one_flat_buffer():
@@ -53,7 +53,9 @@ def test_log_softmax_is_stable_for_huge_logits():
 
 @pytest.mark.parametrize("loss_name", group_options("loss"))
 def test_loss_is_zero_only_for_confident_correct_predictions(loss_name):
-    loss = build_option("loss", loss_name)
+    """With label smoothing off (a smoothed loss is smallest at its smoothed targets, see below)."""
+    unsmoothed = {"smoothing": 0.0} if "smoothing" in load_option("loss", loss_name) else {}
+    loss = build_option("loss", loss_name, **unsmoothed)
     labels = np.array([0, 2])
     confident = np.array([[50.0, 0.0, 0.0], [0.0, 0.0, 50.0]])
     wrong = confident[::-1].copy()
@@ -100,3 +102,29 @@ def test_initialisation_is_reproducible_from_the_seed():
     assert not np.array_equal(params(3), params(4))
     assert np.all(MLP([10, 8, 3], build_option("activation", "relu")).initialize(
         build_option("init", "he"), np.random.default_rng(0)).biases[0] == 0)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_smoothed_cross_entropy_matches_torch_and_is_smallest_at_its_targets(smoothing):
+    import torch
+
+    rng = np.random.default_rng(3)
+    logits, labels = rng.normal(size=(7, 5)) * 3, rng.integers(0, 5, size=7)
+    loss = SmoothedCrossEntropy(smoothing)
+    value, grad = loss.value_and_grad(logits.copy(), labels)
+    reference_logits = torch.tensor(logits, requires_grad=True)
+    reference = torch.nn.functional.cross_entropy(reference_logits, torch.tensor(labels), label_smoothing=smoothing)
+    reference.backward()
+    assert value == pytest.approx(reference.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, reference_logits.grad.numpy(), rtol=1e-10, atol=1e-14)
+    targets = (1 - smoothing) * np.eye(5)[labels] + smoothing / 5
+    if smoothing:  # logits log q give p = q exactly: the minimum, where the gradient (p - q) / n vanishes
+        at_targets = loss.value_and_grad(np.log(targets), labels)
+        np.testing.assert_allclose(at_targets[1], 0.0, atol=1e-15)
+        assert at_targets[0] < value
+
+
+@pytest.mark.parametrize("smoothing", [-0.1, 1.0, "0.1"])
+def test_smoothed_cross_entropy_refuses_a_smoothing_outside_0_1(smoothing):
+    with pytest.raises(ValueError, match=r"loss.smoothing must be in \[0, 1\)"):
+        SmoothedCrossEntropy(smoothing)

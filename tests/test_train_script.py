@@ -114,6 +114,7 @@ BAD_INPUTS = [  # (arguments, words the error message must contain)
     (["-m", "--cfg", "job"], ["Only one of", "--multirun", "--cfg"]),  # Hydra's mode check, no traceback
     (["augment.max_shift=28"], ["augment.max_shift", "28", "0 to 27"]),
     (["augment.horizontal_flip=maybe"], ["augment.horizontal_flip", "maybe", "true or false"]),
+    (["loss=smoothed_cross_entropy", "loss.smoothing=1.5"], ["loss.smoothing", "1.5", "[0, 1)"]),
 ]
 
 

@@ -56,6 +56,37 @@ class CrossEntropy(Loss):
         return loss, grad
 
 
+class SmoothedCrossEntropy(Loss):
+    """Cross-entropy against smoothed targets (label smoothing: Szegedy et al., 2016, "Rethinking the
+    Inception Architecture for Computer Vision", section 7), with α = ``smoothing`` and K classes:
+
+        q_ik = (1 - α) onehot(y)_ik + α / K
+        L = -(1/n) sum_i sum_k q_ik log p_ik,     dL/dz = (p - q) / n
+
+    α = 0 is :class:`CrossEntropy`. Same numbers as ``torch.nn.CrossEntropyLoss(label_smoothing=α)``.
+    """
+
+    def __init__(self, smoothing: float = 0.1):
+        if not (isinstance(smoothing, (int, float)) and 0.0 <= smoothing < 1.0):
+            raise ValueError(f"loss.smoothing must be in [0, 1), got {smoothing!r}")
+        self.smoothing = float(smoothing)
+
+    def value_and_grad(self, logits, labels):
+        n, classes = logits.shape
+        rows = np.arange(n)
+        spread = self.smoothing / classes  # α / K, the target of every class
+        log_p = log_softmax(logits)
+        loss = float(-((1.0 - self.smoothing) * log_p[rows, labels].mean() + spread * log_p.sum(axis=1).mean()))
+        grad = np.exp(log_p, out=log_p)  # p, reusing the buffer
+        grad -= spread
+        grad[rows, labels] -= 1.0 - self.smoothing
+        grad /= n
+        return loss, grad
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(smoothing={self.smoothing:g})"
+
+
 class MeanSquaredError(Loss):
     """L = (1/n) sum_i sum_k (p_ik - onehot(y)_ik)^2 on the softmax probabilities p = softmax(z).
 
