@@ -2,12 +2,12 @@
 
     python benchmarks/speed.py [--repeats 5] [--workloads A B C D]
 
-Workloads (cross-entropy, float32):
+Workloads (float32; cross-entropy, label-smoothed in D):
     A  3x128 tanh, Adam, batch 16      target: fmnist <= 0.30 x PyTorch
     B  3x128 ReLU, Adam, batch 64      target: fmnist <= 0.35 x PyTorch
     C  3x1024 ReLU, Adam, batch 256    target: fmnist <= 0.95 x PyTorch (bounded by matrix multiplies)
-    D  the default of `python train.py`: 1024-512 ReLU, dropout 0.2, RMSProp with weight decay, batch 256
-       (no target; scikit-learn has no RMSProp or dropout, so it sits this one out)
+    D  the default of `python train.py`: 1024-512 ReLU, dropout 0.2, RMSProp with weight decay, label
+       smoothing 0.1, batch 256 (no target; scikit-learn has none of these, so it sits this one out)
 
 "fmnist" uses the fused optimiser kernels (fmnist/kernels.py) when numba is installed; "numpy" is the
 same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone (forward and backward, same
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fmnist.data import load_dataset  # noqa: E402
 from fmnist.nn.activations import ReLU, Tanh  # noqa: E402
 from fmnist.nn.init import He  # noqa: E402
-from fmnist.nn.losses import CrossEntropy  # noqa: E402
+from fmnist.nn.losses import CrossEntropy, SmoothedCrossEntropy  # noqa: E402
 from fmnist.nn.network import MLP  # noqa: E402
 from fmnist.optim import Adam, RMSProp  # noqa: E402
 from fmnist.trainer import Trainer  # noqa: E402
@@ -49,6 +49,7 @@ class Workload:
     batch_size: int
     optimizer: str = "adam"  # adam: lr 1e-3; rmsprop: the default's lr 4e-4, β 0.9, weight decay 5e-4
     dropout: float = 0.0
+    smoothing: float = 0.0  # label smoothing of the cross-entropy
     target: float | None = None  # fmnist / PyTorch to reach
 
     @property
@@ -66,7 +67,7 @@ WORKLOADS = {
     "A": Workload((128,) * 3, "tanh", 16, target=0.30),
     "B": Workload((128,) * 3, "relu", 64, target=0.35),
     "C": Workload((1024,) * 3, "relu", 256, target=0.95),
-    "D": Workload((1024, 512), "relu", 256, optimizer="rmsprop", dropout=0.2),
+    "D": Workload((1024, 512), "relu", 256, optimizer="rmsprop", dropout=0.2, smoothing=0.1),
 }
 RMSPROP = {"lr": 4e-4, "beta": 0.9, "epsilon": 1e-8, "weight_decay": 5e-4}  # conf/config.yaml's optimizer
 IMPORTS = {"torch": "torch", "sklearn": "sklearn"}  # optional implementations and the module each needs
@@ -89,7 +90,8 @@ def fmnist_epoch(x, y, workload: Workload, kernels="auto") -> Epoch:
     # A throwaway step compiles the fused kernel into numba's disk cache outside the timed epochs.
     build_optimizer().step([np.zeros(1, np.float32)], [np.zeros(1, np.float32)])
     del os.environ["FMNIST_KERNELS"]
-    trainer = Trainer(network, CrossEntropy(), optimizer, epochs=1, batch_size=workload.batch_size, rng=rng)
+    loss = SmoothedCrossEntropy(workload.smoothing) if workload.smoothing else CrossEntropy()
+    trainer = Trainer(network, loss, optimizer, epochs=1, batch_size=workload.batch_size, rng=rng)
     shuffled = np.empty_like(x)
     return lambda: trainer.train_epoch(x, y, shuffled)
 
@@ -130,7 +132,7 @@ def torch_epoch(x, y, workload: Workload) -> Epoch:
     else:
         optimizer = torch.optim.RMSprop(model.parameters(), lr=RMSPROP["lr"], alpha=RMSPROP["beta"],
                                         eps=RMSPROP["epsilon"], weight_decay=RMSPROP["weight_decay"])
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=workload.smoothing)
     x, y = torch.from_numpy(x), torch.from_numpy(y)
     batch_size = workload.batch_size
 
@@ -170,7 +172,7 @@ def epoch_factories(workload: Workload) -> dict[str, Callable[..., Epoch]]:
         "matmul": lambda x, y: matmul_epoch(len(x), workload),
         "torch": lambda x, y: torch_epoch(x, y, workload),
     }
-    if workload.optimizer == "adam" and not workload.dropout:
+    if workload.optimizer == "adam" and not (workload.dropout or workload.smoothing):
         factories["sklearn"] = lambda x, y: sklearn_epoch(x, y, workload)
     return factories
 
