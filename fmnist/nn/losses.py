@@ -36,50 +36,39 @@ class Loss:
 
 
 class CrossEntropy(Loss):
-    """L = -(1/n) sum_i log p_{i, y_i}, with p = softmax(z).
-
-    Fused softmax + cross-entropy gradient:  dL/dz = (p - onehot(y)) / n.
-    """
-
-    def value(self, logits, labels):
-        rows = np.arange(len(labels))
-        return float(-log_softmax(logits)[rows, labels].mean())
-
-    def value_and_grad(self, logits, labels):
-        n = len(labels)
-        rows = np.arange(n)
-        log_p = log_softmax(logits)
-        loss = float(-log_p[rows, labels].mean())
-        grad = np.exp(log_p, out=log_p)  # p, reusing the buffer
-        grad[rows, labels] -= 1.0
-        grad /= n
-        return loss, grad
-
-
-class SmoothedCrossEntropy(Loss):
-    """Cross-entropy against smoothed targets (label smoothing: Szegedy et al., 2016, "Rethinking the
-    Inception Architecture for Computer Vision", section 7), with α = ``smoothing`` and K classes:
+    """Cross-entropy against targets q smoothed by α = ``smoothing`` over K classes (label smoothing:
+    Szegedy et al., 2016, "Rethinking the Inception Architecture for Computer Vision", section 7):
 
         q_ik = (1 - α) onehot(y)_ik + α / K
-        L = -(1/n) sum_i sum_k q_ik log p_ik,     dL/dz = (p - q) / n
+        L = -(1/n) sum_i sum_k q_ik log p_ik,     p = softmax(z)
 
-    α = 0 is :class:`CrossEntropy`. Same numbers as ``torch.nn.CrossEntropyLoss(label_smoothing=α)``.
+    With α = 0 (the default) L = -(1/n) sum_i log p_{i, y_i}. Fused softmax + cross-entropy gradient:
+    dL/dz = (p - q) / n. Same numbers as ``torch.nn.CrossEntropyLoss(label_smoothing=α)``.
     """
 
-    def __init__(self, smoothing: float = 0.1):
+    def __init__(self, smoothing: float = 0.0):
         if not (isinstance(smoothing, (int, float)) and 0.0 <= smoothing < 1.0):
             raise ValueError(f"loss.smoothing must be in [0, 1), got {smoothing!r}")
         self.smoothing = float(smoothing)
 
+    def value(self, logits, labels):
+        return self._value(log_softmax(logits), labels)
+
+    def _value(self, log_p: np.ndarray, labels: np.ndarray) -> float:
+        """L from the log-probabilities; the α terms are skipped when α = 0."""
+        loss = -log_p[np.arange(len(labels)), labels].mean()
+        if self.smoothing:
+            loss = (1.0 - self.smoothing) * loss - self.smoothing / log_p.shape[1] * log_p.sum(axis=1).mean()
+        return float(loss)
+
     def value_and_grad(self, logits, labels):
-        n, classes = logits.shape
-        rows = np.arange(n)
-        spread = self.smoothing / classes  # α / K, the target of every class
+        n = len(labels)
         log_p = log_softmax(logits)
-        loss = float(-((1.0 - self.smoothing) * log_p[rows, labels].mean() + spread * log_p.sum(axis=1).mean()))
+        loss = self._value(log_p, labels)
         grad = np.exp(log_p, out=log_p)  # p, reusing the buffer
-        grad -= spread
-        grad[rows, labels] -= 1.0 - self.smoothing
+        if self.smoothing:
+            grad -= self.smoothing / grad.shape[1]  # α / K, the target of every class
+        grad[np.arange(n), labels] -= 1.0 - self.smoothing
         grad /= n
         return loss, grad
 
