@@ -79,6 +79,19 @@ class Optimizer:
         """Apply step ``t`` to one parameter array; ``grad`` is dL/dθ, without weight decay."""
         raise NotImplementedError
 
+    fused_step = None  # a compiled kernel from fmnist.kernels, set by the rules that have one
+
+    def _fused_update(self, param: np.ndarray, grad: np.ndarray, buffers: tuple, scalars: tuple) -> bool:
+        """Run ``fused_step(param, grad, *buffers, *scalars)`` on the flattened arrays, with the scalars
+        in the arrays' dtype (float32 scalars keep a float32 loop vectorised); False, doing nothing, when
+        there is no kernel or the arrays are not contiguous (the caller then runs its NumPy code)."""
+        if self.fused_step is None or not (param.flags.c_contiguous and grad.flags.c_contiguous):
+            return False
+        scalar = param.dtype.type
+        self.fused_step(param.reshape(-1), grad.reshape(-1), *(buffer.reshape(-1) for buffer in buffers),
+                        *map(scalar, scalars))
+        return True
+
     def __repr__(self) -> str:
         settings = ", ".join(f"{key}={value:g}" for key, value in vars(self).items() if isinstance(value, float))
         return f"{type(self).__name__}({settings})"
@@ -174,10 +187,7 @@ class RMSProp(Optimizer):
 
     def update(self, param, grad, state):
         square_avg = state["square_avg"]
-        if self.fused_step is not None and all(array.flags.c_contiguous for array in (param, grad)):
-            scalar = param.dtype.type
-            self.fused_step(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
-                            *map(scalar, (self.weight_decay, 1.0 - self.beta, self.epsilon, self.lr)))
+        if self._fused_update(param, grad, (square_avg,), (self.weight_decay, 1.0 - self.beta, self.epsilon, self.lr)):
             return
         grad = self._regularised(param, grad, state)
         scratch = state["scratch"]
@@ -223,12 +233,9 @@ class Adam(Optimizer):
         momentum_coefficient, gradient_coefficient = self.step_coefficients
         v_scale = 1.0 / math.sqrt(1.0 - self.beta2 ** self.t)  # √v̂_t = √v_t · v_scale
         m, v = state["m"], state["v"]
-        if self.fused_step is not None and all(array.flags.c_contiguous for array in (param, grad)):
-            scalar = param.dtype.type  # float32 scalars keep a float32 loop vectorised
-            coefficients = (self.weight_decay, 1.0 - self.beta1, 1.0 - self.beta2, momentum_coefficient,
-                            gradient_coefficient, v_scale, self.epsilon, self.lr)
-            self.fused_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                            *map(scalar, coefficients))
+        if self._fused_update(param, grad, (m, v), (self.weight_decay, 1.0 - self.beta1, 1.0 - self.beta2,
+                                                   momentum_coefficient, gradient_coefficient, v_scale,
+                                                   self.epsilon, self.lr)):
             return
         grad = self._regularised(param, grad, state)
         scratch = state["scratch"]

@@ -203,7 +203,7 @@ def test_fifty_steps_match_torch_optim(name, weight_decay):
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_fused_kernel_follows_the_numpy_reference(name, dtype, monkeypatch):
     fused = build_option("optimizer", name, weight_decay=0.01)
-    if getattr(fused, "fused_step", None) is None:
+    if fused.fused_step is None:
         pytest.skip(f"{name} has no fused kernel here (numba missing, or a rule without one)")
     monkeypatch.setenv("FMNIST_KERNELS", "numpy")
     reference = build_option("optimizer", name, weight_decay=0.01)
