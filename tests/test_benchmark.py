@@ -41,4 +41,4 @@ def test_the_default_workload_is_the_default_configuration():
     assert config.activation._target_.lower().endswith(default.activation)
     assert config.optimizer._target_.lower().endswith(default.optimizer)
     assert speed.RMSPROP == {key: config.optimizer[key] for key in ("lr", "beta", "epsilon", "weight_decay")}
-    assert config.loss._target_.endswith("CrossEntropy") and config.loss.smoothing == default.smoothing
+    assert config.loss._target_.endswith("SmoothedCrossEntropy") and config.loss.smoothing == default.smoothing

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist.nn.losses import CrossEntropy, log_softmax, softmax
+from fmnist.nn.losses import CrossEntropy, SmoothedCrossEntropy, log_softmax, softmax
 from fmnist.nn.network import MLP
 from tests.conftest import build_option, group_options, load_option
 
@@ -105,12 +105,12 @@ def test_initialisation_is_reproducible_from_the_seed():
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
-def test_cross_entropy_matches_torch_and_is_smallest_at_its_smoothed_targets(smoothing):
+def test_smoothed_cross_entropy_matches_torch_and_is_smallest_at_its_targets(smoothing):
     import torch
 
     rng = np.random.default_rng(3)
     logits, labels = rng.normal(size=(7, 5)) * 3, rng.integers(0, 5, size=7)
-    loss = CrossEntropy(smoothing)
+    loss = SmoothedCrossEntropy(smoothing)
     value, grad = loss.value_and_grad(logits.copy(), labels)
     reference_logits = torch.tensor(logits, requires_grad=True)
     reference = torch.nn.functional.cross_entropy(reference_logits, torch.tensor(labels), label_smoothing=smoothing)
@@ -125,6 +125,6 @@ def test_cross_entropy_matches_torch_and_is_smallest_at_its_smoothed_targets(smo
 
 
 @pytest.mark.parametrize("smoothing", [-0.1, 1.0, "0.1"])
-def test_cross_entropy_refuses_a_smoothing_outside_0_1(smoothing):
+def test_smoothed_cross_entropy_refuses_a_smoothing_outside_0_1(smoothing):
     with pytest.raises(ValueError, match=r"loss.smoothing must be in \[0, 1\)"):
-        CrossEntropy(smoothing)
+        SmoothedCrossEntropy(smoothing)

@@ -36,26 +36,18 @@ class Loss:
 
 
 class CrossEntropy(Loss):
-    """Cross-entropy against targets q smoothed by α = ``smoothing`` over K classes (label smoothing:
-    Szegedy et al., 2016, "Rethinking the Inception Architecture for Computer Vision", section 7):
+    """L = -(1/n) sum_i log p_{i, y_i}, with p = softmax(z).
 
-        q_ik = (1 - α) onehot(y)_ik + α / K
-        L = -(1/n) sum_i sum_k q_ik log p_ik,     p = softmax(z)
-
-    With α = 0 (the default) L = -(1/n) sum_i log p_{i, y_i}. Fused softmax + cross-entropy gradient:
-    dL/dz = (p - q) / n. Same numbers as ``torch.nn.CrossEntropyLoss(label_smoothing=α)``.
+    Fused softmax + cross-entropy gradient:  dL/dz = (p - onehot(y)) / n. The code is written for the
+    smoothed targets of :class:`SmoothedCrossEntropy`; here α = ``smoothing`` = 0 and its terms are skipped.
     """
 
-    def __init__(self, smoothing: float = 0.0):
-        if not (isinstance(smoothing, (int, float)) and 0.0 <= smoothing < 1.0):
-            raise ValueError(f"loss.smoothing must be in [0, 1), got {smoothing!r}")
-        self.smoothing = float(smoothing)
+    smoothing = 0.0
 
     def value(self, logits, labels):
         return self._value(log_softmax(logits), labels)
 
     def _value(self, log_p: np.ndarray, labels: np.ndarray) -> float:
-        """L from the log-probabilities; the α terms are skipped when α = 0."""
         loss = -log_p[np.arange(len(labels)), labels].mean()
         if self.smoothing:
             loss = (1.0 - self.smoothing) * loss - self.smoothing / log_p.shape[1] * log_p.sum(axis=1).mean()
@@ -71,6 +63,22 @@ class CrossEntropy(Loss):
         grad[np.arange(n), labels] -= 1.0 - self.smoothing
         grad /= n
         return loss, grad
+
+
+class SmoothedCrossEntropy(CrossEntropy):
+    """Cross-entropy against smoothed targets (label smoothing: Szegedy et al., 2016, "Rethinking the
+    Inception Architecture for Computer Vision", section 7), with α = ``smoothing`` and K classes:
+
+        q_ik = (1 - α) onehot(y)_ik + α / K
+        L = -(1/n) sum_i sum_k q_ik log p_ik,     dL/dz = (p - q) / n
+
+    α = 0 is :class:`CrossEntropy`. Same numbers as ``torch.nn.CrossEntropyLoss(label_smoothing=α)``.
+    """
+
+    def __init__(self, smoothing: float = 0.1):
+        if not (isinstance(smoothing, (int, float)) and 0.0 <= smoothing < 1.0):
+            raise ValueError(f"loss.smoothing must be in [0, 1), got {smoothing!r}")
+        self.smoothing = float(smoothing)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(smoothing={self.smoothing:g})"
