@@ -1,11 +1,14 @@
-"""Optional fused kernels: the RMSProp and Adam/NAdam updates as one loop each, compiled by numba.
+"""Optional fused kernels, compiled by numba: the RMSProp and Adam/NAdam updates as one loop each, and
+the softmax cross-entropy with its gradient as one pass over the logits.
 
-NumPy spends such a step in about a dozen passes over the parameter buffer (one per ufunc); for
+NumPy spends an optimiser step in about a dozen passes over the parameter buffer (one per ufunc); for
 the small networks of this project that is as long as the forward and backward pass together, and
-for the default 1024-512 network it is a sixth of an epoch. Each loop below does the same arithmetic
-in one pass. They are used when numba is installed (``pip install numba``) and ``FMNIST_KERNELS`` is
-not ``numpy``; otherwise, or for arrays that are not contiguous, :mod:`fmnist.optim` runs its NumPy
-code, which is the reference. ``benchmarks/speed.py`` times both.
+for the default 1024-512 network it is a sixth of an epoch. The loss is a dozen small ufunc calls
+on a (batch, 10) array, each costing more in call overhead than in arithmetic. Each loop below does
+the same arithmetic in one pass. They are used when numba is installed (``pip install numba``) and
+``FMNIST_KERNELS`` is not ``numpy``; otherwise, or for arrays that are not contiguous,
+:mod:`fmnist.optim` and :mod:`fmnist.nn.losses` run their NumPy code, which is the reference.
+``benchmarks/speed.py`` times both.
 
 All arrays are 1-D and of one length; scalars are of the arrays' dtype (float32 scalars keep a
 float32 loop vectorised). ``error_model="numpy"`` drops Python's zero-division checks so LLVM can
@@ -62,6 +65,48 @@ def _compile_adaptive_moment_step():
     return adaptive_moment_step
 
 
+def _compile_cross_entropy():
+    import math
+
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def cross_entropy(logits, labels, smoothing, grad):
+        """Mean label-smoothed cross-entropy of logits z (n, K) against classes y (n,), with α =
+        ``smoothing``, and its gradient written into ``grad`` (n, K), one row at a time:
+            μ_i = max_k z_ik,   s_i = Σ_k exp(z_ik - μ_i),   log p_ik = z_ik - μ_i - log s_i
+            L = -(1/n) Σ_i [(1 - α) log p_{i,y_i} + (α/K) Σ_k log p_ik]
+            dL/dz_ik = (p_ik - (1 - α) [k = y_i] - α/K) / n
+        Sums are accumulated in float64.
+        """
+        n, k = logits.shape
+        total = 0.0
+        for i in range(n):
+            label = labels[i]
+            if label < 0 or label >= k:
+                raise IndexError("a label is outside 0..K-1 for K = logits.shape[1]")
+            top = logits[i, 0]
+            for j in range(1, k):
+                top = max(top, logits[i, j])
+            exp_sum = 0.0
+            log_p_sum = 0.0  # Σ_k (z_ik - μ_i); log s_i is subtracted K times below
+            for j in range(k):
+                shifted = float(logits[i, j] - top)
+                exp_value = math.exp(shifted)
+                grad[i, j] = exp_value
+                exp_sum += exp_value
+                log_p_sum += shifted
+            log_exp_sum = math.log(exp_sum)
+            log_p_label = float(logits[i, label] - top) - log_exp_sum
+            total -= (1.0 - smoothing) * log_p_label + smoothing / k * (log_p_sum - k * log_exp_sum)
+            for j in range(k):
+                grad[i, j] = (grad[i, j] / exp_sum - smoothing / k) / n
+            grad[i, label] -= (1.0 - smoothing) / n
+        return total / n
+
+    return cross_entropy
+
+
 def _compiled(compile_kernel):
     """The kernel ``compile_kernel`` builds, or None when numba is missing or ``FMNIST_KERNELS=numpy``."""
     if os.environ.get("FMNIST_KERNELS", "auto").lower() == "numpy":
@@ -80,3 +125,8 @@ def fused_rmsprop_step():
 def fused_adaptive_moment_step():
     """The compiled Adam/NAdam loop, or None (see :func:`_compiled`)."""
     return _compiled(_compile_adaptive_moment_step)
+
+
+def fused_cross_entropy():
+    """The compiled cross-entropy pass, or None (see :func:`_compiled`)."""
+    return _compiled(_compile_cross_entropy)

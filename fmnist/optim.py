@@ -56,6 +56,9 @@ class Optimizer:
         """Update every array of ``params`` in place from the matching array of ``grads``."""
         if self.state is None:
             self.state = [self.init_state(param) for param in params]
+        elif [param.shape for param in params] != [state["scratch"].shape for state in self.state]:
+            raise ValueError("optimizer.step got parameter arrays of other shapes than on its first call; an "
+                             "optimiser's state belongs to one set of parameters: build a new one for another network")
         self.t += 1
         self.begin_step()
         for param, grad, state in zip(params, grads, self.state):

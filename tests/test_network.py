@@ -128,3 +128,43 @@ def test_smoothed_cross_entropy_matches_torch_and_is_smallest_at_its_targets(smo
 def test_smoothed_cross_entropy_refuses_a_smoothing_outside_0_1(smoothing):
     with pytest.raises(ValueError, match=r"loss.smoothing must be in \[0, 1\)"):
         SmoothedCrossEntropy(smoothing)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("batch", [1, 7, 16])
+def test_fused_cross_entropy_follows_the_numpy_reference(batch, smoothing, dtype, monkeypatch):
+    fused = SmoothedCrossEntropy(smoothing)
+    if fused.fused is None:
+        pytest.skip("numba is not installed: the NumPy code is the only one")
+    monkeypatch.setenv("FMNIST_KERNELS", "numpy")
+    reference = SmoothedCrossEntropy(smoothing)
+    assert reference.fused is None
+    rng = np.random.default_rng(batch)
+    logits = (rng.normal(size=(batch, 10)) * 4).astype(dtype)
+    logits[0, :2] = [300.0, -300.0]  # exp would overflow without the max shift
+    labels = rng.integers(0, 10, size=batch)
+    value, grad = fused.value_and_grad(logits, labels)
+    expected_value, expected_grad = reference.value_and_grad(logits.copy(), labels)
+    tolerance = 1e-6 if dtype == "float32" else 1e-13
+    assert grad.dtype == np.dtype(dtype)
+    assert value == pytest.approx(expected_value, rel=tolerance)
+    np.testing.assert_allclose(grad, expected_grad, rtol=tolerance, atol=tolerance / batch)
+
+
+@pytest.mark.parametrize("kernels", ["auto", "numpy"])
+def test_cross_entropy_refuses_a_label_outside_the_classes(kernels, monkeypatch):
+    monkeypatch.setenv("FMNIST_KERNELS", kernels)
+    with pytest.raises(IndexError):
+        CrossEntropy().value_and_grad(np.zeros((2, 3)), np.array([0, 3]))
+
+
+def test_without_numba_the_cross_entropy_runs_in_numpy(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` raise ImportError
+    loss = CrossEntropy()
+    assert loss.fused is None
+    value, grad = loss.value_and_grad(np.zeros((2, 4)), np.array([1, 3]))
+    assert value == pytest.approx(np.log(4))  # uniform p = 1/4
+    np.testing.assert_allclose(grad, (0.25 - np.eye(4)[[1, 3]]) / 2)

@@ -238,3 +238,12 @@ def test_without_numba_the_numpy_code_runs(name, monkeypatch):
     theta = np.ones(4, dtype=np.float32)
     optimizer.step([theta], [np.ones(4, dtype=np.float32)])
     np.testing.assert_allclose(theta, FIRST_STEP_FROM_ONES[name](optimizer), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_step_on_other_arrays_than_the_first_is_refused(name):
+    """The state (and a fused kernel's loop bounds) belong to the first arrays: others must not reach them."""
+    optimizer = build_option("optimizer", name)
+    optimizer.step([np.zeros(3)], [np.ones(3)])
+    with pytest.raises(ValueError, match="other shapes than on its first call"):
+        optimizer.step([np.zeros(1000)], [np.ones(1000)])

@@ -92,7 +92,7 @@ class MLP:
         for index in range(len(self.weights) - 1, -1, -1):
             inputs = activations[index]
             np.matmul(inputs.T, delta, out=self.weight_grads[index])  # (fan_in, n) @ (n, fan_out)
-            np.sum(delta, axis=0, out=self.bias_grads[index])
+            np.add.reduce(delta, axis=0, out=self.bias_grads[index])  # np.sum minus its Python wrapper
             if index == 0:
                 return  # no gradient needed with respect to the input images
             delta = delta @ self.weights[index].T  # (n, fan_out) -> (n, fan_in)
