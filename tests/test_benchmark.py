@@ -1,4 +1,5 @@
-"""benchmarks/speed.py: every workload's epoch builds and trains for every implementation installed here."""
+"""benchmarks/: every workload's epoch of speed.py builds and trains for every implementation installed
+here; step_after_matmul.py times its three cases."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,10 +10,16 @@ import pytest
 
 from tests.conftest import CONF_DIR, ROOT
 
-spec = importlib.util.spec_from_file_location("speed", ROOT / "benchmarks" / "speed.py")
-speed = importlib.util.module_from_spec(spec)
-sys.modules["speed"] = speed  # dataclasses look their module up there
-spec.loader.exec_module(speed)
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+speed = load_script("speed")
 
 
 @pytest.mark.parametrize("name", sorted(speed.WORKLOADS))
@@ -42,3 +49,12 @@ def test_the_default_workload_is_the_default_configuration():
     assert config.optimizer._target_.lower().endswith(default.optimizer)
     assert speed.RMSPROP == {key: config.optimizer[key] for key in ("lr", "beta", "epsilon", "weight_decay")}
     assert config.loss._target_.endswith("SmoothedCrossEntropy") and config.loss.smoothing == default.smoothing
+
+
+def test_step_after_matmul_times_each_case(capsys):
+    step_after_matmul = load_script("step_after_matmul")
+    times = step_after_matmul.step_microseconds(batch=4, iterations=3)
+    assert list(times) == ["nothing", "x @ W_1 (a view of the parameters)", "x @ copy of W_1"]
+    assert all(0 < microseconds < 1e6 for microseconds in times.values())
+    assert step_after_matmul.main(["--batch", "4", "--iterations", "3"]) == 0
+    assert "134,794 parameters" in capsys.readouterr().out
