@@ -10,10 +10,10 @@ the same arithmetic in one pass. They are used when numba is installed (``pip in
 :mod:`fmnist.optim` and :mod:`fmnist.nn.losses` run their NumPy code, which is the reference.
 ``benchmarks/speed.py`` times both.
 
-All arrays are 1-D and of one length; scalars are of the arrays' dtype (float32 scalars keep a
-float32 loop vectorised). ``error_model="numpy"`` drops Python's zero-division checks so LLVM can
-vectorise; each element is loaded once into locals and stored once: reading m[i] back after storing
-v[i] would force a scalar loop (the arrays might alias), about 2.5x slower.
+The optimiser loops take 1-D arrays of one length and scalars of the arrays' dtype (float32 scalars
+keep a float32 loop vectorised). ``error_model="numpy"`` drops Python's zero-division checks so LLVM
+can vectorise; each element is loaded once into locals and stored once: reading m[i] back after
+storing v[i] would force a scalar loop (the arrays might alias), about 2.5x slower.
 """
 from __future__ import annotations
 
