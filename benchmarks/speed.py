@@ -9,8 +9,8 @@ Workloads (float32; cross-entropy, label-smoothed in D):
     D  the default of `python train.py`: 1024-512 ReLU, dropout 0.2, RMSProp with weight decay, label
        smoothing 0.1, batch 256 (no target; scikit-learn has none of these, so it sits this one out)
 
-"fmnist" uses the fused optimiser kernels (fmnist/kernels.py) when numba is installed; "numpy" is the
-same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone (forward and backward, same
+"fmnist" uses the optional kernels of fmnist/kernels.py (optimiser step, cross-entropy) when numba is
+installed; "numpy" is the same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone (forward and backward, same
 shapes), the least any implementation must spend. Each implementation lives in its own process (so
 no thread pool of one, e.g. PyTorch's OpenMP threads, can slow another); they take turns, one epoch
 each, for ``--repeats`` rounds, and each keeps its best epoch. A burst of load from elsewhere slows one
@@ -39,7 +39,6 @@ from fmnist.nn.losses import CrossEntropy, SmoothedCrossEntropy  # noqa: E402
 from fmnist.nn.network import MLP  # noqa: E402
 from fmnist.optim import Adam, RMSProp  # noqa: E402
 from fmnist.trainer import Trainer  # noqa: E402
-
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,9 @@ SETTLE_SECONDS = 0.5  # pause before each epoch: idle BLAS/OpenMP threads spin-w
 Epoch = Callable[[], None]  # trains (or, for the floor, multiplies) one epoch
 
 
-def fmnist_epoch(x, y, workload: Workload, kernels="auto") -> Epoch:
-    """``kernels``: "auto" uses the fused optimiser loop when numba is installed, "numpy" never does."""
+def fmnist_trainer(workload: Workload, kernels="auto") -> Trainer:
+    """``kernels``: "auto" uses the fused optimiser and loss kernels when numba is installed, "numpy" never
+    does (both the optimiser and the loss read ``FMNIST_KERNELS`` when they are built)."""
     rng = np.random.default_rng(0)
     activation = {"tanh": Tanh, "relu": ReLU}[workload.activation]()
     network = MLP(workload.layer_sizes, activation, dropout=workload.dropout)
@@ -87,11 +87,16 @@ def fmnist_epoch(x, y, workload: Workload, kernels="auto") -> Epoch:
 
     os.environ["FMNIST_KERNELS"] = kernels
     optimizer = build_optimizer()
-    # A throwaway step compiles the fused kernel into numba's disk cache outside the timed epochs.
-    build_optimizer().step([np.zeros(1, np.float32)], [np.zeros(1, np.float32)])
-    del os.environ["FMNIST_KERNELS"]
     loss = SmoothedCrossEntropy(workload.smoothing) if workload.smoothing else CrossEntropy()
-    trainer = Trainer(network, loss, optimizer, epochs=1, batch_size=workload.batch_size, rng=rng)
+    # Throwaway calls load the compiled kernels from numba's disk cache outside the timed epochs.
+    build_optimizer().step([np.zeros(1, np.float32)], [np.zeros(1, np.float32)])
+    loss.value_and_grad(np.zeros((1, 10), np.float32), np.zeros(1, np.int64))
+    del os.environ["FMNIST_KERNELS"]
+    return Trainer(network, loss, optimizer, epochs=1, batch_size=workload.batch_size, rng=rng)
+
+
+def fmnist_epoch(x, y, workload: Workload, kernels="auto") -> Epoch:
+    trainer = fmnist_trainer(workload, kernels)
     shuffled = np.empty_like(x)
     return lambda: trainer.train_epoch(x, y, shuffled)
 

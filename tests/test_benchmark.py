@@ -36,6 +36,16 @@ def test_every_implementation_runs_one_epoch_of_each_workload(name):
         factory(x, y)()  # one epoch; raises if shapes, optimiser or settings do not fit together
 
 
+@pytest.mark.parametrize("name", sorted(speed.WORKLOADS))
+def test_the_numpy_implementation_runs_no_compiled_kernel(name):
+    """The "numpy" column is fmnist without its optional kernels: neither the optimiser's nor the loss's."""
+    trainer = speed.fmnist_trainer(speed.WORKLOADS[name], kernels="numpy")
+    assert trainer.optimizer.fused_step is None and trainer.loss.fused is None
+    if speed.available("numba"):
+        trainer = speed.fmnist_trainer(speed.WORKLOADS[name])
+        assert trainer.optimizer.fused_step is not None and trainer.loss.fused is not None
+
+
 def test_the_default_workload_is_the_default_configuration():
     """Workload D must stay what `python train.py` trains."""
     from hydra import compose, initialize_config_dir
