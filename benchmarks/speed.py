@@ -10,8 +10,8 @@ Workloads (float32; cross-entropy, label-smoothed in D):
        smoothing 0.1, batch 256 (no target; scikit-learn has none of these, so it sits this one out)
 
 "fmnist" uses the optional kernels of fmnist/kernels.py (optimiser step, cross-entropy) when numba is
-installed; "numpy" is the same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone (forward and backward, same
-shapes), the least any implementation must spend. Each implementation lives in its own process (so
+installed; "numpy" is the same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone
+(forward and backward, same shapes), the least any implementation must spend. Each implementation lives in its own process (so
 no thread pool of one, e.g. PyTorch's OpenMP threads, can slow another); they take turns, one epoch
 each, for ``--repeats`` rounds, and each keeps its best epoch. A burst of load from elsewhere slows one
 round of all of them rather than all rounds of one, so the ratios (which are what carry over between
