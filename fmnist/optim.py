@@ -1,6 +1,7 @@
 """The six optimisers, written by hand.
 
-Each optimiser updates a list of float arrays in place: ``optimizer.step(params, grads)``.
+Each optimiser updates a list of float arrays in place: ``optimizer.step(params, grads, loss)``, where
+``loss`` is the batch's objective (the rules that need it, such as Eve, read it; the others ignore it).
 Its state (velocities, moment estimates, the step count t) is created on the first call, one
 entry per parameter array; the network passes one flat buffer, so a step is a few vectorised
 NumPy calls over one array. Every rule starts from the regularised gradient
@@ -40,7 +41,17 @@ def _positive(name: str, value: float) -> float:
 
 
 class Optimizer:
-    """Base class: validates ``lr`` and ``weight_decay``, keeps per-parameter state and the step count."""
+    """Base class: validates ``lr`` and ``weight_decay``, keeps per-parameter state and the step count.
+
+    :meth:`state_dict` / :meth:`load_state_dict` carry that state through a checkpoint: the step count,
+    every buffer except working space (:attr:`WORK_BUFFERS`) and the scalars named in
+    :attr:`scalar_state`, so a resumed run takes exactly the steps an uninterrupted one would.
+    """
+
+    #: Buffers that only hold intermediate results of one update; not saved.
+    WORK_BUFFERS = frozenset({"scratch", "regularised", "numerator"})
+    #: Attributes (besides ``t``) that one step passes on to the next; a subclass with such state names them.
+    scalar_state: tuple[str, ...] = ()
 
     def __init__(self, lr: float, weight_decay: float = 0.0):
         self.lr = _positive("lr", lr)
@@ -52,20 +63,40 @@ class Optimizer:
         """Buffers for one parameter array; ``scratch`` is working space for the update."""
         return {"scratch": np.empty_like(param)}
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Update every array of ``params`` in place from the matching array of ``grads``."""
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], loss: float | None = None) -> None:
+        """Update every array of ``params`` in place from the matching array of ``grads``; ``loss`` is
+        the objective at the current parameters (the batch's mean loss), for rules that use it."""
         if self.state is None:
             self.state = [self.init_state(param) for param in params]
         elif [param.shape for param in params] != [state["scratch"].shape for state in self.state]:
             raise ValueError("optimizer.step got parameter arrays of other shapes than on its first call; an "
                              "optimiser's state belongs to one set of parameters: build a new one for another network")
         self.t += 1
-        self.begin_step()
+        self.begin_step(loss)
         for param, grad, state in zip(params, grads, self.state):
             self.update(param, grad, state)
 
-    def begin_step(self) -> None:
+    def begin_step(self, loss: float | None) -> None:
         """Compute the scalars of step ``t`` that every parameter array shares (none here)."""
+
+    def state_dict(self) -> dict:
+        """{"t": step count, "scalars": {name: value}, "buffers": {"INDEX.NAME": copy of the array}}."""
+        buffers = {} if self.state is None else {
+            f"{index}.{name}": array.copy()
+            for index, entry in enumerate(self.state) for name, array in entry.items() if name not in self.WORK_BUFFERS}
+        return {"t": self.t, "scalars": {name: getattr(self, name) for name in self.scalar_state}, "buffers": buffers}
+
+    def load_state_dict(self, saved: dict, params: list[np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned, for the parameter arrays ``params``."""
+        self.t = int(saved["t"])
+        for name, value in saved["scalars"].items():
+            setattr(self, name, value)
+        self.state = None
+        if saved["buffers"]:
+            self.state = [self.init_state(param) for param in params]
+            for key, array in saved["buffers"].items():
+                index, _, name = key.partition(".")
+                self.state[int(index)][name][...] = array
 
     def _regularised(self, param: np.ndarray, grad: np.ndarray, state: dict) -> np.ndarray:
         """g + λ θ, written into the parameter's ``regularised`` buffer (the gradient itself is left alone)."""
@@ -228,7 +259,7 @@ class Adam(Optimizer):
     def init_state(self, param):
         return {**super().init_state(param), "m": np.zeros_like(param), "v": np.zeros_like(param)}
 
-    def begin_step(self):
+    def begin_step(self, loss):
         """(c_m, c_g) of step t: (1 / (1 - β1^t), 0)."""
         self.step_coefficients = (1.0 / (1.0 - self.beta1 ** self.t), 0.0)
 
@@ -274,6 +305,8 @@ class NAdam(Adam):
     Same numbers as ``torch.optim.NAdam(lr=η, betas=(β1, β2), eps=ε, weight_decay=λ, momentum_decay=ψ)``.
     """
 
+    scalar_state = ("mu_product",)
+
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3):
         super().__init__(lr, beta1, beta2, epsilon, weight_decay)
@@ -283,7 +316,7 @@ class NAdam(Adam):
     def mu(self, t: int) -> float:
         return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
 
-    def begin_step(self):
+    def begin_step(self, loss):
         """Advance Π μ to step t and set (c_m, c_g) of step t."""
         mu_t, mu_next = self.mu(self.t), self.mu(self.t + 1)
         self.mu_product *= mu_t

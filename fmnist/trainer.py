@@ -101,7 +101,7 @@ class Trainer:
                 value, logits = network.loss_and_grad(shuffled_x[start:stop], batch_labels, loss, rng)
                 if not math.isfinite(value):
                     raise Diverged(f"the training loss became {value} in batch {batch}")
-                step(params, grads)
+                step(params, grads, value)
                 total_loss += value * len(batch_labels)
                 np.argmax(logits, axis=1, out=predictions[start:stop])
                 for callback in self.callbacks:
