@@ -40,7 +40,6 @@ DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 MULTIRUN = "--multirun"
 SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
 MODEL_CHOOSERS = ("model=", "experiment=", "sweep=")  # overrides that pick the model (presets pick their own)
-OPTIMIZER_KEYS = ("momentum", "beta", "beta1", "beta2", "epsilon")  # taken by some optimisers only
 
 
 class FlagError(ValueError):
@@ -115,11 +114,11 @@ FLAGS = (
     Flag("-l", "--loss", "loss", None, "loss function"),
     Flag("-o", "--optimizer", "optimizer", None, "optimiser"),
     Flag("-lr", "--learning_rate", "optimizer.lr", positive, "learning rate"),
-    Flag("-m", "--momentum", "optimizer.momentum", unit_interval, "momentum (momentum, nag)"),
-    Flag("-beta", "--beta", "optimizer.beta", unit_interval, "decay of the squared-gradient average (rmsprop)"),
-    Flag("-beta1", "--beta1", "optimizer.beta1", unit_interval, "first-moment decay (adam, nadam)"),
-    Flag("-beta2", "--beta2", "optimizer.beta2", unit_interval, "second-moment decay (adam, nadam)"),
-    Flag("-eps", "--epsilon", "optimizer.epsilon", positive, "epsilon of the adaptive optimisers"),
+    Flag("-m", "--momentum", "optimizer.momentum", unit_interval, "momentum"),
+    Flag("-beta", "--beta", "optimizer.beta", unit_interval, "decay of the squared-gradient average"),
+    Flag("-beta1", "--beta1", "optimizer.beta1", unit_interval, "first-moment decay"),
+    Flag("-beta2", "--beta2", "optimizer.beta2", unit_interval, "second-moment decay"),
+    Flag("-eps", "--epsilon", "optimizer.epsilon", positive, "epsilon added to the denominator"),
     Flag("-w_d", "--weight_decay", "optimizer.weight_decay", non_negative, "L2 weight decay"),
     Flag("-w_i", "--weight_init", "init", None, "weight initialisation"),
     Flag("-nhl", "--num_layers", "model.num_layers", integer_at_least(0), "number of hidden layers"),
@@ -145,6 +144,11 @@ def default_choices(conf_dir: Path) -> dict[str, str]:
 def optimizer_keys(conf_dir: Path, optimizer: str) -> list[str]:
     path = conf_dir / "optimizer" / f"{optimizer}.yaml"
     return [key for key in OmegaConf.load(path) if key != "_target_"] if path.is_file() else []
+
+
+def optimizers_taking(conf_dir: Path, key: str) -> list[str]:
+    """The options of conf/optimizer/ whose file sets ``key`` (``momentum`` -> momentum, nag)."""
+    return [option for option in group_options(conf_dir, "optimizer") if key in optimizer_keys(conf_dir, option)]
 
 
 def _fail(flag: Flag, value: str, reason: str) -> None:
@@ -247,8 +251,12 @@ def _chosen_optimizers(items, conf_dir: Path) -> list[str]:
 
 
 def _optimizer_override(flag: Flag, value: str, optimizers: list[str], conf_dir: Path) -> str | None:
-    """``optimizer.KEY=V`` if every chosen optimiser takes KEY, ``++optimizer.KEY=V`` if some do, else None."""
+    """``optimizer.KEY=V`` if every chosen optimiser takes KEY, ``++optimizer.KEY=V`` if some do, else None.
+
+    Optimisers that are no file of conf/optimizer/ (a sweep function such as ``glob(*)``) are not judged.
+    """
     key = flag.key.partition(".")[2]
+    optimizers = [optimizer for optimizer in optimizers if optimizer in group_options(conf_dir, "optimizer")]
     users = [optimizer for optimizer in optimizers if key in optimizer_keys(conf_dir, optimizer)]
     others = [optimizer for optimizer in optimizers if optimizer not in users]
     if not others:
@@ -272,10 +280,23 @@ def help_text(conf_dir: Path = DEFAULT_CONF_DIR) -> str:
                "Hydra's own help follows.")
     defaults = flag_defaults(conf_dir)
     for flag in FLAGS:
-        choices = f" {{{','.join(group_options(conf_dir, flag.key))}}}" if flag.check is None else ""
         parser.add_argument(flag.short, flag.long, metavar=flag.long.lstrip("-").upper(),
-                            help=f"{flag.help}{choices} -> {flag.key} (default: {defaults.get(flag.key, 'n/a')})")
+                            help=flag_help(flag, conf_dir, defaults))
     return parser.format_help()
+
+
+def flag_help(flag: Flag, conf_dir: Path, defaults: dict[str, object]) -> str:
+    """``optimiser {adam,...} -> optimizer (default: rmsprop)``; the choices, and the optimisers that take an
+    optimiser key when not all do, are read from conf/."""
+    text = flag.help
+    if flag.check is None:
+        text += f" {{{','.join(group_options(conf_dir, flag.key))}}}"
+    group, _, key = flag.key.partition(".")
+    if group == "optimizer" and key:
+        takers = optimizers_taking(conf_dir, key)
+        if len(takers) < len(group_options(conf_dir, "optimizer")):
+            text += f" ({', '.join(takers)})"
+    return f"{text} -> {flag.key} (default: {defaults.get(flag.key, 'n/a')})"
 
 
 def flag_defaults(conf_dir: Path = DEFAULT_CONF_DIR) -> dict[str, object]:
@@ -291,11 +312,12 @@ def flag_defaults(conf_dir: Path = DEFAULT_CONF_DIR) -> dict[str, object]:
     choices = OmegaConf.to_container(config.hydra.runtime.choices)
     defaults: dict[str, object] = {flag.key: OmegaConf.select(config, flag.key) for flag in FLAGS}
     defaults.update({flag.key: choices[flag.key] for flag in FLAGS if flag.key in choices})
-    for key in OPTIMIZER_KEYS:
-        if key not in config.optimizer:
-            takers = {option: OmegaConf.load(conf_dir / "optimizer" / f"{option}.yaml")[key]
-                      for option in group_options(conf_dir, "optimizer") if key in optimizer_keys(conf_dir, option)}
-            defaults[f"optimizer.{key}"] = ", ".join(f"{value} for {option}" for option, value in takers.items())
+    for flag in FLAGS:
+        group, _, key = flag.key.partition(".")
+        if group == "optimizer" and key and key not in config.optimizer:
+            values = {option: OmegaConf.load(conf_dir / "optimizer" / f"{option}.yaml")[key]
+                      for option in optimizers_taking(conf_dir, key)}
+            defaults[flag.key] = ", ".join(f"{value} for {option}" for option, value in values.items())
     if config.model.get("hidden_sizes"):
         layers = "-".join(str(size) for size in config.model.hidden_sizes)
         for key in SHAPE_KEYS:
@@ -355,7 +377,7 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
         value = _values(flag, raw, in_multirun, conf_dir)
         if tracking_off and flag.key.startswith("logger."):
             print(f"warning: {flag.label} is not used with logger=none (no tracking); ignored", file=sys.stderr)
-        elif flag.key.partition(".")[2] in OPTIMIZER_KEYS and flag.key.startswith("optimizer."):
+        elif flag.key.startswith("optimizer."):
             override = _optimizer_override(flag, value, optimizers, conf_dir)
             if override:
                 rewritten.append(override)
