@@ -153,3 +153,90 @@ def test_trainer_sets_the_scheduled_rate_at_each_epoch(tiny_data):
     trainer.lr_schedule = "cosine"
     trainer.fit(tiny_data)
     np.testing.assert_allclose(recorder.rates, [0.01, 0.01 * 0.75, 0.01 * 0.25])
+
+
+# ---- the numbers of each epoch, recomputed without the trainer -------------------------------------
+
+def mean_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """-(1/n) Σ_i log softmax(z_i)[y_i], in float64, written out here so the check does not lean on fmnist's loss."""
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(labels)), labels].mean())
+
+
+class FrozenOptimizer:
+    """Takes no step, so the weights stay put, and keeps the batch loss the trainer hands each step."""
+
+    def __init__(self):
+        self.lr = 1.0
+        self.losses = []
+
+    def step(self, params, grads, loss):
+        self.losses.append(loss)
+
+
+def test_train_metrics_are_means_over_the_shuffled_batches_with_dropout(tiny_data):
+    """With the weights frozen, an epoch's train metrics follow from replaying the generator's draws:
+    the epoch's permutation, then one dropout mask per batch. Loss and accuracy are means over images,
+    so the short last batch counts by its size, and predictions are scored against the shuffled labels."""
+    network = MLP([784, 32, 10], build_option("activation", "relu"), dropout=0.5)
+    network.initialize(build_option("init", "he"), np.random.default_rng(1))
+    fitted = Trainer(network, build_option("loss", "cross_entropy"), build_option("optimizer", "adam"), epochs=5,
+                     batch_size=32, rng=np.random.default_rng(2)).fit(tiny_data)
+    assert fitted.summary["val_accuracy"] > 0.5  # a classifier that beats chance, so the labels matter
+    batch_size, seed = 64, 3
+    assert len(tiny_data.x_train) % batch_size != 0
+    optimizer = FrozenOptimizer()
+    result = Trainer(network, build_option("loss", "cross_entropy"), optimizer, epochs=2, batch_size=batch_size,
+                     rng=np.random.default_rng(seed)).fit(tiny_data)
+
+    replay = np.random.default_rng(seed)
+    batch_losses = []
+    for row in result.history:
+        order = replay.permutation(len(tiny_data.x_train))
+        images, labels = tiny_data.x_train[order], tiny_data.y_train[order]
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(images), batch_size):
+            logits, _ = network.forward(images[start:start + batch_size], replay)  # draws the masks
+            batch_labels = labels[start:start + batch_size]
+            batch_losses.append(mean_cross_entropy(logits, batch_labels))
+            loss_sum += batch_losses[-1] * len(batch_labels)
+            correct += int((logits.argmax(axis=1) == batch_labels).sum())
+        assert row["train_loss"] == pytest.approx(loss_sum / len(images), rel=1e-6)
+        assert row["train_accuracy"] == correct / len(images)
+    np.testing.assert_allclose(optimizer.losses, batch_losses, rtol=1e-6)  # each step gets its batch's loss
+    eval_loss = mean_cross_entropy(network.predict_logits(tiny_data.x_train), tiny_data.y_train)
+    assert abs(result.history[0]["train_loss"] - eval_loss) > 0.01  # dropout made a difference worth testing
+
+
+class ValidationByHand(Callback):
+    """At the end of each epoch, scores the network on the validation set itself."""
+
+    def __init__(self, network, data):
+        self.network, self.data = network, data
+        self.losses, self.accuracies = [], []
+
+    def on_epoch_end(self, metrics):
+        logits = self.network.predict_logits(self.data.x_val)
+        self.losses.append(mean_cross_entropy(logits, self.data.y_val))
+        self.accuracies.append(float((logits.argmax(axis=1) == self.data.y_val).mean()))
+
+
+def test_validation_metrics_and_the_best_epoch_match_a_pass_over_the_validation_set(tiny_data):
+    """A large Adam step makes validation accuracy go up and down, so the best epoch is neither the first,
+    the last nor the worst, and it ties with a later epoch: the first of the best counts."""
+    trainer = make_trainer(tiny_data, epochs=6, batch_size=16, seed=1, lr=0.05)
+    by_hand = ValidationByHand(trainer.network, tiny_data)
+    trainer.callbacks.append(by_hand)
+    result = trainer.fit(tiny_data)
+
+    accuracies = np.array(by_hand.accuracies)
+    best = int(np.argmax(accuracies))  # the first epoch with the highest accuracy
+    assert 0 < best < len(accuracies) - 1 and best != np.argmin(accuracies)
+    assert np.sum(accuracies == accuracies[best]) > 1
+    np.testing.assert_allclose([row["val_loss"] for row in result.history], by_hand.losses, rtol=1e-5)  # float32 logits
+    assert [row["val_accuracy"] for row in result.history] == by_hand.accuracies
+    assert result.summary["best_epoch"] == best + 1
+    assert result.summary["best_val_accuracy"] == accuracies[best]
+    assert result.summary["val_accuracy"] == by_hand.accuracies[-1]  # the final weights are the last epoch's
+    assert result.summary["val_loss"] == pytest.approx(by_hand.losses[-1], rel=1e-5)
