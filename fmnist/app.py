@@ -1,8 +1,11 @@
 """What ``train.py`` runs inside Hydra: one experiment, its exit status and the value sweepers read.
 
-Single run: prints a one-line summary last; exits 2 for a bad config or missing data (message, no
-traceback), 1 if training diverged or failed, 130 if interrupted. In a multirun the same problems
-are recorded in the job's metrics.json and the sweep goes on (the job returns NaN to the sweeper).
+Single run: prints a one-line summary last; exits 2 for a bad config, missing data or a run folder
+that cannot be used as asked (message, no traceback), 1 if training diverged or failed. A stop signal
+(Ctrl-C, SIGTERM, SIGUSR1/2) ends the run at a batch boundary with its files written and a hint on
+how to continue; then the process exits with 128 + the signal's number (130 for Ctrl-C), or hands
+the signal to submitit, which requeues the job. In a multirun a failing job is recorded in its
+metrics.json and the sweep goes on (the job returns NaN to the sweeper); a stop signal stops the sweep.
 """
 from __future__ import annotations
 
@@ -36,36 +39,57 @@ def blas_threads(setting, launcher_target: str) -> int | None:
     return setting
 
 
+def continue_hint(hydra_cfg, in_sweep: bool) -> str:
+    """How to continue a stopped run: the same command, pointed at the same folder."""
+    if in_sweep:
+        return f"to continue, rerun the same command with hydra.sweep.dir={hydra_cfg.sweep.dir}"
+    return f"to continue, rerun the same command with hydra.run.dir={hydra_cfg.runtime.output_dir}"
+
+
 def run(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from threadpoolctl import threadpool_limits
 
     from fmnist.data import DataError
-    from fmnist.experiment import ConfigError, Experiment, summary_line
+    from fmnist.experiment import CheckpointWriteError, ConfigError, Experiment, summary_line
+    from fmnist.resume import ResumeError
+    from fmnist.run_lock import RunFolderBusy
+    from fmnist.signals import GracefulStop
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
-    try:
-        threads = blas_threads(cfg.get("blas_threads", "auto"), hydra_cfg.launcher.get("_target_", ""))
-        sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None
-        with threadpool_limits(limits=threads, user_api="blas"):
-            result = Experiment(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), sweep_name=sweep_name).run()
-    except (ConfigError, DataError) as error:
-        if in_sweep:
-            log.error("job %s failed: %s", hydra_cfg.job.num, error)
-            return math.nan
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except Exception as error:
-        log.exception("training failed")  # the traceback goes to the job's log file
-        if in_sweep:
-            return math.nan
-        log_file = run_dir / f"{hydra_cfg.job.name}.log"
-        print(f"error: {type(error).__name__}: {error} (traceback in {log_file})", file=sys.stderr)
-        sys.exit(1)
+    with GracefulStop() as stop:
+        try:
+            threads = blas_threads(cfg.get("blas_threads", "auto"), hydra_cfg.launcher.get("_target_", ""))
+            sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None
+            with threadpool_limits(limits=threads, user_api="blas"):
+                result = Experiment(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), sweep_name=sweep_name,
+                                    should_stop=stop.reason).run()
+        except (ConfigError, DataError, ResumeError, RunFolderBusy) as error:
+            if in_sweep:
+                log.error("job %s failed: %s", hydra_cfg.job.num, error)
+                return math.nan
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+        except CheckpointWriteError as error:
+            log.error("%s", error)
+            if in_sweep:
+                return math.nan
+            sys.exit(1)
+        except Exception as error:
+            log.exception("training failed")  # the traceback goes to the job's log file
+            if in_sweep:
+                return math.nan
+            log_file = run_dir / f"{hydra_cfg.job.name}.log"
+            print(f"error: {type(error).__name__}: {error} (traceback in {log_file})", file=sys.stderr)
+            sys.exit(1)
     print(summary_line(result, run_dir), flush=True)
+    if result.status == "interrupted":
+        print(continue_hint(hydra_cfg, in_sweep), file=sys.stderr, flush=True)
+    if stop.received is not None and result.status == "interrupted":
+        stop.pass_on()
     if not in_sweep and EXIT_CODES[result.status]:
         sys.exit(EXIT_CODES[result.status])
     return objective(result.summary)

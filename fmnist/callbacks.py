@@ -27,11 +27,13 @@ class RunInfo:
     """What listeners learn from the trainer when training starts.
 
     Listeners that need the experiment's config or run directory get them when they are built.
+    A resumed run starts at epoch ``len(history) + 1``.
     """
 
     class_names: list[str]
     epochs: int
     batches_per_epoch: int
+    history: list[dict] = field(default_factory=list)  # the epochs done before a resumed run's restart
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Save and load a trained network: weights plus the config that built it, in one ``.npz`` file."""
+"""Save and load a trained network: weights plus the config that built it, in one ``.npz`` file
+(the final model; the checkpoints a run resumes from are :mod:`fmnist.resume`)."""
 from __future__ import annotations
 
 import importlib
@@ -7,16 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from fmnist.atomic import write_atomically
 from fmnist.nn.network import MLP
 
 
 def save_checkpoint(path: str | Path, network: MLP, config: dict) -> Path:
     """Write ``params`` (the flat buffer), the network's spec and the experiment config."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as file:  # np.savez would append ".npz" to a name without it
-        np.savez(file, params=network.params, spec=json.dumps(network.spec()), config=json.dumps(config))
-    return path
+    # a file object, because np.savez would append ".npz" to a name without it
+    return write_atomically(path, lambda file: np.savez(file, params=network.params, spec=json.dumps(network.spec()),
+                                                        config=json.dumps(config)))
 
 
 def load_checkpoint(path: str | Path) -> tuple[MLP, dict]:

@@ -1,21 +1,29 @@
 """Composition: turns a config into data, network, loss, optimiser, trainer and callbacks, runs
 them, and leaves the run's files behind. The one place where objects are built from ``_target_``.
+
+A run folder is used by one process at a time (:mod:`fmnist.run_lock`) and resumed by the rules of
+:mod:`fmnist.resume`: rerunning the same command in the same folder continues where it stopped.
 """
 from __future__ import annotations
 
 import logging
 import math
+import secrets
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from fmnist.atomic import write_atomically
 from fmnist.callbacks import Callback, TrainResult
-from fmnist.checkpoint import save_checkpoint
 from fmnist.nn.network import MLP
-from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, MetricsFile, PlotWriter
+from fmnist.outputs import CONFIG_FILE, MetricsFile, ModelWriter, PlotWriter
 from fmnist.progress import ConsoleProgress
-from fmnist.trainer import LR_SCHEDULES, Trainer
+from fmnist.resume import (FINAL_STATUSES, Checkpoint, mark_finished, prepare_run_folder, training_config,
+                           write_checkpoint)
+from fmnist.run_lock import RunFolderLock
+from fmnist.trainer import LR_SCHEDULES, Trainer, TrainingState
 
 DTYPES = ("float32", "float64")
 
@@ -72,21 +80,30 @@ def without_unused_keys(node: DictConfig, key: str) -> DictConfig:
     return OmegaConf.masked_copy(node, [name for name in node if name not in unused])
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, folder not writable)."""
+
+
 class Experiment:
     """One training run described by ``cfg`` (see conf/config.yaml), writing into ``run_dir``.
 
-    ``overrides`` (the job's command-line overrides) and ``sweep_name`` name the run for trackers.
+    ``overrides`` (the job's command-line overrides) and ``sweep_name`` name the run for trackers;
+    ``should_stop`` (e.g. :meth:`fmnist.signals.GracefulStop.reason`) is asked after every batch.
     """
 
     def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = (),
-                 overrides: list[str] = (), sweep_name: str | None = None):
+                 overrides: list[str] = (), sweep_name: str | None = None,
+                 should_stop: Callable[[], str | None] | None = None):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.overrides = list(overrides)
         self.sweep_name = sweep_name
+        self.should_stop = should_stop
         self.config = OmegaConf.to_container(cfg, resolve=True)
+        self.training_config = training_config(self.config)
         self.extra_callbacks = list(extra_callbacks)
         self.metrics_file = MetricsFile(self.run_dir)
+        self.wandb_run_id: str | None = None  # kept in the checkpoints, so a resumed run logs to the same wandb run
 
     def build_data(self):
         dtype = self.cfg.model.dtype
@@ -103,15 +120,16 @@ class Experiment:
         network = MLP(layer_sizes, activation, dropout=model.dropout, dtype=model.dtype)
         return network.initialize(instantiate(self.cfg.init, "init"), rng)
 
-    def build_callbacks(self, data) -> list[Callback]:
-        callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto")), self.metrics_file]
+    def build_callbacks(self, data, network: MLP) -> list[Callback]:
+        callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto")),
+                                     ModelWriter(self.run_dir, network, self.config), self.metrics_file]
         if self.cfg.get("plots", True):
             callbacks.append(PlotWriter(self.run_dir, data.x_test, data.class_names, seed=self.cfg.seed))
         if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
             # partial: the run's config holds _target_ keys that Hydra must not try to build
             make_logger = instantiate(self.cfg.logger, "logger", _partial_=True)
             callbacks.append(make_logger(run_config=self.config, run_dir=str(self.run_dir), overrides=self.overrides,
-                                         sweep_name=self.sweep_name))
+                                         sweep_name=self.sweep_name, run_id=self.wandb_run_id))
         return callbacks + self.extra_callbacks
 
     def build_trainer(self, data, rng: np.random.Generator) -> Trainer:
@@ -124,10 +142,24 @@ class Experiment:
         schedule = trainer_cfg.get("lr_schedule", "constant")
         if schedule not in LR_SCHEDULES:
             raise ConfigError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+        every = self.cfg.get("checkpoint", {}).get("every_n_epochs", 1)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ConfigError(f"checkpoint.every_n_epochs must be an integer >= 1, got {every!r}")
         optimizer = instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer")
         return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
-                       batch_size=trainer_cfg.batch_size, rng=train_rng, callbacks=self.build_callbacks(data),
-                       lr_schedule=schedule, augment=self.build_augmentation())
+                       batch_size=trainer_cfg.batch_size, rng=train_rng, callbacks=self.build_callbacks(data, network),
+                       lr_schedule=schedule, augment=self.build_augmentation(), save_state=self.save_state,
+                       checkpoint_every=every, should_stop=self.should_stop)
+
+    def save_state(self, state: TrainingState) -> None:
+        """Write the checkpoint of ``state``; a failure names the file and what to do."""
+        try:
+            write_checkpoint(self.run_dir, Checkpoint(state, self.training_config, wandb_run_id=self.wandb_run_id))
+        except OSError as error:
+            raise CheckpointWriteError(
+                f"could not write the checkpoint of epoch {state.epoch} into {self.run_dir}: {error.strerror or error}. "
+                "The checkpoint before it is intact: free some space or fix the folder, then rerun the same "
+                "command to continue") from error
 
     def build_augmentation(self):
         """The ``augment`` block as an :class:`fmnist.augment.Augmentation`, or None when it changes nothing."""
@@ -137,19 +169,29 @@ class Experiment:
         return augmentation if augmentation.active else None
 
     def run(self) -> TrainResult:
-        """Build, train, evaluate, save. A failure while building still leaves metrics.json (status failed)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(self.config))
-        try:
-            data = self.build_data()
-            trainer = self.build_trainer(data, np.random.default_rng(self.cfg.seed))
-        except Exception as error:
-            self.metrics_file.mark_failed(f"{type(error).__name__}: {error}")
-            raise
-        result = trainer.fit(data)
-        if result.status in ("completed", "interrupted") and result.history:
-            save_checkpoint(self.run_dir / CHECKPOINT_FILE, trainer.network, self.config)
-        return result
+        """Build, train (or continue training), evaluate, save. A failure while building still leaves
+        metrics.json (status failed); a run that already ended for good returns its result untouched."""
+        with RunFolderLock(self.run_dir):
+            checkpoint = prepare_run_folder(self.run_dir, self.cfg.get("resume", "auto"), self.training_config)
+            if checkpoint is not None and checkpoint.finished:
+                return TrainResult(status=checkpoint.status, message=f"already {checkpoint.status}; nothing to do",
+                                   history=checkpoint.state.history, summary=checkpoint.summary)
+            if checkpoint is not None:
+                log.info("resuming %s after epoch %d of %d", self.run_dir, checkpoint.state.epoch,
+                         self.cfg.trainer.epochs)
+            self.wandb_run_id = checkpoint.wandb_run_id if checkpoint else secrets.token_hex(4)
+            config_text = OmegaConf.to_yaml(self.config)
+            write_atomically(self.run_dir / CONFIG_FILE, lambda file: file.write(config_text.encode()))
+            try:
+                data = self.build_data()
+                trainer = self.build_trainer(data, np.random.default_rng(self.cfg.seed))
+            except Exception as error:
+                self.metrics_file.mark_failed(f"{type(error).__name__}: {error}")
+                raise
+            result = trainer.fit(data, resume=checkpoint.state if checkpoint else None)
+            if result.status in FINAL_STATUSES:
+                mark_finished(self.run_dir, result.status, result.summary)
+            return result
 
 
 def summary_line(result: TrainResult, run_dir: Path) -> str:

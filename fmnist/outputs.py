@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
+from fmnist.atomic import write_atomically
 from fmnist.callbacks import Callback, RunInfo, TrainResult
 
 METRICS_FILE = "metrics.json"
@@ -33,10 +33,9 @@ def _json_safe(value):
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
-    """Write to a temporary file, then rename: readers never see half a file."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(_json_safe(payload), indent=2) + "\n")
-    os.replace(temporary, path)
+    """Readers (and a resumed run) never see half a file: see :mod:`fmnist.atomic`."""
+    text = json.dumps(_json_safe(payload), indent=2) + "\n"
+    write_atomically(path, lambda file: file.write(text.encode()))
 
 
 def read_metrics(run_dir: str | Path) -> dict:
@@ -53,6 +52,7 @@ class MetricsFile(Callback):
         self.payload: dict = {"status": "running", "message": "", "history": []}
 
     def on_train_start(self, run: RunInfo) -> None:
+        self.payload["history"] = [dict(row) for row in run.history]  # a resumed run's earlier epochs
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomically(self.path, self.payload)
 
@@ -69,6 +69,23 @@ class MetricsFile(Callback):
         self.payload.update(status="failed", message=message)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomically(self.path, self.payload)
+
+
+class ModelWriter(Callback):
+    """Saves the trained network as ``run_dir/model.npz`` (weights, shape, config) when a run ends with
+    weights worth keeping: completed, or interrupted after at least one epoch. Listed before
+    :class:`MetricsFile`, so a run that says it completed always has its model."""
+
+    def __init__(self, run_dir: str | Path, network, config: dict):
+        self.path = Path(run_dir) / CHECKPOINT_FILE
+        self.network = network
+        self.config = config
+
+    def on_train_end(self, result: TrainResult) -> None:
+        from fmnist.checkpoint import save_checkpoint
+
+        if result.status in ("completed", "interrupted") and result.history:
+            save_checkpoint(self.path, self.network, self.config)
 
 
 class PlotWriter(Callback):

@@ -95,8 +95,9 @@ def flatten(config: dict, prefix: str = "") -> dict:
 
 
 def open_run(project: str, entity: str | None, mode: str | None, job_type: str, config: dict, run_dir: str | Path,
-             name: str | None = None, group: str | None = None):
-    """Start a wandb run that never prompts or waits; falls back to offline if an online start fails."""
+             name: str | None = None, group: str | None = None, run_id: str | None = None):
+    """Start a wandb run that never prompts or waits; falls back to offline if an online start fails.
+    With ``run_id``, a run of that id continues (a resumed training run logs into the same wandb run)."""
     import wandb
 
     run_dir = Path(run_dir)
@@ -106,7 +107,8 @@ def open_run(project: str, entity: str | None, mode: str | None, job_type: str, 
         print(hint, file=sys.stderr)
     settings = wandb.Settings(init_timeout=30, silent=True, console="off")
     arguments = dict(project=project, entity=entity, job_type=job_type, config=config, dir=str(run_dir), name=name,
-                     group=group, settings=settings, reinit="finish_previous")
+                     group=group, settings=settings, reinit="finish_previous",
+                     **({"id": run_id, "resume": "allow"} if run_id else {}))
     try:
         return wandb.init(mode=mode, **arguments)
     except Exception as error:  # a bad key or an unreachable server must not cost the run
@@ -118,22 +120,27 @@ def open_run(project: str, entity: str | None, mode: str | None, job_type: str, 
 
 
 class WandbLogger(Callback):
-    """Logs config, per-epoch metrics (step = epoch), summary, confusion matrix and plots to wandb."""
+    """Logs config, per-epoch metrics (step = epoch), summary, confusion matrix and plots to wandb.
+
+    ``run_id`` names the wandb run; a resumed training run passes the id it had, so its epochs after
+    the restart continue the same wandb run (the epochs before it were logged the first time).
+    """
 
     def __init__(self, project: str = "fmnist", entity: str | None = None, group: str | None = None,
                  mode: str | None = None, *, run_config: dict, run_dir: str, overrides: list[str] = (),
-                 sweep_name: str | None = None):
+                 sweep_name: str | None = None, run_id: str | None = None):
         self.settings = dict(project=project, entity=entity, mode=mode, group=group or sweep_name)
         self.config = flatten(run_config)
         self.run_dir = Path(run_dir)
         self.name = run_name(list(overrides))
+        self.run_id = run_id
         self.run = None
         self.class_names: list[str] = []
 
     def on_train_start(self, run: RunInfo) -> None:
         self.class_names = run.class_names
         self.run = open_run(job_type="train", config=self.config, run_dir=self.run_dir, name=self.name,
-                            **self.settings)
+                            run_id=self.run_id, **self.settings)
         self.run.define_metric("epoch")
         self.run.define_metric("*", step_metric="epoch")
 

@@ -1,12 +1,16 @@
-"""Mini-batch training with per-epoch metrics, reported through callbacks.
+"""Mini-batch training with per-epoch metrics, reported through callbacks, resumable between epochs.
 
 The trainer knows the network, the loss, the optimiser and the data; it reports to
-:class:`fmnist.callbacks.Callback` listeners and knows nothing about who they are.
+:class:`fmnist.callbacks.Callback` listeners and knows nothing about who they are. After each
+epoch's validation it hands a :class:`TrainingState` to ``save_state`` (before reporting the epoch),
+and ``fit(data, resume=state)`` continues from such a state exactly as if never stopped.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -36,6 +40,27 @@ class Diverged(Exception):
     """The training loss became NaN or infinite."""
 
 
+class Stopped(Exception):
+    """``should_stop`` asked to stop (a signal arrived); the argument names why."""
+
+
+@dataclass
+class TrainingState:
+    """Everything that decides the rest of a run, as it stands after ``epoch`` complete epochs.
+
+    ``params`` (the flat weight buffer), ``optimizer`` (:meth:`fmnist.optim.Optimizer.state_dict`),
+    ``rng`` (the bit generator's state: shuffling, dropout and augmentation draw from it), ``history``
+    (one row of metrics per epoch) and ``base_lr`` (the rate the schedule scales).
+    """
+
+    epoch: int
+    params: np.ndarray
+    optimizer: dict
+    rng: dict
+    history: list[dict] = field(default_factory=list)
+    base_lr: float = math.nan
+
+
 class Trainer:
     """Train ``network`` with ``loss`` and ``optimizer`` for ``epochs`` epochs of shuffled batches.
 
@@ -45,16 +70,23 @@ class Trainer:
     Train loss/accuracy of an epoch are the means over its batches (as the weights changed during
     the epoch); validation and test metrics come from a full pass in evaluation mode.
     ``seconds_per_epoch`` times the training pass (augmentation included) only.
+
+    ``save_state(state)`` is called after every ``checkpoint_every``-th epoch and after the last one;
+    ``should_stop()`` is asked after every batch and returns why to stop (e.g. ``"SIGTERM"``) or None.
     """
 
     def __init__(self, network: MLP, loss: Loss, optimizer, epochs: int, batch_size: int,
                  rng: np.random.Generator, callbacks: list[Callback] = (), lr_schedule: str = "constant",
-                 augment: Callable[[np.ndarray, np.random.Generator], None] | None = None):
+                 augment: Callable[[np.ndarray, np.random.Generator], None] | None = None,
+                 save_state: Callable[[TrainingState], None] | None = None, checkpoint_every: int = 1,
+                 should_stop: Callable[[], str | None] | None = None):
         learning_rate_factor(lr_schedule, 1, 1)  # refuses an unknown schedule now, not after an epoch
         if epochs < 1:
             raise ValueError(f"trainer.epochs must be >= 1, got {epochs}")
         if batch_size < 1:
             raise ValueError(f"trainer.batch_size must be >= 1, got {batch_size}")
+        if checkpoint_every < 1:
+            raise ValueError(f"checkpoint.every_n_epochs must be >= 1, got {checkpoint_every}")
         self.network = network
         self.loss = loss
         self.optimizer = optimizer
@@ -65,6 +97,23 @@ class Trainer:
         self.lr_schedule = lr_schedule
         self.base_lr = optimizer.lr
         self.augment = augment
+        self.save_state = save_state
+        self.checkpoint_every = checkpoint_every
+        self.should_stop = should_stop
+
+    def state(self, history: list[dict]) -> TrainingState:
+        """A copy of the current training state, ``history`` being the epochs completed so far."""
+        return TrainingState(epoch=len(history), params=self.network.params.copy(),
+                             optimizer=self.optimizer.state_dict(), rng=copy.deepcopy(self.rng.bit_generator.state),
+                             history=[dict(row) for row in history], base_lr=self.base_lr)
+
+    def restore(self, state: TrainingState) -> None:
+        """Put weights, optimiser and random generator back as they were in ``state``."""
+        if state.params.shape != self.network.params.shape:
+            raise ValueError(f"the saved state holds {state.params.size} parameters, the network {self.network.num_params}")
+        self.network.params[...] = state.params
+        self.optimizer.load_state_dict(state.optimizer, [self.network.params])
+        self.rng.bit_generator.state = copy.deepcopy(state.rng)
 
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
@@ -91,7 +140,7 @@ class Trainer:
             self.augment(shuffled_x, self.rng)
         shuffled_labels = labels[order]
         predictions = np.empty(len(x), dtype=np.intp)
-        network, loss, rng = self.network, self.loss, self.rng
+        network, loss, rng, should_stop = self.network, self.loss, self.rng, self.should_stop
         params, grads, step = [network.params], [network.grads], self.optimizer.step
         total_loss = 0.0
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below as divergence
@@ -106,21 +155,30 @@ class Trainer:
                 np.argmax(logits, axis=1, out=predictions[start:stop])
                 for callback in self.callbacks:
                     callback.on_batch_end(batch, value)
+                if should_stop is not None and (reason := should_stop()):
+                    raise Stopped(reason)
         return total_loss / len(x), float((predictions == shuffled_labels).mean())
 
-    def fit(self, data) -> TrainResult:
-        """Train on ``data.x_train``, validate on ``data.x_val`` each epoch, test once at the end.
+    def fit(self, data, resume: TrainingState | None = None) -> TrainResult:
+        """Train on ``data.x_train``, validate on ``data.x_val`` each epoch, test once at the end;
+        with ``resume``, first restore that state and go on from the epoch after it.
 
-        Never raises for divergence (status "diverged") or Ctrl-C (status "interrupted"); any other
-        error is reported to the callbacks with status "failed" and then re-raised.
+        Never raises for divergence (status "diverged"), a stop request or Ctrl-C (status
+        "interrupted": the weights of the batch reached are evaluated, while ``save_state`` holds the
+        last complete epoch, where a resumed run continues); any other error is reported to the
+        callbacks with status "failed" and then re-raised.
         """
         started = time.perf_counter()
         result = TrainResult(status="running", message="")
+        if resume is not None:
+            self.restore(resume)
+            result.history = [dict(row) for row in resume.history]
         self._emit("on_train_start", RunInfo(class_names=list(data.class_names), epochs=self.epochs,
-                                             batches_per_epoch=math.ceil(len(data.x_train) / self.batch_size)))
+                                             batches_per_epoch=math.ceil(len(data.x_train) / self.batch_size),
+                                             history=[dict(row) for row in result.history]))
         shuffled_x = np.empty_like(data.x_train)
         try:
-            for epoch in range(1, self.epochs + 1):
+            for epoch in range(len(result.history) + 1, self.epochs + 1):
                 self.optimizer.lr = self.base_lr * learning_rate_factor(self.lr_schedule, epoch, self.epochs)
                 self._emit("on_epoch_start", epoch)
                 epoch_started = time.perf_counter()
@@ -132,15 +190,19 @@ class Trainer:
                 if len(data.x_val) and not math.isfinite(val_loss):
                     raise Diverged(f"the validation loss became {val_loss}")
                 result.history.append(row)
+                if self.save_state is not None and (epoch % self.checkpoint_every == 0 or epoch == self.epochs):
+                    self.save_state(self.state(result.history))  # kept before it is reported
                 self._emit("on_epoch_end", row)
             result.status = "completed"
         except Diverged as error:
             result.status = "diverged"
             result.message = (f"diverged in epoch {len(result.history) + 1}: {error}. "
                               "Try a smaller learning rate (optimizer.lr / -lr) or weight decay.")
-        except KeyboardInterrupt:
+        except (Stopped, KeyboardInterrupt) as stop:
             result.status = "interrupted"
-            result.message = f"interrupted by the user after {len(result.history)} complete epoch(s)"
+            reason = stop.args[0] if isinstance(stop, Stopped) else "Ctrl-C"
+            result.message = (f"stopped by {reason} in epoch {len(result.history) + 1} "
+                              f"after {len(result.history)} complete epoch(s)")
         except Exception as error:
             result.status = "failed"
             result.message = f"{type(error).__name__}: {error}"
