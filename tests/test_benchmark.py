@@ -1,9 +1,13 @@
 """benchmarks/: every workload's epoch of speed.py builds and trains for every implementation installed
-here; step_after_matmul.py times its three cases."""
+here, and the table it prints is consistent with the times it measured; step_after_matmul.py times its
+three cases."""
 from __future__ import annotations
 
 import importlib.util
+import math
+import re
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -68,3 +72,55 @@ def test_step_after_matmul_times_each_case(capsys):
     assert all(0 < microseconds < 1e6 for microseconds in times.values())
     assert step_after_matmul.main(["--batch", "4", "--iterations", "3"]) == 0
     assert "134,794 parameters" in capsys.readouterr().out
+
+
+def printed_table(output: str) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The column names of speed.py's table and, per workload letter, its printed value in each column
+    (the pass/miss verdict under "verdict")."""
+    lines = output.splitlines()
+    header = next(line for line in lines if line.startswith("workload"))
+    columns = re.findall(r"\w+ s|\w+/\w+|target", header)
+    rows = {}
+    for line in lines[lines.index(header) + 1:]:
+        name = line.split()[0]
+        values = line[len(f"{name} {speed.WORKLOADS[name].label}"):].split()
+        verdicts = [value for value in values if value in ("ok", "MISS")]
+        row = dict(zip(columns, [value for value in values if value not in verdicts], strict=True))
+        rows[name] = {**row, "verdict": "".join(verdicts)}
+    return columns, rows
+
+
+def test_the_printed_ratios_are_the_quotients_of_the_printed_times(monkeypatch, capsys):
+    """speed.py's arithmetic and layout, with the timed epochs replaced by known times: every time column
+    shows its time, every "a/b" column the quotient of columns "a s" and "b s" (to the printed digits),
+    the target column the workload's target, and the verdict says whether fmnist/torch meets it."""
+    rng = np.random.default_rng(0)
+    times = {name: {implementation: float(rng.uniform(0.05, 5.0)) for implementation in speed.epoch_factories(workload)}
+             for name, workload in speed.WORKLOADS.items()}
+    times["A"]["fmnist"] = 0.5 * speed.WORKLOADS["A"].target * times["A"]["torch"]  # one target met
+    times["B"]["fmnist"] = 2.0 * speed.WORKLOADS["B"].target * times["B"]["torch"]  # and one missed
+    monkeypatch.setattr(speed, "best_times", lambda workload, repeats: times[workload])
+    monkeypatch.setattr(speed, "load_dataset", lambda *args, **kwargs: SimpleNamespace(x_train=np.zeros((7, 784))))
+    assert speed.main(["--repeats", "2"]) == 0
+    output = capsys.readouterr().out
+    assert output.startswith("7 training images") and "best of 2 epochs" in output
+    columns, rows = printed_table(output)
+    assert list(rows) == list(speed.WORKLOADS)
+    ratios = [column for column in columns if "/" in column]
+    assert ratios and "fmnist/torch" in ratios
+    for name, row in rows.items():
+        for implementation in (column[:-2] for column in columns if column.endswith(" s")):
+            expected = times[name].get(implementation, math.nan)  # an implementation a workload lacks prints nan
+            assert float(row[f"{implementation} s"]) == pytest.approx(expected, abs=5e-4, nan_ok=True)
+        for column in ratios:
+            numerator, denominator = (float(row[f"{part} s"]) for part in column.split("/"))
+            # times print to 0.0005 s and ratios to 0.005; that much rounding moves a / b by at most:
+            rounding = 0.005 + 0.0005 * (1 + numerator / denominator) / denominator
+            assert float(row[column].rstrip("x")) == pytest.approx(numerator / denominator, abs=rounding)
+        target = speed.WORKLOADS[name].target
+        if target is None:
+            assert (row["target"], row["verdict"]) == ("-", "")
+        else:
+            met = times[name]["fmnist"] / times[name]["torch"] <= target
+            assert (row["target"], row["verdict"]) == (f"<={target}", "ok" if met else "MISS")
+    assert (rows["A"]["verdict"], rows["B"]["verdict"]) == ("ok", "MISS")

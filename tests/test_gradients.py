@@ -34,13 +34,21 @@ def make_network(activation: str, hidden: list[int], seed: int, dropout: float =
     return network.initialize(build_option("init", "xavier"), np.random.default_rng(seed))
 
 
+def regularised_gradient(grads: np.ndarray, params: np.ndarray, weight_decay: float) -> np.ndarray:
+    """The gradient an optimiser follows, g + weight_decay theta, read off one SGD step with lr = 1:
+    theta_0 - theta_1 = 1 * (g + weight_decay theta_0)."""
+    after = params.copy()
+    build_option("optimizer", "sgd", lr=1.0, weight_decay=weight_decay).step([after], [grads.copy()])
+    return params - after
+
+
 @pytest.mark.parametrize("activation", group_options("activation"))
 @pytest.mark.parametrize("loss_name", group_options("loss"))
 @pytest.mark.parametrize("hidden, batch_size", [([], 1), ([5], 7), ([5, 3, 4], 3)])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
-def test_backprop_matches_finite_differences(activation, loss_name, hidden, batch_size, weight_decay):
-    """J(theta) = L(theta) + weight_decay / 2 ||theta||^2, whose gradient is grads + weight_decay theta
-    (the L2 term every optimiser adds to the gradient)."""
+def test_backprop_and_weight_decay_match_finite_differences(activation, loss_name, hidden, batch_size, weight_decay):
+    """J(theta) = L(theta) + weight_decay / 2 ||theta||^2: backprop's gradient, with the L2 term the
+    optimisers add to it (``weight_decay`` in conf/optimizer/), is the gradient of J."""
     rng = np.random.default_rng(batch_size)
     network = make_network(activation, hidden, seed=len(hidden))
     loss = build_option("loss", loss_name)
@@ -52,7 +60,7 @@ def test_backprop_matches_finite_differences(activation, loss_name, hidden, batc
         return loss.value(network.forward(x)[0], labels) + penalty
 
     network.loss_and_grad(x, labels, loss)
-    analytic = network.grads + weight_decay * network.params
+    analytic = regularised_gradient(network.grads, network.params, weight_decay)
     assert relative_error(analytic, numeric_gradient(objective, network.params)) < TOLERANCE
 
 

@@ -21,6 +21,25 @@ def hyperparameters(name: str) -> dict:
     return {key: value for key, value in load_option("optimizer", name).items() if key != "_target_"}
 
 
+def kernel_paths(name: str) -> list[str]:
+    """How conf/optimizer/NAME.yaml can run here: "numpy" (the reference code) always, and "fused" when the
+    rule has a compiled kernel and numba is installed (as in CI)."""
+    return ["numpy"] + (["fused"] if build_option("optimizer", name).fused_step is not None else [])
+
+
+def build_on_path(name: str, path: str, **overrides):
+    """conf/optimizer/NAME.yaml built to run its fused kernel or, for path "numpy", its NumPy code."""
+    optimizer = build_option("optimizer", name, **overrides)
+    if path == "numpy":
+        optimizer.fused_step = None
+    return optimizer
+
+
+def on_every_path(names) -> list:
+    """pytest parameters (name, path) for every kernel path of each optimiser in ``names``."""
+    return [pytest.param(name, path, id=f"{name}-{path}") for name in names for path in kernel_paths(name)]
+
+
 def test_all_six_assignment_optimizers_are_configured():
     assert {"sgd", "momentum", "nag", "rmsprop", "adam", "nadam"} <= set(OPTIMIZERS)
 
@@ -146,10 +165,10 @@ REFERENCES = {
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_first_three_steps_match_the_docstring_formula(name, weight_decay):
+@pytest.mark.parametrize("name, path", on_every_path(sorted(REFERENCES)))
+def test_first_three_steps_match_the_docstring_formula(name, path, weight_decay):
     settings = {**hyperparameters(name), "weight_decay": weight_decay}
-    optimizer = build_option("optimizer", name, weight_decay=weight_decay)
+    optimizer = build_on_path(name, path, weight_decay=weight_decay)
     start = np.array([0.5, -1.0, 2.0])
     gradient_sequences = [[0.3, -0.1, 0.2], [-2.0, 1.0, 0.5], [1e-3, 0.0, -4.0]]  # per coordinate
     theta = start.copy()
@@ -182,15 +201,15 @@ def torch_optimizer(name: str, parameter, settings: dict):
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_fifty_steps_match_torch_optim(name, weight_decay):
+@pytest.mark.parametrize("name, path", on_every_path(sorted(REFERENCES)))
+def test_fifty_steps_match_torch_optim(name, path, weight_decay):
     torch = pytest.importorskip("torch")
     settings = {**hyperparameters(name), "weight_decay": weight_decay}
     rng = np.random.default_rng(0)
     theta = rng.standard_normal(64)
     parameter = torch.tensor(theta.copy(), requires_grad=True)
     reference = torch_optimizer(name, parameter, settings)
-    optimizer = build_option("optimizer", name, weight_decay=weight_decay)
+    optimizer = build_on_path(name, path, weight_decay=weight_decay)
     for _ in range(50):
         grad = rng.standard_normal(64) + np.sin(theta)  # gradients that depend on where we are
         optimizer.step([theta], [grad])

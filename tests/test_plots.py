@@ -1,4 +1,5 @@
-"""The figures: confusion-matrix arithmetic by hand, and every plot writes a real image."""
+"""The figures: confusion-matrix arithmetic by hand, and what each figure shows (read back from its
+matplotlib objects: panels, titles, plotted values, cell texts) besides the image it writes."""
 from __future__ import annotations
 
 import matplotlib.image
@@ -52,23 +53,108 @@ def test_most_confused_pairs_break_ties_in_row_order_and_skip_empty_cells():
     assert plots.most_confused_pairs(np.diag([3, 3, 3]), CLASSES) == []
 
 
-def test_every_figure_writes_an_image(tmp_path):
-    rng = np.random.default_rng(0)
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the plot functions save, in order (still written to disk, then closed)."""
+    saved = []
+    write = plots.save
+
+    def keep(fig, path):
+        saved.append(fig)
+        return write(fig, path)
+
+    monkeypatch.setattr(plots, "save", keep)
+    return saved
+
+
+def line_data(axis) -> dict[str, tuple[list, list]]:
+    """Legend label -> (x, y) of each line drawn on ``axis``."""
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in axis.get_lines()}
+
+
+HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.5 + e / 20,
+            "val_accuracy": 0.45 + e / 20, "seconds_per_epoch": 1.0} for e in range(1, 5)]
+
+
+def test_learning_curves_draw_train_and_validation_loss_and_accuracy_per_epoch(tmp_path, figures):
+    assert_image(plots.learning_curves(HISTORY, tmp_path / "curves.png"))
+    (figure,) = figures
+    assert figure._suptitle.get_text() == "Learning curves"
+    loss_axis, accuracy_axis = figure.axes
+    epochs = [1, 2, 3, 4]
+    for axis, kind in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+        assert axis.get_title() == f"{kind.capitalize()} per epoch" and axis.get_xlabel() == "epoch"
+        assert line_data(axis) == {
+            f"train {kind}": (epochs, [row[f"train_{kind}"] for row in HISTORY]),
+            f"validation {kind}": (epochs, [row[f"val_{kind}"] for row in HISTORY]),
+        }
+        assert all(tick == int(tick) for tick in axis.get_xticks())
+
+
+def test_confusion_matrix_figure_shows_counts_row_percentages_and_accuracies(tmp_path, figures):
+    counts = plots.confusion_matrix(*hand_counts(), CLASSES)
+    assert_image(plots.confusion_matrix_figure(counts, CLASSES, tmp_path / "confusion.png", title="Test set"))
+    axis, colour_bar = figures[0].axes
+    np.testing.assert_allclose(axis.images[0].get_array(), 100 * counts / counts.sum(axis=1, keepdims=True))
+    cells = [text.get_text() for text in axis.texts[:9]]  # row by row
+    assert cells == ["1\n33.3%", "2\n66.7%", "0", "0", "2\n100.0%", "0", "1\n25.0%", "0", "3\n75.0%"]
+    assert axis.get_title().startswith("Test set: confusion matrix, accuracy 66.67%")  # 6 of 9 on the diagonal
+    assert [label.get_text() for label in axis.get_yticklabels()] == ["cat (33.3%)", "dog (100.0%)", "emu (75.0%)"]
+    assert [label.get_text() for label in axis.get_xticklabels()] == CLASSES
+    assert axis.texts[9].get_text() == "Most confused: cat → dog 66.7% (2);  emu → cat 25.0% (1)"
+    assert colour_bar.get_ylabel() == "% of true class"
+
+
+def test_misclassified_panel_shows_each_wrong_image_with_its_true_and_predicted_class(tmp_path, figures):
     labels, predictions = hand_counts()
-    images = rng.random((len(labels), 784))
-    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.5 + e / 20,
-                "val_accuracy": 0.45 + e / 20, "seconds_per_epoch": 1.0} for e in range(1, 5)]
-    counts = plots.confusion_matrix(labels, predictions, CLASSES)
-    written = [
-        plots.learning_curves(history, tmp_path / "curves.png"),
-        plots.confusion_matrix_figure(counts, CLASSES, tmp_path / "confusion.png"),
-        plots.misclassified_panel(images, labels, predictions, CLASSES, tmp_path / "wrong.png", rng=rng),
-        plots.misclassified_panel(images, labels, labels, CLASSES, tmp_path / "none_wrong.png", rng=rng),
-        plots.sample_grid(images, labels, CLASSES, tmp_path / "samples.png", "samples"),
-        plots.metric_overlay({"a": history, "b": history[:2]}, tmp_path / "overlay.png", title="overlay"),
-    ]
-    for path in written:
-        assert_image(path)
+    images = np.random.default_rng(0).random((len(labels), 16))  # 4 x 4 images
+    assert_image(plots.misclassified_panel(images, labels, predictions, CLASSES, tmp_path / "wrong.png",
+                                           rng=np.random.default_rng(0)))
+    figure = figures[0]
+    shown = [axis for axis in figure.axes if axis.images]
+    assert figure._suptitle.get_text() == "Misclassified test images (3 of 9 wrong; 3 shown)"
+    wrong = [1, 2, 7]  # labels != predictions
+    assert [axis.get_title() for axis in shown] == [
+        f"true: {CLASSES[labels[i]]}\npred: {CLASSES[predictions[i]]}" for i in wrong]
+    for axis, index in zip(shown, wrong):
+        np.testing.assert_array_equal(axis.images[0].get_array(), images[index].reshape(4, 4))
+
+
+def test_misclassified_panel_shows_at_most_count_images_and_says_when_none_are_wrong(tmp_path, figures):
+    labels = np.arange(40) % 3
+    images = np.random.default_rng(0).random((40, 16))
+    plots.misclassified_panel(images, labels, np.zeros(40, dtype=int), CLASSES, tmp_path / "some.png",
+                              rng=np.random.default_rng(0), count=6)
+    assert_image(plots.misclassified_panel(images, labels, labels, CLASSES, tmp_path / "none.png",
+                                           rng=np.random.default_rng(0)))
+    some, none = figures
+    assert sum(bool(axis.images) for axis in some.axes) == 6
+    assert some._suptitle.get_text() == "Misclassified test images (26 of 40 wrong; 6 shown)"
+    assert [text.get_text() for axis in none.axes for text in axis.texts] == [
+        "No misclassified images: all 40 predicted correctly"]
+
+
+def test_sample_grid_shows_the_first_image_of_each_class_present(tmp_path, figures):
+    labels = np.array([2, 0, 2, 0])  # class 1 ("dog") absent
+    images = np.random.default_rng(1).random((4, 9))
+    assert_image(plots.sample_grid(images, labels, CLASSES, tmp_path / "samples.png", "samples"))
+    shown = [axis for axis in figures[0].axes if axis.images]
+    assert [axis.get_title() for axis in shown] == ["0: cat", "2: emu"]
+    np.testing.assert_array_equal(shown[0].images[0].get_array(), images[1].reshape(3, 3))
+    np.testing.assert_array_equal(shown[1].images[0].get_array(), images[0].reshape(3, 3))
+    assert figures[0]._suptitle.get_text() == "samples"
+
+
+def test_metric_overlay_draws_one_panel_per_metric_and_one_line_per_run(tmp_path, figures):
+    runs = {"a": HISTORY, "b": HISTORY[:2]}
+    assert_image(plots.metric_overlay(runs, tmp_path / "overlay.png", title="overlay"))
+    figure = figures[0]
+    assert figure._suptitle.get_text() == "overlay"
+    assert [axis.get_title() for axis in figure.axes] == ["Validation accuracy per epoch", "Validation loss per epoch"]
+    for axis, metric in zip(figure.axes, ("val_accuracy", "val_loss")):
+        assert line_data(axis) == {label: ([row["epoch"] for row in history], [row[metric] for row in history])
+                                   for label, history in runs.items()}
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["a", "b"]
 
 
 def test_curves_of_a_diverged_run_with_null_metrics_still_plot(tmp_path):

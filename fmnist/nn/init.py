@@ -1,18 +1,29 @@
 """Weight initialisers. Each draws a (fan_in, fan_out) weight matrix with the generator it is given
-and states the standard deviation of its distribution; biases always start at zero."""
+and states its distribution (normal or uniform, zero-mean) and standard deviation; biases always start at zero."""
 from __future__ import annotations
 
 import numpy as np
 
 
 class Initializer:
-    """``init(fan_in, fan_out, rng)`` -> float64 array of shape (fan_in, fan_out) with std ``init.std(...)``."""
+    """``init(fan_in, fan_out, rng)`` -> float64 array of shape (fan_in, fan_out) drawn from
+    ``distribution`` with σ = ``init.std(fan_in, fan_out)``:
+
+        "normal":   W_ij ~ N(0, σ²)
+        "uniform":  W_ij ~ U(-r, r),  r = √3 σ   (U(-r, r) has std r / √3)
+    """
+
+    distribution = "normal"
 
     def std(self, fan_in: int, fan_out: int) -> float:
         raise NotImplementedError
 
     def __call__(self, fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.normal(0.0, self.std(fan_in, fan_out), size=(fan_in, fan_out))
+        std = self.std(fan_in, fan_out)
+        if self.distribution == "uniform":
+            limit = np.sqrt(3.0) * std
+            return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+        return rng.normal(0.0, std, size=(fan_in, fan_out))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -38,12 +49,10 @@ class Xavier(Initializer):
     """Glorot & Bengio (2010), uniform: W_ij ~ U(-r, r), r = sqrt(6 / (fan_in + fan_out)),
     so std = sqrt(2 / (fan_in + fan_out)). Keeps activations' variance for tanh/sigmoid."""
 
+    distribution = "uniform"
+
     def std(self, fan_in, fan_out):
         return np.sqrt(2.0 / (fan_in + fan_out))
-
-    def __call__(self, fan_in, fan_out, rng):
-        limit = np.sqrt(3.0) * self.std(fan_in, fan_out)  # U(-r, r) has std r / sqrt(3)
-        return rng.uniform(-limit, limit, size=(fan_in, fan_out))
 
 
 class He(Initializer):
