@@ -1,0 +1,266 @@
+"""Nothing lost: checkpoints every epoch, exact resume after kill -9 / SIGTERM / Ctrl-C, and the refusals.
+
+A "killed" run is train.py run through tests/killer.py, which sends a real signal to the process at a
+chosen optimiser step or inside a checkpoint write; rerunning the same command must then end exactly
+(np.array_equal, timings aside) as a run that was never interrupted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from fmnist.outputs import CHECKPOINT_FILE, METRICS_FILE
+from fmnist.resume import CHECKPOINT_DIR, LAST, PREVIOUS, read_checkpoint
+from tests.conftest import CONF_DIR, ROOT, group_options
+
+EPOCHS = 4
+BATCHES_PER_EPOCH = 9  # 270 training images (300 minus the 10 % validation split) in batches of 32
+# A small network with dropout and shifted images, so that every source of randomness is exercised.
+RUN_SETTINGS = ["model=mlp", "model.num_layers=2", "model.hidden_size=16", "model.dropout=0.2",
+                "augment.max_shift=1", f"trainer.epochs={EPOCHS}", "trainer.batch_size=32", "optimizer=adam",
+                "optimizer.lr=0.003", "trainer.progress=lines"]
+
+
+def train(run_dir: Path, data_dir: Path, *settings: str, kill: tuple = (), timeout: int = 120):
+    """``python train.py`` on the tiny dataset (through tests/killer.py when ``kill`` = (moment, n, signal))."""
+    script = [str(ROOT / "tests" / "killer.py"), *map(str, kill)] if kill else [str(ROOT / "train.py")]
+    command = [sys.executable, *script, f"dataset.path={data_dir}", "dataset.download=false", "logger=none",
+               "plots=false", f"hydra.run.dir={run_dir}", *RUN_SETTINGS, *settings]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, "WANDB_MODE": "disabled"})
+
+
+def outcome(run_dir: Path) -> dict:
+    """What must not depend on interruptions: weights, optimiser state, metrics without timings."""
+    checkpoint = read_checkpoint(run_dir / CHECKPOINT_DIR / LAST)
+    metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    untimed = lambda rows: [{key: value for key, value in row.items() if key != "seconds_per_epoch"} for row in rows]
+    with np.load(run_dir / CHECKPOINT_FILE) as model:
+        model_params = model["params"]
+    return {"params": checkpoint.state.params, "model": model_params, "optimizer": checkpoint.state.optimizer,
+            "rng": checkpoint.state.rng, "history": untimed(metrics["history"]), "status": metrics["status"],
+            "final": {key: metrics[key] for key in ("val_loss", "val_accuracy", "test_loss", "test_accuracy",
+                                                    "best_epoch", "best_val_accuracy", "epochs_completed")}}
+
+
+def assert_same_outcome(resumed: dict, uninterrupted: dict) -> None:
+    assert np.array_equal(resumed["params"], uninterrupted["params"])
+    assert np.array_equal(resumed["model"], uninterrupted["model"])
+    assert resumed["optimizer"]["t"] == uninterrupted["optimizer"]["t"]
+    assert resumed["optimizer"]["scalars"] == uninterrupted["optimizer"]["scalars"]
+    assert resumed["optimizer"]["buffers"].keys() == uninterrupted["optimizer"]["buffers"].keys()
+    for key, buffer in uninterrupted["optimizer"]["buffers"].items():
+        assert np.array_equal(resumed["optimizer"]["buffers"][key], buffer), key
+    assert resumed["rng"] == uninterrupted["rng"]
+    assert resumed["history"] == uninterrupted["history"]
+    assert resumed["final"] == uninterrupted["final"]
+    assert resumed["status"] == uninterrupted["status"] == "completed"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_idx_dir, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    process = train(run_dir, tiny_idx_dir)
+    assert process.returncode == 0, process.stderr
+    return outcome(run_dir)
+
+
+def metrics_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / METRICS_FILE).read_text())
+
+
+# ---- every epoch leaves a checkpoint ----
+
+def test_every_epoch_leaves_last_and_prev_checkpoints(tiny_idx_dir, tmp_path):
+    process = train(tmp_path, tiny_idx_dir)
+    assert process.returncode == 0, process.stderr
+    last, previous = (read_checkpoint(tmp_path / CHECKPOINT_DIR / name) for name in (LAST, PREVIOUS))
+    assert (last.state.epoch, previous.state.epoch) == (EPOCHS, EPOCHS - 1)
+    assert last.status == "completed" and last.summary["test_accuracy"] == metrics_of(tmp_path)["test_accuracy"]
+    assert last.state.optimizer["t"] == EPOCHS * BATCHES_PER_EPOCH
+    assert last.training_config["optimizer.lr"] == 0.003 and "logger._target_" not in last.training_config
+    assert last.wandb_run_id
+    assert not list((tmp_path / CHECKPOINT_DIR).glob("*.tmp-*"))
+
+
+def test_checkpoint_every_n_epochs_goes_back_to_the_last_saved_epoch(tiny_idx_dir, tmp_path, uninterrupted):
+    killed = train(tmp_path, tiny_idx_dir, "checkpoint.every_n_epochs=2", kill=("step", 3 * BATCHES_PER_EPOCH + 2, "KILL"))
+    assert killed.returncode == -9, killed.stderr
+    assert len(metrics_of(tmp_path)["history"]) == 3  # epoch 3 was reported, but not saved
+    assert read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).state.epoch == 2
+    resumed = train(tmp_path, tiny_idx_dir, "checkpoint.every_n_epochs=2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_outcome(outcome(tmp_path), uninterrupted)
+
+
+# ---- kill -9 at any moment, then the same command ----
+
+@pytest.mark.parametrize("kill", [("step", 2 * BATCHES_PER_EPOCH + 4, "KILL"),   # mid-epoch 3
+                                  ("step", 2 * BATCHES_PER_EPOCH, "KILL"),       # right after epoch 2's last step
+                                  ("checkpoint", 2, "KILL")],                    # between temporary write and rename
+                         ids=["mid-epoch", "end-of-epoch", "inside-checkpoint-write"])
+def test_killed_run_resumed_by_the_same_command_ends_identical(tiny_idx_dir, tmp_path, uninterrupted, kill):
+    killed = train(tmp_path, tiny_idx_dir, kill=kill)
+    assert killed.returncode == -9, killed.stderr
+    assert metrics_of(tmp_path)["status"] == "running"
+    if kill[0] == "checkpoint":
+        assert list((tmp_path / CHECKPOINT_DIR).glob("last.npz.tmp-*")), "the kill should leave a temporary file"
+    resumed = train(tmp_path, tiny_idx_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr + resumed.stdout
+    assert_same_outcome(outcome(tmp_path), uninterrupted)
+    assert not list((tmp_path / CHECKPOINT_DIR).glob("*.tmp-*")), "temporary files of the crash are removed"
+
+
+# ---- signals: stop at a batch boundary, keep everything, continue later ----
+
+@pytest.mark.parametrize("signal_name, exit_code", [("TERM", 143), ("USR1", 138), ("INT", 130)])
+def test_a_stop_signal_mid_epoch_keeps_tests_and_saves_then_the_same_command_continues(
+        tiny_idx_dir, tmp_path, uninterrupted, signal_name, exit_code):
+    stopped = train(tmp_path, tiny_idx_dir, kill=("step", 2 * BATCHES_PER_EPOCH + 4, signal_name))
+    assert stopped.returncode == exit_code, stopped.stderr
+    metrics = metrics_of(tmp_path)
+    assert metrics["status"] == "interrupted"
+    assert f"SIG{signal_name}" in metrics["message"] and "in epoch 3 after 2 complete epoch(s)" in metrics["message"]
+    assert len(metrics["history"]) == 2 and metrics["test_accuracy"] is not None  # what was trained is tested
+    assert (tmp_path / CHECKPOINT_FILE).is_file()  # ... and saved
+    assert f"rerun the same command with hydra.run.dir={tmp_path}" in stopped.stderr
+    # the checkpoint rolls back to the last complete epoch: the batches of epoch 3 are done again
+    assert read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).state.epoch == 2
+    resumed = train(tmp_path, tiny_idx_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_outcome(outcome(tmp_path), uninterrupted)
+
+
+def test_ctrl_c_during_the_final_evaluation_still_completes_tests_and_saves(tiny_idx_dir, tmp_path, uninterrupted):
+    process = train(tmp_path, tiny_idx_dir, "plots=true", kill=("final", 1, "INT"))
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.strip().splitlines()[-1].startswith("completed:")
+    assert_same_outcome(outcome(tmp_path), uninterrupted)
+    assert all((tmp_path / name).stat().st_size for name in ("learning_curves.png", "confusion_matrix.png"))
+
+
+def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_idx_dir, tmp_path, uninterrupted):
+    code = ("import os, signal, fmnist.signals as s; original = s.GracefulStop._handle\n"
+            "def twice(self, signum, frame):\n"
+            "    original(self, signum, frame); original(self, signum, frame)\n"
+            "s.GracefulStop._handle = twice\n"
+            "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path('tests/killer.py', run_name='__main__')")
+    command = [sys.executable, "-c", code, "killer.py", "step", str(2 * BATCHES_PER_EPOCH + 4), "INT",
+               f"dataset.path={tiny_idx_dir}", "dataset.download=false", "logger=none", "plots=false",
+               f"hydra.run.dir={tmp_path}", *RUN_SETTINGS]
+    process = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert process.returncode == 130, process.stderr
+    assert metrics_of(tmp_path)["status"] == "interrupted"
+    assert train(tmp_path, tiny_idx_dir).returncode == 0
+    assert_same_outcome(outcome(tmp_path), uninterrupted)
+
+
+# ---- reruns and refusals ----
+
+def test_a_finished_run_is_not_trained_again(tiny_idx_dir, tmp_path):
+    first = train(tmp_path, tiny_idx_dir)
+    assert first.returncode == 0, first.stderr
+    files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and ".hydra" not in path.parts
+             and path.suffix != ".log" and path.name != ".lock"}
+    again = train(tmp_path, tiny_idx_dir)
+    assert again.returncode == 0, again.stderr
+    assert "epoch 1/" not in again.stdout
+    assert again.stdout.strip().splitlines()[-1] == first.stdout.strip().splitlines()[-1]
+    assert {path: path.read_bytes() for path in files} == files
+
+
+def test_resuming_with_another_config_exits_2_naming_the_keys_and_touches_nothing(tiny_idx_dir, tmp_path):
+    killed = train(tmp_path, tiny_idx_dir, kill=("step", BATCHES_PER_EPOCH + 2, "KILL"))
+    assert killed.returncode == -9
+    before = {path: path.read_bytes() for path in (tmp_path / CHECKPOINT_DIR).iterdir()}
+    refused = train(tmp_path, tiny_idx_dir, "optimizer.lr=0.001", "trainer.epochs=9")
+    assert refused.returncode == 2
+    assert "optimizer.lr: 0.003 -> 0.001" in refused.stderr and "trainer.epochs: 4 -> 9" in refused.stderr
+    assert "resume=never" in refused.stderr and "Traceback" not in refused.stderr
+    assert {path: path.read_bytes() for path in (tmp_path / CHECKPOINT_DIR).iterdir()} == before
+
+
+def test_output_only_settings_may_change_between_the_stop_and_the_rerun(tiny_idx_dir, tmp_path, uninterrupted):
+    train(tmp_path, tiny_idx_dir, kill=("step", BATCHES_PER_EPOCH + 2, "KILL"))
+    resumed = train(tmp_path, tiny_idx_dir, "trainer.progress=none", "blas_threads=1", "checkpoint.every_n_epochs=1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_outcome(outcome(tmp_path), uninterrupted)
+
+
+def test_a_damaged_last_checkpoint_falls_back_to_the_previous_one(tiny_idx_dir, tmp_path, uninterrupted):
+    train(tmp_path, tiny_idx_dir, kill=("step", 2 * BATCHES_PER_EPOCH + 2, "KILL"))
+    last = tmp_path / CHECKPOINT_DIR / LAST
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # truncated, as by a full disk
+    resumed = train(tmp_path, tiny_idx_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming from {tmp_path / CHECKPOINT_DIR / PREVIOUS} (epoch 1) instead" in resumed.stderr + resumed.stdout
+    assert_same_outcome(outcome(tmp_path), uninterrupted)
+
+
+def test_both_checkpoints_damaged_exits_2_and_deletes_nothing(tiny_idx_dir, tmp_path):
+    train(tmp_path, tiny_idx_dir, kill=("step", 2 * BATCHES_PER_EPOCH + 2, "KILL"))
+    for name in (LAST, PREVIOUS):
+        (tmp_path / CHECKPOINT_DIR / name).write_bytes(b"not a checkpoint")
+    refused = train(tmp_path, tiny_idx_dir)
+    assert refused.returncode == 2
+    assert "no usable checkpoint" in refused.stderr and LAST in refused.stderr and PREVIOUS in refused.stderr
+    assert all((tmp_path / CHECKPOINT_DIR / name).read_bytes() == b"not a checkpoint" for name in (LAST, PREVIOUS))
+
+
+def test_resume_must_with_nothing_to_resume_exits_2(tiny_idx_dir, tmp_path):
+    refused = train(tmp_path, tiny_idx_dir, "resume=must")
+    assert refused.returncode == 2
+    assert "resume=must" in refused.stderr and "holds no checkpoint" in refused.stderr
+    assert not (tmp_path / METRICS_FILE).exists()
+
+
+def test_resume_never_starts_over_and_moves_the_old_files_aside(tiny_idx_dir, tmp_path, uninterrupted):
+    train(tmp_path, tiny_idx_dir, kill=("step", 2 * BATCHES_PER_EPOCH + 2, "KILL"))
+    old_checkpoint = (tmp_path / CHECKPOINT_DIR / LAST).read_bytes()
+    fresh = train(tmp_path, tiny_idx_dir, "resume=never")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "epoch 1/" in fresh.stdout
+    (replaced,) = (tmp_path / "replaced").iterdir()
+    assert (replaced / CHECKPOINT_DIR / LAST).read_bytes() == old_checkpoint
+    assert len(json.loads((replaced / METRICS_FILE).read_text())["history"]) == 2
+    assert_same_outcome(outcome(tmp_path), uninterrupted)
+
+
+def test_a_bad_resume_value_exits_2_with_the_allowed_ones(tiny_idx_dir, tmp_path):
+    refused = train(tmp_path, tiny_idx_dir, "resume=sometimes")
+    assert refused.returncode == 2 and "resume must be one of auto, never, must" in refused.stderr
+
+
+def test_a_second_process_on_a_busy_run_folder_exits_2_naming_the_holder(tiny_idx_dir, tmp_path):
+    from fmnist.run_lock import RunFolderLock
+
+    with RunFolderLock(tmp_path):
+        refused = train(tmp_path, tiny_idx_dir)
+    assert refused.returncode == 2
+    assert f"is in use by process {os.getpid()}" in refused.stderr
+    assert not (tmp_path / METRICS_FILE).exists()
+
+
+def test_a_dead_holder_does_not_keep_the_run_folder(tiny_idx_dir, tmp_path):
+    killed = train(tmp_path, tiny_idx_dir, kill=("step", 3, "KILL"))
+    assert killed.returncode == -9 and "process" in (tmp_path / ".lock").read_text()
+    assert train(tmp_path, tiny_idx_dir).returncode == 0
+
+
+@pytest.mark.parametrize("key", ["hydra.run.dir=/proc/no_such_folder", "hydra.run.dir={file}/below_a_file"])
+def test_an_unusable_output_folder_exits_2_with_one_line(tmp_path, key):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    command = [sys.executable, str(ROOT / "train.py"), "logger=none", key.format(file=a_file)]
+    process = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert process.returncode == 2
+    assert process.stderr.startswith("error: hydra.run.dir=") and "output folder" in process.stderr
+    assert "Traceback" not in process.stderr and len(process.stderr.strip().splitlines()) == 1
