@@ -1,0 +1,93 @@
+"""The Optuna sweeper (hydra_plugins/optuna_study_sweeper.py): its search space, its storages, and one study
+shared by two sweeper processes through a journal file."""
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import optuna
+import pytest
+
+from hydra_plugins.optuna_study_sweeper import SweeperConfigError, open_storage, search_space
+from tests.test_sweeps import job_metrics, multirun
+
+FINISHED_TRIAL = re.compile(r"Trial (\d+) finished with value")
+BEST_TRIAL = re.compile(r"Best trial of the study so far: (\d+)")
+
+
+def test_search_space_samples_sweeps_and_passes_other_overrides_to_every_job():
+    distributions, fixed = search_space(["optimizer=choice(adam,sgd)", "model.num_layers=range(3,6)",
+                                         "optimizer.lr=tag(log,interval(0.0001,0.01))",
+                                         "model.dropout=interval(0,0.5)", "trainer.epochs=choice(5,10)",
+                                         "logger=none", "trainer.epochs=1"])
+    assert distributions["optimizer"].choices == ("adam", "sgd")
+    assert distributions["model.num_layers"].choices == (3, 4, 5)
+    assert (distributions["optimizer.lr"].low, distributions["optimizer.lr"].high) == (0.0001, 0.01)
+    assert distributions["optimizer.lr"].log and not distributions["model.dropout"].log
+    assert fixed == ["logger=none", "trainer.epochs=1"]  # the later override of trainer.epochs wins
+    assert set(distributions) == {"optimizer", "model.num_layers", "optimizer.lr", "model.dropout"}
+
+
+def test_glob_sweep_is_refused_with_the_sweeps_it_can_sample():
+    with pytest.raises(SweeperConfigError, match=r"choice\(\.\.\.\), range\(\.\.\.\)"):
+        search_space(["optimizer=glob(*)"])
+
+
+def test_journal_storage_is_a_file_and_database_urls_pass_through(tmp_path):
+    journal = tmp_path / "study.log"
+    storage = open_storage(f"journal:{journal}")
+    optuna.create_study(study_name="s", storage=storage).ask()
+    assert journal.stat().st_size > 0
+    assert len(optuna.load_study(study_name="s", storage=open_storage(f"journal:{journal}")).trials) == 1
+    assert open_storage("sqlite:///optuna.db") == "sqlite:///optuna.db"
+    assert open_storage(None) is None
+
+
+@pytest.mark.parametrize("storage, message", [
+    ("study.log", "neither a database URL nor a journal file: use sqlite:///optuna.db"),
+    ("journal:/no/such/folder/study.log", "the folder /no/such/folder does not exist"),
+])
+def test_unusable_storage_is_refused_with_what_to_do(storage, message):
+    with pytest.raises(SweeperConfigError, match=re.escape(message)):
+        open_storage(storage)
+
+
+def test_bad_storage_on_the_command_line_exits_2_without_a_traceback(tiny_idx_dir, tmp_path):
+    process = multirun("+sweep=optuna", "hydra.sweeper.storage=study.log", sweep_dir=tmp_path / "sweep",
+                       data_dir=tiny_idx_dir, timeout=120)
+    assert process.returncode == 2
+    assert "hydra.sweeper.storage=study.log is neither a database URL nor a journal file" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+@pytest.mark.slow
+def test_two_sweepers_on_one_journal_file_run_every_trial_once_and_agree_on_the_best(tiny_idx_dir, tmp_path):
+    """Two processes start the README's shared-study command together: one study whose trials are numbered
+    0..N-1, each run by one process in the job folder named after it, with the value its run reached; the
+    process that finishes last reports the study's best trial, the best run of both."""
+    trials_each, sweep_dir, journal = 4, tmp_path / "sweep", tmp_path / "study.log"
+
+    def sweeper(_):
+        return multirun("+sweep=optuna", f"hydra.sweeper.n_trials={trials_each}", "trainer.epochs=1",
+                        f"hydra.sweeper.storage=journal:{journal}", sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        processes = list(pool.map(sweeper, range(2)))
+    for process in processes:
+        assert process.returncode == 0, process.stderr
+    study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{journal}"))
+    numbers = list(range(2 * trials_each))
+    assert [trial.number for trial in study.trials] == numbers
+    assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
+
+    ran = [{int(number) for number in FINISHED_TRIAL.findall(process.stdout)} for process in processes]
+    assert [len(trials) for trials in ran] == [trials_each, trials_each]
+    assert sorted(ran[0] | ran[1]) == numbers  # none lost, none run by both
+    assert min(ran[0]) < max(ran[1]) and min(ran[1]) < max(ran[0]), "the sweepers did not run at the same time"
+
+    metrics = job_metrics(sweep_dir)
+    assert sorted(map(int, metrics)) == numbers
+    assert all(trial.value == metrics[str(trial.number)]["val_accuracy"] for trial in study.trials)
+    assert study.best_value == max(run["val_accuracy"] for run in metrics.values())
+    last = max((0, 1), key=lambda index: max(study.trials[number].datetime_complete for number in ran[index]))
+    assert BEST_TRIAL.findall(processes[last].stdout) == [str(study.best_trial.number)]
