@@ -264,3 +264,108 @@ def test_an_unusable_output_folder_exits_2_with_one_line(tmp_path, key):
     assert process.returncode == 2
     assert process.stderr.startswith("error: hydra.run.dir=") and "output folder" in process.stderr
     assert "Traceback" not in process.stderr and len(process.stderr.strip().splitlines()) == 1
+
+
+# ---- exact for every optimiser in conf/, on both kernel paths (in-process, stopped by should_stop) ----
+
+def compose_run(data_dir: Path, *overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=[f"dataset.path={data_dir}", "dataset.download=false",
+                                                        "logger=none", "plots=false", "trainer.progress=none",
+                                                        *RUN_SETTINGS, *overrides])
+
+
+def stop_after(steps: int):
+    """A ``should_stop`` that asks to stop once ``steps`` batches are done."""
+    calls = 0
+
+    def should_stop():
+        nonlocal calls
+        calls += 1
+        return "a test" if calls >= steps else None
+
+    return should_stop
+
+
+@pytest.mark.parametrize("kernels", ["compiled", "numpy"])
+@pytest.mark.parametrize("optimizer", group_options("optimizer"))
+def test_every_optimizer_resumes_exactly_on_both_kernel_paths(tiny_idx_dir, tmp_path, monkeypatch, optimizer, kernels):
+    from fmnist.experiment import Experiment
+
+    if kernels == "compiled":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("FMNIST_KERNELS", "auto" if kernels == "compiled" else "numpy")
+    cfg = compose_run(tiny_idx_dir, f"optimizer={optimizer}", "optimizer.weight_decay=0.001")
+    whole = Experiment(cfg, tmp_path / "whole").run()
+    stopped = Experiment(cfg, tmp_path / "stopped", should_stop=stop_after(BATCHES_PER_EPOCH + 5)).run()
+    assert stopped.status == "interrupted" and len(stopped.history) == 1
+    resumed = Experiment(cfg, tmp_path / "stopped").run()
+    assert whole.status == resumed.status == "completed"
+    assert_same_outcome(outcome(tmp_path / "stopped"), outcome(tmp_path / "whole"))
+
+
+def test_a_checkpoint_that_cannot_be_written_fails_with_a_message_and_keeps_the_one_before(
+        tiny_idx_dir, tmp_path, monkeypatch):
+    import errno
+
+    import fmnist.resume
+    from fmnist.experiment import CheckpointWriteError, Experiment
+
+    real_write, writes = fmnist.resume.write_atomically, 0
+
+    def full_disk_on_the_second_write(*args, **kwargs):
+        nonlocal writes
+        writes += 1
+        if writes == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(fmnist.resume, "write_atomically", full_disk_on_the_second_write)
+    with pytest.raises(CheckpointWriteError, match="checkpoint of epoch 2 .*No space left on device.*rerun the same"):
+        Experiment(compose_run(tiny_idx_dir), tmp_path).run()
+    metrics = metrics_of(tmp_path)
+    assert metrics["status"] == "failed" and "No space left" in metrics["message"]
+    assert read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).state.epoch == 1
+
+
+def test_a_resumed_run_continues_the_same_wandb_run_without_logging_an_epoch_twice(tiny_idx_dir, tmp_path, monkeypatch):
+    from fmnist.experiment import Experiment
+    from tests.test_tracking import WANDB
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = compose_run(tiny_idx_dir, "logger=wandb")
+    Experiment(cfg, tmp_path, should_stop=stop_after(2 * BATCHES_PER_EPOCH + 3)).run()
+    Experiment(cfg, tmp_path).run()
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2
+    ids, epochs = set(), []
+    for run in runs:
+        output = subprocess.run([str(WANDB), "leet", "inspect", "--json", str(run)], capture_output=True, text=True,
+                                check=True, timeout=60).stdout
+        records = [json.loads(line) for line in output.splitlines() if line.strip()]
+        ids |= {record["run"]["run_id"] for record in records if record["type"] == "run"}
+        epochs.append([record["history"]["item"]["epoch"] for record in records
+                       if record["type"] == "history" and "val_accuracy" in record["history"]["item"]])
+    assert len(ids) == 1 and ids == {read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).wandb_run_id}
+    assert epochs == [[1, 2], [3, 4]]
+
+
+def test_a_killed_multirun_rerun_resumes_the_unfinished_job_and_leaves_finished_ones_alone(
+        tiny_idx_dir, tmp_path, uninterrupted):
+    def sweep(*kill):
+        script = [str(ROOT / "tests" / "killer.py"), *map(str, kill)] if kill else [str(ROOT / "train.py")]
+        command = [sys.executable, *script, "-m", f"dataset.path={tiny_idx_dir}", "dataset.download=false",
+                   "logger=none", "plots=false", f"hydra.sweep.dir={tmp_path}", *RUN_SETTINGS, "seed=1,0"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+    # job 0 (seed 1) finishes, job 1 (seed 0) is killed in its third epoch
+    killed = sweep("step", EPOCHS * BATCHES_PER_EPOCH + 2 * BATCHES_PER_EPOCH + 4, "KILL")
+    assert killed.returncode == -9, killed.stderr
+    finished_files = {path: path.read_bytes() for path in (tmp_path / "0").rglob("*")
+                      if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log" and path.name != ".lock"}
+    assert metrics_of(tmp_path / "0")["status"] == "completed" and metrics_of(tmp_path / "1")["status"] == "running"
+    rerun = sweep()
+    assert rerun.returncode == 0, rerun.stderr
+    assert {path: path.read_bytes() for path in finished_files} == finished_files
+    assert_same_outcome(outcome(tmp_path / "1"), uninterrupted)
