@@ -6,6 +6,9 @@ set a flag while :class:`GracefulStop` is active. The trainer reads the flag aft
 stops, and the run ends normally: files written, status ``interrupted``. A second Ctrl-C raises
 KeyboardInterrupt at once. :meth:`GracefulStop.pass_on` then hands the signal to the handler that
 was installed before (submitit's, which requeues the job) or exits with 128 + the signal number.
+
+SIGTERM is taken over only when nothing in the process handles it yet: submitit ignores it on purpose
+(SLURM sends it to every process of a preempted job) and acts on the USR2 that comes with it.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import threading
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2")
                      if hasattr(signal, name))
+#: Signals left to a Python handler that is already installed (see the module docstring).
+LEFT_TO_EXISTING_HANDLERS = (signal.SIGTERM,)
 
 
 class GracefulStop:
@@ -28,6 +33,8 @@ class GracefulStop:
     def __enter__(self) -> "GracefulStop":
         if threading.current_thread() is threading.main_thread():  # Python handles signals there only
             for signum in STOP_SIGNALS:
+                if signum in LEFT_TO_EXISTING_HANDLERS and callable(signal.getsignal(signum)):
+                    continue
                 self.previous_handlers[signum] = signal.signal(signum, self._handle)
         return self
 

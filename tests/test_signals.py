@@ -1,0 +1,62 @@
+"""GracefulStop: real signals sent to this process only set a flag, and are handed on afterwards."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from fmnist.signals import GracefulStop
+
+
+@pytest.fixture
+def restore_handlers():
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1,
+                                                             signal.SIGUSR2)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2"])
+def test_a_stop_signal_only_records_its_name_until_the_trainer_asks(restore_handlers, name):
+    with GracefulStop() as stop:
+        assert stop.reason() is None
+        os.kill(os.getpid(), getattr(signal, name))
+        assert stop.reason() == name  # and the process is still here
+    assert signal.getsignal(getattr(signal, name)) is not stop._handle  # handlers put back on exit
+
+
+def test_a_second_ctrl_c_raises_at_once(restore_handlers):
+    with GracefulStop() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert stop.reason() == "SIGINT"
+
+
+def test_pass_on_hands_the_signal_to_the_handler_installed_before_then_exits(restore_handlers):
+    received = []
+    signal.signal(signal.SIGUSR2, lambda signum, frame: received.append(signum))  # as submitit's requeue handler
+    with GracefulStop() as stop:
+        os.kill(os.getpid(), signal.SIGUSR2)
+    assert received == []  # not during training
+    with pytest.raises(SystemExit) as exit_info:
+        stop.pass_on()
+    assert received == [signal.SIGUSR2] and exit_info.value.code == 128 + signal.SIGUSR2
+
+
+def test_ctrl_c_exits_130_without_raising_keyboard_interrupt(restore_handlers):
+    with GracefulStop() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(SystemExit) as exit_info:
+        stop.pass_on()
+    assert exit_info.value.code == 130
+
+
+def test_sigterm_stays_with_a_python_handler_that_was_there_first(restore_handlers):
+    received = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))  # as submitit's "bypass"
+    with GracefulStop() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert received == [signal.SIGTERM] and stop.reason() is None
