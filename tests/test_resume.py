@@ -255,14 +255,16 @@ def test_a_dead_holder_does_not_keep_the_run_folder(tiny_idx_dir, tmp_path):
     assert train(tmp_path, tiny_idx_dir).returncode == 0
 
 
-@pytest.mark.parametrize("key", ["hydra.run.dir=/proc/no_such_folder", "hydra.run.dir={file}/below_a_file"])
-def test_an_unusable_output_folder_exits_2_with_one_line(tmp_path, key):
+@pytest.mark.parametrize("arguments", [["hydra.run.dir=/proc/no_such_folder"], ["hydra.run.dir={file}/below_a_file"],
+                                       ["-m", "hydra.sweep.dir={file}/below_a_file"]])
+def test_an_unusable_output_folder_exits_2_with_one_line(tmp_path, arguments):
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    command = [sys.executable, str(ROOT / "train.py"), "logger=none", key.format(file=a_file)]
+    command = [sys.executable, str(ROOT / "train.py"), "logger=none", *(item.format(file=a_file) for item in arguments)]
     process = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    key = arguments[-1].partition("=")[0]
     assert process.returncode == 2
-    assert process.stderr.startswith("error: hydra.run.dir=") and "output folder" in process.stderr
+    assert process.stderr.startswith(f"error: {key}=") and "output folder" in process.stderr
     assert "Traceback" not in process.stderr and len(process.stderr.strip().splitlines()) == 1
 
 
@@ -369,3 +371,8 @@ def test_a_killed_multirun_rerun_resumes_the_unfinished_job_and_leaves_finished_
     assert rerun.returncode == 0, rerun.stderr
     assert {path: path.read_bytes() for path in finished_files} == finished_files
     assert_same_outcome(outcome(tmp_path / "1"), uninterrupted)
+    # a finished sweep run again trains nothing
+    both_files = {path: path.read_bytes() for path in tmp_path.rglob("*.npz")}
+    again = sweep()
+    assert again.returncode == 0 and "epoch 1/" not in again.stdout
+    assert {path: path.read_bytes() for path in both_files} == both_files
