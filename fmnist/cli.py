@@ -40,6 +40,8 @@ DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 MULTIRUN = "--multirun"
 SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
 MODEL_CHOOSERS = ("model=", "experiment=", "sweep=")  # overrides that pick the model (presets pick their own)
+PRESET_GROUPS = ("experiment", "sweep")  # +experiment=NAME, +sweep=NAME: files that pin a whole setup
+PLAIN_PRESET = ("experiment", "assignment")  # the assignment's setting without this project's extras
 
 
 class FlagError(ValueError):
@@ -217,12 +219,43 @@ def _is_number_list(token: str) -> bool:
         return False
 
 
-def _split_flags(argv: list[str]) -> tuple[list[tuple[Flag, str] | str], bool]:
-    """Tokens in order: (flag, raw value) pairs or pass-through strings; and whether it is a multirun."""
+def _stop(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def sweep_advice(conf_dir: Path) -> str:
+    """How to start a sweep: the presets of conf/sweep/ and the wandb sweep files beside conf/."""
+    wandb_files = sorted(path.name for path in (conf_dir.parent / "multirun_sweeps").glob("*.yaml"))
+    return (f"a sweep is a multirun: python train.py -m +sweep=NAME (NAME: {', '.join(group_options(conf_dir, 'sweep'))}) "
+            "or -m KEY=V1,V2 (e.g. -m optimizer=adam,nadam); a wandb sweep: wandb sweep multirun_sweeps/FILE, "
+            f"then wandb agent SWEEP_ID (FILE: {', '.join(wandb_files)})")
+
+
+def _refuse_word(word: str, after_dash_m: bool, conf_dir: Path) -> None:
+    """Stop on a bare word (no ``=``, no dash), which Hydra would reject as "missing EQUAL"."""
+    if word.lower() in ("sweep", "multirun"):
+        _stop(f"{word}: train.py takes no command words; {sweep_advice(conf_dir)}")
+    if after_dash_m:
+        _stop(f"-m {word}: -m followed by a number is the momentum (-m 0.9); followed by key=value overrides it "
+              "starts a multirun (-m optimizer=adam,nadam, -m +sweep=NAME)")
+    _stop(f"{word}: neither a flag nor a key=value override (e.g. optimizer=adam); python train.py --help lists "
+          "the flags")
+
+
+def _split_flags(argv: list[str], conf_dir: Path) -> tuple[list[tuple[Flag, str] | str], bool]:
+    """Tokens in order: (flag, raw value) pairs or pass-through strings; and whether it is a multirun.
+
+    Stops with exit 2 on what other tools' habits bring: ``--mode sweep``, a bare word such as ``sweep``.
+    """
     items, in_multirun, index = [], False, 0
     while index < len(argv):
         token = argv[index]
+        previous = argv[index - 1] if index else None
         following = argv[index + 1] if index + 1 < len(argv) else None
+        if token == "--mode" or token.startswith("--mode="):
+            typed = f"{token} {following}" if token == "--mode" and following else token
+            _stop(f"{typed}: train.py has no --mode; it trains once by default, and {sweep_advice(conf_dir)}")
         if token == "-m" and (following is None or not _is_number_list(following)):
             token = MULTIRUN
         if token == MULTIRUN:
@@ -234,6 +267,9 @@ def _split_flags(argv: list[str]) -> tuple[list[tuple[Flag, str] | str], bool]:
             items.append((BY_NAME[token], following))
             index += 1
         else:
+            if not token.startswith(("-", "~")) and "=" not in token and previous not in (*HYDRA_OPTIONS_WITH_VALUE,
+                                                                                          "--info"):
+                _refuse_word(token, previous == "-m", conf_dir)
             items.append(token)
         index += 1
     return items, in_multirun
@@ -346,11 +382,72 @@ def hydra_options_first(tokens: list[str]) -> list[str]:
     return options + overrides
 
 
+def _item_key(item: tuple[Flag, str] | str) -> str:
+    """The config key a flag or an override sets: ``-lr`` -> optimizer.lr, ``++model.dropout=0`` -> model.dropout."""
+    return item[0].key if isinstance(item, tuple) else item.lstrip("+~").partition("=")[0]
+
+
 def _sets_layer_shape(item: tuple[Flag, str] | str) -> bool:
     """A ``-nhl``/``-sz`` flag or a ``model.num_layers=``/``model.hidden_size=`` override."""
-    if isinstance(item, str):
-        return "=" in item and item.lstrip("+~").partition("=")[0] in SHAPE_KEYS
-    return item[0].key in SHAPE_KEYS
+    return (isinstance(item, tuple) or "=" in item) and _item_key(item) in SHAPE_KEYS
+
+
+def preset_settings(path: Path) -> dict[str, object]:
+    """What a ``# @package _global_`` preset sets, as override key -> value, ``hydra`` left out.
+
+    ``defaults: [override /loss: cross_entropy]`` gives loss -> cross_entropy; ``trainer: {epochs: 5}``
+    gives trainer.epochs -> 5; ``hydra/...`` defaults and the ``hydra:`` block only steer a sweep.
+    """
+    preset = OmegaConf.to_container(OmegaConf.load(path))
+    settings = {}
+    for entry in preset.pop("defaults", []):
+        for group, option in (entry.items() if isinstance(entry, dict) else ()):
+            group = group.removeprefix("override").strip().lstrip("/")
+            if group.partition("/")[0] != "hydra":
+                settings[group] = option
+    preset.pop("hydra", None)
+    nested = [("", preset)]
+    while nested:  # {'trainer': {'epochs': 5}} -> {'trainer.epochs': 5}
+        prefix, node = nested.pop(0)
+        for key, value in node.items():
+            if isinstance(value, dict):
+                nested.append((f"{prefix}{key}.", value))
+            else:
+                settings[f"{prefix}{key}"] = value
+    return settings
+
+
+def default_value(conf_dir: Path, key: str):
+    """What ``python train.py`` runs for ``key``: a group's chosen option, or a value of config.yaml or of
+    the chosen option's file (``model.dropout`` -> 0.2)."""
+    choices = default_choices(conf_dir)
+    if key in choices:
+        return choices[key]
+    value = OmegaConf.select(OmegaConf.load(conf_dir / "config.yaml"), key)
+    group, _, rest = key.partition(".")
+    if value is None and group in choices:
+        value = OmegaConf.select(OmegaConf.load(conf_dir / group / f"{choices[group]}.yaml"), rest)
+    return value
+
+
+def extras_note(items: list[tuple[Flag, str] | str], conf_dir: Path) -> str | None:
+    """One line naming the project's extras that assignment flags run on top of; None without a flag
+    about training (``-wp``/``-we`` only say where to track) or with a preset. The extras are the settings of conf/experiment/assignment.yaml that the default
+    config does differently and that the command line leaves alone."""
+    typed = {_item_key(item) for item in items if isinstance(item, tuple) or "=" in item}
+    trains = [item for item in items if isinstance(item, tuple) and not item[0].key.startswith("logger.")]
+    if not trains or typed & set(PRESET_GROUPS):
+        return None
+    if typed & set(SHAPE_KEYS):
+        typed.add("model")  # -nhl/-sz select model=mlp
+    group, name = PLAIN_PRESET
+    plain = preset_settings(conf_dir / group / f"{name}.yaml")
+    extras = [f"{key}={default_value(conf_dir, key)}" for key, value in plain.items()
+              if key not in typed and default_value(conf_dir, key) != value]
+    if not extras:
+        return None
+    return (f"note: the flags run on top of this project's extras ({' '.join(extras)}); "
+            f"+{group}={name} turns them all off (the assignment's plain setting)")
 
 
 def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str]:
@@ -359,12 +456,15 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
     if "--help" in arguments or "-h" in arguments:
         print(help_text(conf_dir))
         return [program, "--help"]
-    items, in_multirun = _split_flags(arguments)
+    items, in_multirun = _split_flags(arguments, conf_dir)
     # group overrides in their files' spelling first, so what follows reads `optimizer=adam`, `logger=none`
     items = [_checked_group_choice(item, conf_dir) if isinstance(item, str) else item for item in items]
     optimizers = _chosen_optimizers(items, conf_dir)
     needs_mlp = not any(isinstance(item, str) and item.lstrip("+").startswith(MODEL_CHOOSERS) for item in items)
     tracking_off = "logger=none" in items
+    note = extras_note(items, conf_dir)
+    if note:
+        print(note, file=sys.stderr)
     rewritten = []
     for item in items:
         if needs_mlp and _sets_layer_shape(item):

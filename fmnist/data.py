@@ -161,6 +161,16 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
     )
 
 
+def batch_size_warning(batch_size: int, train_images: int) -> str | None:
+    """The warning for a batch larger than the training set, or None: each epoch is then a single step on
+    the whole set, never what the batch size asked for."""
+    if batch_size <= train_images:
+        return None
+    return (f"trainer.batch_size={batch_size} is larger than the training set ({train_images} images), so each "
+            f"epoch is one step on all {train_images}; use -b/trainer.batch_size of at most {train_images}, or "
+            "train on more images (dataset.subset)")
+
+
 def dataset_source(name: str) -> DatasetSource:
     """The ``DatasetSource`` of ``name``; a ``DataError`` listing the allowed names otherwise."""
     if name not in DATASETS:
@@ -209,7 +219,8 @@ def find_dataset_files(name: str, path: str | None = None, download: bool = True
         if not missing:
             return found
     if not download:
-        raise DataError(_not_found_message(source, searched, "downloading is off (dataset.download=false)"))
+        raise DataError(_not_found_message(source, searched, "downloading is off (dataset.download=false)",
+                                           "run again with dataset.download=true (the default) once online"))
     try:
         return _download(source, download_cache_folder(name))
     except ValueError as error:  # pooch: the SHA-256 of the downloaded file is not the known one
@@ -218,7 +229,7 @@ def find_dataset_files(name: str, path: str | None = None, download: bool = True
                         "pass dataset.path=DIR.") from error
     except OSError as error:  # no network, HTTP error (requests' errors are OSErrors), unwritable cache
         reason = f"the download failed ({type(error).__name__}: {error})"
-        raise DataError(_not_found_message(source, searched, reason)) from error
+        raise DataError(_not_found_message(source, searched, reason, "run again once online")) from error
 
 
 def download_cache_folder(name: str) -> Path:
@@ -263,8 +274,9 @@ def _download(source: DatasetSource, folder: Path) -> dict[str, Path]:
     return files
 
 
-def _not_found_message(source: DatasetSource, searched: list[Path], reason: str) -> str:
-    """What to tell a user when no copy was found and none could be downloaded."""
+def _not_found_message(source: DatasetSource, searched: list[Path], reason: str, download_fix: str) -> str:
+    """What to tell a user when no copy was found and none could be downloaded; ``download_fix`` says how
+    the download can still work (turn it on, or get online)."""
     cache = searched[-1]
     if source.debian_package:
         local_fix = f"install the Debian package: sudo apt-get install {source.debian_package}"
@@ -277,7 +289,7 @@ def _not_found_message(source: DatasetSource, searched: list[Path], reason: str)
         "To fix it, do one of:",
         f"  - {local_fix}",
         "  - put the four files in a folder DIR and pass dataset.path=DIR",
-        f"  - get online and run again with dataset.download=true; the files are saved in {cache}",
+        f"  - {download_fix}; the files are saved in {cache}",
     ])
 
 

@@ -82,7 +82,8 @@ def format_report(figures: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fmnist.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="a training run's directory (holds model.npz)")
-    parser.add_argument("overrides", nargs="*", help="dataset=NAME and/or dataset.KEY=VALUE")
+    # default=[]: without one, argparse lists an empty `nargs="*"` positional among the missing arguments
+    parser.add_argument("overrides", nargs="*", default=[], help="dataset=NAME and/or dataset.KEY=VALUE (optional)")
     args = parser.parse_args(argv)
     from fmnist.data import DataError
 

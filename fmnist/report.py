@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from fmnist.cli import preset_settings
 from fmnist.outputs import CONFIG_FILE, METRICS_FILE, read_metrics, write_json_atomically
 from fmnist.tracking import RUN_NAME_KEYS, flatten
 
@@ -353,16 +354,7 @@ def sweep_preset_overrides(name: str, conf_dir: Path = CONF_DIR) -> list[str] | 
     path = conf_dir / SWEEP_PRESET_GROUP / f"{name}.yaml"
     if not path.is_file():
         return None
-    preset = OmegaConf.to_container(OmegaConf.load(path))
-    overrides = []
-    for entry in preset.pop("defaults", []):
-        if isinstance(entry, dict):
-            for group, option in entry.items():
-                group = group.removeprefix("override").strip().lstrip("/")
-                if not steers_the_sweep(group):
-                    overrides.append(f"{group}={option}")
-    preset.pop("hydra", None)
-    return overrides + [f"{key}={override_value(value)}" for key, value in flatten(preset).items()]
+    return [f"{key}={override_value(value)}" for key, value in preset_settings(path).items()]
 
 
 def rerun_overrides(run: Run, keys: list[str]) -> list[str]:

@@ -125,7 +125,8 @@ def test_wandb_flags_with_tracking_off_are_dropped_with_a_warning(capsys):
 
 
 def test_an_unused_flag_is_dropped_with_a_one_line_warning(capsys):
-    assert rewrite_argv(["t", "-o", "adam", "-beta", "0.9"]) == ["t", "optimizer=adam"]
+    assert rewrite_argv(["t", "+experiment=assignment", "-o", "adam", "-beta", "0.9"]) == \
+        ["t", "+experiment=assignment", "optimizer=adam"]
     warning = capsys.readouterr().err.strip()
     assert warning.count("\n") == 0
     assert warning.startswith("warning: -beta/--beta is not used by optimizer adam")
@@ -233,3 +234,105 @@ def test_train_py_help_lists_flags_and_config_groups_quickly():
     modules = subprocess.run([sys.executable, "-X", "importtime", "-c", "import fmnist.cli"], capture_output=True,
                              text=True, cwd=ROOT).stderr
     assert not any(heavy in modules for heavy in ("wandb", "matplotlib", "numpy"))
+
+
+# ---------------------------------------------------------------------------------------- the plain setting
+
+
+def composed(*overrides: str) -> dict:
+    """The config ``python train.py OVERRIDES`` runs, flattened to dotted keys."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        config = OmegaConf.to_container(compose("config", overrides=list(overrides)))
+    flat, nested = {}, [("", config)]
+    while nested:
+        prefix, node = nested.pop()
+        for key, value in node.items():
+            if isinstance(value, dict):
+                nested.append((f"{prefix}{key}.", value))
+            else:
+                flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def test_the_assignment_preset_trains_with_nothing_but_what_the_flags_name():
+    plain = composed("+experiment=assignment")
+    assert plain["model.dropout"] == 0 and plain["model.hidden_sizes"] is None
+    assert (plain["model.num_layers"], plain["model.hidden_size"]) == (3, 128)
+    assert plain["optimizer.weight_decay"] == 0 and plain["trainer.lr_schedule"] == "constant"
+    assert plain["loss._target_"].endswith(".CrossEntropy") and not plain.get("loss.smoothing")
+    assert plain["augment.max_shift"] == 0 and plain["augment.horizontal_flip"] is False
+    assert composed("+experiment=assignment", "optimizer.weight_decay=5e-4")["optimizer.weight_decay"] == 5e-4
+
+
+@pytest.mark.parametrize("optimizer", group_options("optimizer"))
+def test_each_optimizer_runs_at_its_own_learning_rate(optimizer):
+    assert composed(f"optimizer={optimizer}")["optimizer.lr"] == load_option("optimizer", optimizer).lr
+
+
+def test_flags_on_the_defaults_name_every_extra_in_one_line(capsys):
+    """The note names what +experiment=assignment changes: each key that differs, or the group it belongs to."""
+    rewrite_argv(["t", "-o", "adam", "-lr", "1e-3"])
+    note = capsys.readouterr().err
+    assert note.count("\n") == 1 and note.startswith("note: ") and "+experiment=assignment" in note
+    named = note.partition("(")[2].partition(")")[0].split()
+    default, plain = composed("optimizer=adam"), composed("optimizer=adam", "+experiment=assignment")
+    differing = {key for key in default.keys() | plain.keys() if default.get(key) != plain.get(key)}
+    assert differing and all(f"{key}={default[key]}" in named or
+                             any(item.startswith(f"{key.partition('.')[0]}=") for item in named) for key in differing)
+    assert all(item.partition("=")[0] in differing or any(key.startswith(f"{item.partition('=')[0]}.")
+                                                           for key in differing) for item in named)
+
+
+@pytest.mark.parametrize("argv", [["+experiment=assignment", "-o", "adam"], ["-o", "adam", "+experiment=keras_dropout"],
+                                  ["-m", "+sweep=grid", "-e", "2"], ["optimizer=adam", "trainer.epochs=2"]],
+                         ids=["plain", "another preset", "sweep preset", "overrides only"])
+def test_no_note_with_a_preset_or_without_flags(argv, capsys):
+    rewrite_argv(["t", *argv])
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_the_note_leaves_out_what_the_command_line_sets(capsys):
+    rewrite_argv(["t", "-nhl", "3", "-w_d", "0", "-l", "cross_entropy", "model.dropout=0.1"])
+    named = capsys.readouterr().err.partition("(")[2].partition(")")[0].split()
+    assert [item.partition("=")[0] for item in named] == ["trainer.lr_schedule"]
+
+
+# ---------------------------------------------------------------------------------------- other tools' habits
+
+
+@pytest.mark.parametrize("argv", [["sweep"], ["--mode", "sweep"], ["--mode=sweep"], ["-m", "sweep"]],
+                         ids=["sweep", "--mode sweep", "--mode=sweep", "-m sweep"])
+def test_starting_a_sweep_as_other_projects_do_exits_2_saying_what_to_type(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        rewrite_argv(["t", *argv])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert message.startswith(f"error: {' '.join(argv[-2:] if argv[0] == '--mode' else argv[-1:])}: ")
+    assert "-m +sweep=NAME" in message and message.count("\n") == 1
+    assert all(name in message for name in group_options("sweep"))
+    assert all(path.name in message for path in (ROOT / "multirun_sweeps").glob("*.yaml"))
+
+
+def test_dash_m_before_a_word_exits_2_explaining_both_meanings(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        rewrite_argv(["t", "-m", "abc"])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert message.startswith("error: -m abc: ") and "momentum (-m 0.9)" in message and "-m +sweep=NAME" in message
+
+
+def test_a_bare_word_exits_2_but_values_of_hydra_options_and_deletions_pass(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        rewrite_argv(["t", "adam"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: adam: neither a flag nor a key=value override")
+    assert rewrite_argv(["t", "--cfg", "job", "--info", "config", "~logger"]) == \
+        ["t", "--cfg", "job", "--info", "config", "~logger"]
+
+
+def test_train_py_sweep_exits_2_before_hydra():
+    process = subprocess.run([sys.executable, str(ROOT / "train.py"), "sweep"], capture_output=True, text=True,
+                             timeout=30, cwd=ROOT)
+    assert process.returncode == 2 and "-m +sweep=NAME" in process.stderr and "EQUAL" not in process.stderr
