@@ -92,6 +92,8 @@ def search_space(overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
 
 
 class OptunaStudySweeper(Sweeper):
+    """What Hydra builds from conf/hydra/sweeper/optuna_study.yaml (the sampler already instantiated)."""
+
     def __init__(self, sampler: Any, direction: str, study_name: str | None, storage: str | None,
                  n_trials: int, n_jobs: int, params: DictConfig | None) -> None:
         self.sampler, self.direction, self.study_name, self.storage = sampler, direction, study_name, storage

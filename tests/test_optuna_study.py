@@ -7,8 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import optuna
 import pytest
+from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import OmegaConf
 
-from hydra_plugins.optuna_study_sweeper import SweeperConfigError, open_storage, search_space
+from hydra_plugins.optuna_study_sweeper import OptunaStudySweeper, SweeperConfigError, open_storage, search_space
 from tests.test_sweeps import job_metrics, multirun
 
 FINISHED_TRIAL = re.compile(r"Trial (\d+) finished with value")
@@ -58,6 +60,35 @@ def test_bad_storage_on_the_command_line_exits_2_without_a_traceback(tiny_idx_di
     assert process.returncode == 2
     assert "hydra.sweeper.storage=study.log is neither a database URL nor a journal file" in process.stderr
     assert "Traceback" not in process.stderr
+
+
+class SecondJobOfEachBatchRaises:
+    """Stands in for Hydra's launcher: records the jobs; the first of each batch returns 0.5, the second raises."""
+
+    def __init__(self):
+        self.batches = []
+
+    def launch(self, jobs, initial_job_idx):
+        self.batches.append(jobs)
+        return [JobReturn(status=JobStatus.COMPLETED, _return_value=0.5,
+                          hydra_cfg=OmegaConf.create({"hydra": {"runtime": {"output_dir": "out"}}})),
+                JobReturn(status=JobStatus.FAILED, _return_value=RuntimeError("the job crashed"))][:len(jobs)]
+
+
+def test_trials_go_out_in_batches_of_n_jobs_and_a_job_that_raises_is_a_failed_trial(tmp_path):
+    storage = f"journal:{tmp_path / 'study.log'}"
+    sweeper = OptunaStudySweeper(sampler=optuna.samplers.RandomSampler(), direction="maximize", study_name="s",
+                                 storage=storage, n_trials=5, n_jobs=2, params={"optimizer": "choice(adam,sgd)"})
+    sweeper.launcher = SecondJobOfEachBatchRaises()
+    sweeper.sweep(["logger=none"])
+    trials = optuna.load_study(study_name="s", storage=open_storage(storage)).trials
+    complete, fail = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL
+    assert [trial.state for trial in trials] == [complete, fail, complete, fail, complete]
+    assert [trial.value for trial in trials if trial.state == complete] == [0.5, 0.5, 0.5]
+    assert [len(batch) for batch in sweeper.launcher.batches] == [2, 2, 1]
+    jobs = [job for batch in sweeper.launcher.batches for job in batch]
+    assert jobs == [["logger=none", f"optimizer={trial.params['optimizer']}", f"hydra.sweep.subdir={trial.number}"]
+                    for trial in trials]
 
 
 @pytest.mark.slow
