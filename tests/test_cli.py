@@ -183,14 +183,15 @@ def test_an_unknown_choice_exits_2_listing_the_files_of_its_conf_folder(flag, ca
 def test_choices_and_optimizer_keys_come_from_the_conf_folder(tmp_path):
     """A new conf/optimizer/NAME.yaml is a new -o choice, and the help says which flags it takes."""
     conf = shutil.copytree(CONF_DIR, tmp_path / "conf")
-    (conf / "optimizer" / "eve.yaml").write_text("_target_: somewhere.Eve\nlr: 0.001\nbeta1: 0.9\nbeta3: 0.5\n")
-    assert rewrite_argv(["t", "-o", "EVE"], conf_dir=conf) == ["t", "optimizer=eve"]
-    assert rewrite_argv(["t", "-o", "eve", "-beta1", "0.8"], conf_dir=conf) == ["t", "optimizer=eve",
-                                                                                 "optimizer.beta1=0.8"]
+    assert "novel" not in group_options("optimizer")
+    (conf / "optimizer" / "novel.yaml").write_text("_target_: somewhere.Novel\nlr: 0.001\nbeta1: 0.9\nbeta3: 0.5\n")
+    assert rewrite_argv(["t", "-o", "NOVEL"], conf_dir=conf) == ["t", "optimizer=novel"]
+    assert rewrite_argv(["t", "-o", "novel", "-beta1", "0.8"], conf_dir=conf) == ["t", "optimizer=novel",
+                                                                                   "optimizer.beta1=0.8"]
     text = " ".join(help_text(conf).split())  # argparse wraps lines
-    assert "eve" in text.partition("--optimizer OPTIMIZER")[2].partition("-lr")[0]
+    assert "novel" in text.partition("--optimizer OPTIMIZER")[2].partition("-lr")[0]
     beta1_takers = [option for option in group_options("optimizer") if "beta1" in load_option("optimizer", option)]
-    assert f"first-moment decay ({', '.join(sorted([*beta1_takers, 'eve']))})" in text
+    assert f"first-moment decay ({', '.join(sorted([*beta1_takers, 'novel']))})" in text
 
 
 def test_optimizer_flags_name_the_optimizers_whose_files_set_them(capsys):
