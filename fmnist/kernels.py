@@ -1,5 +1,5 @@
-"""Optional fused kernels, compiled by numba: the RMSProp and Adam/NAdam updates as one loop each, and
-the softmax cross-entropy with its gradient as one pass over the logits.
+"""Optional fused kernels, compiled by numba: the RMSProp update and that of Adam and its variants (NAdam,
+Eve) as one loop each, and the softmax cross-entropy with its gradient as one pass over the logits.
 
 NumPy spends an optimiser step in about a dozen passes over the parameter buffer (one per ufunc); for
 the small networks of this project that is as long as the forward and backward pass together, and
@@ -123,7 +123,7 @@ def fused_rmsprop_step():
 
 
 def fused_adaptive_moment_step():
-    """The compiled Adam/NAdam loop, or None (see :func:`_compiled`)."""
+    """The compiled loop of Adam and its variants (NAdam, Eve), or None (see :func:`_compiled`)."""
     return _compiled(_compile_adaptive_moment_step)
 
 

@@ -1,4 +1,4 @@
-"""The six optimisers, written by hand.
+"""The optimisers, written by hand: SGD, momentum, Nesterov, RMSProp, Adam, NAdam and Eve.
 
 Each optimiser updates a list of float arrays in place: ``optimizer.step(params, grads, loss)``, where
 ``loss`` is the batch's objective (the rules that need it, such as Eve, read it; the others ignore it).
@@ -10,11 +10,13 @@ NumPy calls over one array. Every rule starts from the regularised gradient
 
 and the scratch buffers are allocated once, so a step allocates nothing.
 
-Adding an optimiser: subclass :class:`Optimizer`, state the rule in the docstring, implement
-``update`` and add ``conf/optimizer/NAME.yaml``; the tests discover it there.
+Adding an optimiser: subclass :class:`Optimizer` (or the rule it varies: :class:`Eve` only overrides
+two hooks of :class:`Adam`), state the rule and the range of each hyperparameter in the docstring,
+implement ``update`` and add ``conf/optimizer/NAME.yaml``; the tests discover it there.
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -42,6 +44,10 @@ def _positive(name: str, value: float) -> float:
 
 class Optimizer:
     """Base class: validates ``lr`` and ``weight_decay``, keeps per-parameter state and the step count.
+
+    Hyperparameters (each subclass lists its own the same way; the constructor refuses values outside):
+        lr ∈ (0, ∞)               η, the step size
+        weight_decay ∈ [0, ∞)     λ, the L2 coefficient added to the gradient
 
     :meth:`state_dict` / :meth:`load_state_dict` carry that state through a checkpoint: the step count,
     every buffer except working space (:attr:`WORK_BUFFERS`) and the scalars named in
@@ -127,7 +133,8 @@ class Optimizer:
         return True
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{key}={value:g}" for key, value in vars(self).items() if isinstance(value, float))
+        """The class and its hyperparameters (the constructor's arguments), e.g. ``SGD(lr=0.01, weight_decay=0)``."""
+        settings = ", ".join(f"{name}={getattr(self, name):g}" for name in inspect.signature(type(self)).parameters)
         return f"{type(self).__name__}({settings})"
 
 
@@ -154,6 +161,9 @@ class Momentum(SGD):
 
     For a constant η this is the textbook u_t = μ u_{t-1} + η g_t, θ_t = θ_{t-1} - u_t with
     u_t = η v_t. Same numbers as ``torch.optim.SGD(lr=η, momentum=μ, weight_decay=λ)``.
+
+    Hyperparameters:
+        momentum ∈ [0, 1)         μ
     """
 
     def __init__(self, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
@@ -208,6 +218,10 @@ class RMSProp(Optimizer):
 
     Same numbers as ``torch.optim.RMSprop(lr=η, alpha=β, eps=ε, weight_decay=λ)``. The step runs as
     one fused loop when :mod:`fmnist.kernels` is available.
+
+    Hyperparameters:
+        beta ∈ [0, 1)             β, decay of the mean square
+        epsilon ∈ (0, ∞)          ε
     """
 
     def __init__(self, lr: float, beta: float = 0.9, epsilon: float = 1e-8, weight_decay: float = 0.0):
@@ -244,8 +258,19 @@ class Adam(Optimizer):
         θ_t = θ_{t-1} - η m̂_t / (√v̂_t + ε)
 
     Same numbers as ``torch.optim.Adam(lr=η, betas=(β1, β2), eps=ε, weight_decay=λ)``.
-    Written as θ_t = θ_{t-1} - η (c_m m_t + c_g g_t) / (√v̂_t + ε) with c_m = 1/(1 - β1^t), c_g = 0,
-    the form NAdam shares; the step runs as one fused loop when :mod:`fmnist.kernels` is available.
+    Computed in the form its variants share, with three scalars of step t:
+
+        θ_t = θ_{t-1} - η (c_m m_t + c_g g_t) / (s_t √v_t + ε)
+        Adam: c_m = 1 / (1 - β1^t), c_g = 0        (:meth:`moment_coefficients`)
+              s_t = 1 / √(1 - β2^t)                 (:meth:`root_v_scale`)
+
+    A variant overrides the hook of what it changes (NAdam the coefficients, Eve s_t), never ``update``;
+    the step runs as one fused loop when :mod:`fmnist.kernels` is available.
+
+    Hyperparameters:
+        beta1 ∈ [0, 1)            β1, decay of the first moment
+        beta2 ∈ [0, 1)            β2, decay of the second moment
+        epsilon ∈ (0, ∞)          ε
     """
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
@@ -260,15 +285,23 @@ class Adam(Optimizer):
         return {**super().init_state(param), "m": np.zeros_like(param), "v": np.zeros_like(param)}
 
     def begin_step(self, loss):
-        """(c_m, c_g) of step t: (1 / (1 - β1^t), 0)."""
-        self.step_coefficients = (1.0 / (1.0 - self.beta1 ** self.t), 0.0)
+        """The scalars of step t that every array shares: (c_m, c_g) and s_t."""
+        self.step_coefficients = self.moment_coefficients()
+        self.v_scale = self.root_v_scale()
+
+    def moment_coefficients(self) -> tuple[float, float]:
+        """(c_m, c_g) of step t: (1 / (1 - β1^t), 0), so c_m m_t = m̂_t."""
+        return 1.0 / (1.0 - self.beta1 ** self.t), 0.0
+
+    def root_v_scale(self) -> float:
+        """s_t = 1 / √(1 - β2^t), so s_t √v_t = √v̂_t."""
+        return 1.0 / math.sqrt(1.0 - self.beta2 ** self.t)
 
     def update(self, param, grad, state):
         momentum_coefficient, gradient_coefficient = self.step_coefficients
-        v_scale = 1.0 / math.sqrt(1.0 - self.beta2 ** self.t)  # √v̂_t = √v_t · v_scale
         m, v = state["m"], state["v"]
         if self._fused_update(param, grad, (m, v), (self.weight_decay, 1.0 - self.beta1, 1.0 - self.beta2,
-                                                   momentum_coefficient, gradient_coefficient, v_scale,
+                                                   momentum_coefficient, gradient_coefficient, self.v_scale,
                                                    self.epsilon, self.lr)):
             return
         grad = self._regularised(param, grad, state)
@@ -286,8 +319,8 @@ class Adam(Optimizer):
             np.multiply(grad, gradient_coefficient, out=scratch)
             numerator += scratch  # c_m m_t + c_g g_t
         np.sqrt(v, out=scratch)
-        scratch *= v_scale
-        scratch += self.epsilon  # √v̂_t + ε
+        scratch *= self.v_scale
+        scratch += self.epsilon  # s_t √v_t + ε
         numerator /= scratch
         numerator *= self.lr
         param -= numerator
@@ -303,6 +336,9 @@ class NAdam(Adam):
     The first term is the Nesterov look-ahead: next step's momentum applied to this step's moment.
     In Adam's form c_m = μ_{t+1} / (1 - Π_{i≤t+1} μ_i) and c_g = (1 - μ_t) / (1 - Π_{i≤t} μ_i).
     Same numbers as ``torch.optim.NAdam(lr=η, betas=(β1, β2), eps=ε, weight_decay=λ, momentum_decay=ψ)``.
+
+    Hyperparameters:
+        momentum_decay ∈ [0, ∞)   ψ
     """
 
     scalar_state = ("mu_product",)
@@ -317,7 +353,76 @@ class NAdam(Adam):
         return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
 
     def begin_step(self, loss):
-        """Advance Π μ to step t and set (c_m, c_g) of step t."""
+        """Advance Π μ to step t, then Adam's scalars."""
+        self.mu_product *= self.mu(self.t)
+        super().begin_step(loss)
+
+    def moment_coefficients(self):
+        """(c_m, c_g) of step t: (μ_{t+1} / (1 - Π_{i≤t+1} μ_i), (1 - μ_t) / (1 - Π_{i≤t} μ_i))."""
         mu_t, mu_next = self.mu(self.t), self.mu(self.t + 1)
-        self.mu_product *= mu_t
-        self.step_coefficients = (mu_next / (1.0 - self.mu_product * mu_next), (1.0 - mu_t) / (1.0 - self.mu_product))
+        return mu_next / (1.0 - self.mu_product * mu_next), (1.0 - mu_t) / (1.0 - self.mu_product)
+
+
+class Eve(Adam):
+    """Eve (Koushik & Hayashi, 2016, "Improving Stochastic Gradient Descent with Feedback",
+    arXiv:1611.01505, Algorithm 1): Adam whose step shrinks while the objective f (the batch loss,
+    ``step``'s ``loss``; f ≥ 0) changes much and grows while it changes little. With f_t the loss at
+    θ_{t-1}, f̂ its smoothed value and d the feedback (the paper writes f(θ_{t-1}) and f̂_{t-2} where
+    this says f_t and f̂_{t-1}):
+
+        m_t, v_t, m̂_t, v̂_t as in Adam
+        t = 1:  f̂_1 = f_1,  d_1 = 1
+        t > 1:  (δ, Δ) = (k + 1, K + 1) if f_t ≥ f̂_{t-1}, else (1 / (K + 1), 1 / (k + 1))
+                c_t = min(max(δ, f_t / f̂_{t-1}), Δ)             the change of f, clipped
+                f̂_t = c_t f̂_{t-1}
+                r_t = |f̂_t - f̂_{t-1}| / min(f̂_t, f̂_{t-1})       its relative size, k ≤ r_t ≤ K
+                    = |c_t - 1| / min(c_t, 1)                    (computed so)
+                d_t = β3 d_{t-1} + (1 - β3) r_t
+        θ_t = θ_{t-1} - η m̂_t / (d_t √v̂_t + ε)
+
+    An unchanged objective (f_t = f̂_{t-1}) takes the first branch: c_t = k + 1, r_t = k. In Adam's form
+    only s_t changes, to d_t / √(1 - β2^t) (:meth:`root_v_scale`). Where f̂ = 0 the ratio f_t / f̂_{t-1} is
+    undefined (losses of exactly 0 from the first step on, or f̂ shrunk below the smallest float by
+    losses of 0): the feedback then starts afresh, f̂_t = f_t with d unchanged, as at t = 1.
+    This is Algorithm 1 as printed in 2016. Elsewhere: the authors' Keras code of 2016 takes the first
+    branch only when f_t > f̂_{t-1} and adds ε to d_t √v_t with Adam's bias corrections folded into η; the
+    paper's later version replaces k and K by one c, clips |f_t - f_{t-1}| / (min(f_t, f_{t-1}) - f*) to
+    [1/c, c] and divides the whole Adam step by the smoothed result.
+
+    Hyperparameters (the paper's defaults: β3 = 0.999, k = 0.1, K = 10):
+        beta3 ∈ [0, 1)                              β3, decay of the feedback d
+        lower_threshold ∈ (0, ∞)                    k, the smallest relative change counted
+        upper_threshold ∈ (lower_threshold, ∞)      K, the largest
+    """
+
+    scalar_state = ("d", "smoothed_loss")  # checkpoints carry them with the moment buffers
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, beta3: float = 0.999,
+                 lower_threshold: float = 0.1, upper_threshold: float = 10.0, epsilon: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(lr, beta1, beta2, epsilon, weight_decay)
+        self.beta3 = _probability("beta3", beta3)
+        self.lower_threshold = _positive("lower_threshold", lower_threshold)
+        self.upper_threshold = _check("upper_threshold", upper_threshold, self.lower_threshold, low_inclusive=False)
+        self.d = 1.0  # d_t
+        self.smoothed_loss = 0.0  # f̂_t; 0 until the first (positive) loss
+
+    def begin_step(self, loss):
+        """Advance d and f̂ with the objective f_t = ``loss``, then Adam's scalars."""
+        if loss is None:
+            raise ValueError("Eve needs the batch loss: call optimizer.step(params, grads, loss)")
+        loss = float(loss)
+        if self.smoothed_loss > 0.0:
+            k, big_k = self.lower_threshold, self.upper_threshold
+            low, high = (k + 1.0, big_k + 1.0) if loss >= self.smoothed_loss else (1.0 / (big_k + 1.0), 1.0 / (k + 1.0))
+            change = min(max(low, loss / self.smoothed_loss), high)  # c_t
+            self.smoothed_loss *= change  # f̂_t = c_t f̂_{t-1}
+            relative_change = abs(change - 1.0) / min(change, 1.0)  # r_t
+            self.d = self.beta3 * self.d + (1.0 - self.beta3) * relative_change
+        else:
+            self.smoothed_loss = loss  # f̂_1 = f_1
+        super().begin_step(loss)
+
+    def root_v_scale(self):
+        """s_t = d_t / √(1 - β2^t), so s_t √v_t = d_t √v̂_t."""
+        return self.d * super().root_v_scale()
