@@ -92,6 +92,20 @@ def test_trials_go_out_in_batches_of_n_jobs_and_a_job_that_raises_is_a_failed_tr
 
 
 @pytest.mark.slow
+def test_rerunning_a_sweep_without_storage_proposes_the_same_trials_and_keeps_finished_runs(tiny_idx_dir, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    runs = []
+    for _ in range(2):
+        process = multirun("+sweep=optuna", "hydra.sweeper.n_trials=2", "trainer.epochs=1", sweep_dir=sweep_dir,
+                           data_dir=tiny_idx_dir)
+        assert process.returncode == 0, process.stderr
+        runs.append({job: ((sweep_dir / job / ".hydra" / "overrides.yaml").read_text(), metrics)
+                     for job, metrics in job_metrics(sweep_dir).items()})
+    assert sorted(runs[1]) == ["0", "1"]
+    assert runs[1] == runs[0]  # same overrides, and metrics.json untouched: not trained again
+
+
+@pytest.mark.slow
 def test_two_sweepers_on_one_journal_file_run_every_trial_once_and_agree_on_the_best(tiny_idx_dir, tmp_path):
     """Two processes start the README's shared-study command together: one study whose trials are numbered
     0..N-1, each run by one process in the job folder named after it, with the value its run reached; the
