@@ -1,5 +1,5 @@
-"""The Optuna sweeper (hydra_plugins/optuna_study_sweeper.py): its search space, its storages, and one study
-shared by two sweeper processes through a journal file."""
+"""The Optuna sweeper (hydra_plugins/optuna_study_sweeper.py): its search space, its storages, how it launches
+and records trials, rerunning a sweep, and one study shared by two sweeper processes through a journal file."""
 from __future__ import annotations
 
 import re
