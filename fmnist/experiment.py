@@ -16,6 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from fmnist.atomic import write_atomically
+from fmnist.averaging import ExponentialAverage
 from fmnist.callbacks import Callback, TrainResult
 from fmnist.nn.network import MLP
 from fmnist.outputs import CONFIG_FILE, MetricsFile, ModelWriter, PlotWriter
@@ -146,10 +147,17 @@ class Experiment:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ConfigError(f"checkpoint.every_n_epochs must be an integer >= 1, got {every!r}")
         optimizer = instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer")
-        return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
-                       batch_size=trainer_cfg.batch_size, rng=train_rng, callbacks=self.build_callbacks(data, network),
-                       lr_schedule=schedule, augment=self.build_augmentation(), save_state=self.save_state,
-                       checkpoint_every=every, should_stop=self.should_stop)
+        try:
+            ema_decay = trainer_cfg.get("ema_decay", 0)
+            average = ExponentialAverage(ema_decay) if ema_decay else None
+            return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
+                           batch_size=trainer_cfg.batch_size, rng=train_rng,
+                           callbacks=self.build_callbacks(data, network), lr_schedule=schedule,
+                           augment=self.build_augmentation(), save_state=self.save_state, checkpoint_every=every,
+                           should_stop=self.should_stop, warmup_epochs=trainer_cfg.get("warmup_epochs", 0),
+                           average=average)
+        except ValueError as error:  # the trainer's and the average's own checks name the key
+            raise ConfigError(str(error)) from None
 
     def save_state(self, state: TrainingState) -> None:
         """Write the checkpoint of ``state``; a failure names the file and what to do."""

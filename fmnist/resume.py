@@ -2,7 +2,7 @@
 
 After each epoch's validation the run writes ``RUN_DIR/checkpoints/last.npz`` (the one before
 becomes ``prev.npz``), atomically (:mod:`fmnist.atomic`). It holds the :class:`TrainingState`
-(weights, optimiser buffers and step count, the random generator, the history), the config keys that
+(weights, optimiser buffers and step count, the random generator, the history, the weight average), the config keys that
 shape training with their hash, the wandb run id, the run's status and a format version. When a run
 ends for good (completed or diverged) its checkpoint is marked with that status and the summary.
 
@@ -80,6 +80,8 @@ def write_checkpoint(run_dir: str | Path, checkpoint: Checkpoint, keep_previous:
             "training_config": checkpoint.training_config, "config_hash": config_hash(checkpoint.training_config),
             "wandb_run_id": checkpoint.wandb_run_id, "status": checkpoint.status, "summary": checkpoint.summary}
     arrays = {"params": state.params, **{f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}}
+    if state.averaged_params is not None:
+        arrays["averaged_params"] = state.averaged_params
     return write_atomically(folder / LAST, lambda file: np.savez(file, meta=np.array(json.dumps(meta)), **arrays),
                             previous=folder / PREVIOUS if keep_previous else None)
 
@@ -101,7 +103,8 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     buffers = {name.removeprefix("optimizer/"): array for name, array in arrays.items() if name.startswith("optimizer/")}
     state = TrainingState(epoch=meta["epoch"], params=arrays["params"], rng=meta["rng"], history=meta["history"],
                           base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"], "scalars": meta["optimizer_scalars"],
-                                                              "buffers": buffers})
+                                                              "buffers": buffers},
+                          averaged_params=arrays.get("averaged_params"))
     return Checkpoint(state=state, training_config=meta["training_config"], wandb_run_id=meta["wandb_run_id"],
                       status=meta["status"], summary=meta["summary"])
 

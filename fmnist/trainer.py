@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from fmnist.averaging import ExponentialAverage
 from fmnist.callbacks import SUMMARY_METRICS, Callback, RunInfo, TrainResult
 from fmnist.nn.losses import Loss
 from fmnist.nn.network import MLP
@@ -23,17 +24,24 @@ from fmnist.nn.network import MLP
 LR_SCHEDULES = ("constant", "cosine")
 
 
-def learning_rate_factor(schedule: str, epoch: int, epochs: int) -> float:
-    """Multiplier of the base learning rate in ``epoch`` (1..epochs).
+def learning_rate_factor(schedule: str, epoch: int, epochs: int, warmup_epochs: int = 0) -> float:
+    """Multiplier of the base learning rate in ``epoch`` (1..epochs), after W = ``warmup_epochs``
+    epochs of linear warmup (Goyal et al. 2017), epoch / W for epoch <= W; then, with e = epoch - W
+    and E = epochs - W:
 
-    constant: 1.  cosine: ½ (1 + cos(π (epoch - 1) / epochs)), from 1 in the first epoch down towards
-    0 in the last (SGDR, Loshchilov & Hutter 2017, one cycle without restarts, stepped per epoch).
+    constant: 1.  cosine: ½ (1 + cos(π (e - 1) / E)), from 1 in the first epoch after warmup down
+    towards 0 in the last (SGDR, Loshchilov & Hutter 2017, one cycle without restarts, per epoch).
     """
-    if schedule == "constant":
-        return 1.0
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
+        raise ValueError(f"trainer.warmup_epochs must be a whole number from 0 to trainer.epochs - 1 = {epochs - 1}, "
+                         f"got {warmup_epochs!r}")
+    if epoch <= warmup_epochs:
+        return epoch / warmup_epochs
     if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
-    raise ValueError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+        return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup_epochs - 1) / (epochs - warmup_epochs)))
+    return 1.0
 
 
 class Diverged(Exception):
@@ -50,7 +58,8 @@ class TrainingState:
 
     ``params`` (the flat weight buffer), ``optimizer`` (:meth:`fmnist.optim.Optimizer.state_dict`),
     ``rng`` (the bit generator's state: shuffling, dropout and augmentation draw from it), ``history``
-    (one row of metrics per epoch) and ``base_lr`` (the rate the schedule scales).
+    (one row of metrics per epoch), ``base_lr`` (the rate the schedule scales) and ``averaged_params``
+    (the weight average, when one is kept).
     """
 
     epoch: int
@@ -59,6 +68,7 @@ class TrainingState:
     rng: dict
     history: list[dict] = field(default_factory=list)
     base_lr: float = math.nan
+    averaged_params: np.ndarray | None = None
 
 
 class Trainer:
@@ -71,6 +81,9 @@ class Trainer:
     the epoch); validation and test metrics come from a full pass in evaluation mode.
     ``seconds_per_epoch`` times the training pass (augmentation included) only.
 
+    ``warmup_epochs`` ramps the rate up linearly first (:func:`learning_rate_factor`). ``average``
+    (:class:`fmnist.averaging.ExponentialAverage`), if given, follows the weights after every step, and
+    validation, test and the final weights are the average's.
     ``save_state(state)`` is called after every ``checkpoint_every``-th epoch and after the last one;
     ``should_stop()`` is asked after every batch and returns why to stop (e.g. ``"SIGTERM"``) or None.
     """
@@ -79,10 +92,11 @@ class Trainer:
                  rng: np.random.Generator, callbacks: list[Callback] = (), lr_schedule: str = "constant",
                  augment: Callable[[np.ndarray, np.random.Generator], None] | None = None,
                  save_state: Callable[[TrainingState], None] | None = None, checkpoint_every: int = 1,
-                 should_stop: Callable[[], str | None] | None = None):
-        learning_rate_factor(lr_schedule, 1, 1)  # refuses an unknown schedule now, not after an epoch
+                 should_stop: Callable[[], str | None] | None = None, warmup_epochs: int = 0,
+                 average: ExponentialAverage | None = None):
         if epochs < 1:
             raise ValueError(f"trainer.epochs must be >= 1, got {epochs}")
+        learning_rate_factor(lr_schedule, 1, epochs, warmup_epochs)  # refuses bad settings now, not after an epoch
         if batch_size < 1:
             raise ValueError(f"trainer.batch_size must be >= 1, got {batch_size}")
         if checkpoint_every < 1:
@@ -95,6 +109,8 @@ class Trainer:
         self.rng = rng
         self.callbacks = list(callbacks)
         self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
+        self.average = average
         self.base_lr = optimizer.lr
         self.augment = augment
         self.save_state = save_state
@@ -105,7 +121,8 @@ class Trainer:
         """A copy of the current training state, ``history`` being the epochs completed so far."""
         return TrainingState(epoch=len(history), params=self.network.params.copy(),
                              optimizer=self.optimizer.state_dict(), rng=copy.deepcopy(self.rng.bit_generator.state),
-                             history=[dict(row) for row in history], base_lr=self.base_lr)
+                             history=[dict(row) for row in history], base_lr=self.base_lr,
+                             averaged_params=None if self.average is None else self.average.average.copy())
 
     def restore(self, state: TrainingState) -> None:
         """Put weights, optimiser and random generator back as they were in ``state``."""
@@ -114,16 +131,26 @@ class Trainer:
         self.network.params[...] = state.params
         self.optimizer.load_state_dict(state.optimizer, [self.network.params])
         self.rng.bit_generator.state = copy.deepcopy(state.rng)
+        if self.average is not None:
+            if state.averaged_params is None:
+                raise ValueError("the saved state holds no weight average, but this trainer keeps one")
+            self.average.start(self.network.params, state.averaged_params)
 
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
 
     def evaluate(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
-        """(mean loss, accuracy, predicted classes) of the current weights, without dropout.
-        An empty set (e.g. ``dataset.val_fraction=0``) gives NaN loss and accuracy."""
+        """(mean loss, accuracy, predicted classes) of the current weights (their average, if one is
+        kept), without dropout. An empty set (e.g. ``dataset.val_fraction=0``) gives NaN loss and accuracy."""
         if len(x) == 0:
             return math.nan, math.nan, np.empty(0, dtype=np.intp)
+        if self.average is not None:
+            with self.average.swapped_into(self.network.params):
+                return self._evaluate_current(x, labels)
+        return self._evaluate_current(x, labels)
+
+    def _evaluate_current(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged model gives NaN, checked by the caller
             logits = self.network.predict_logits(x)
             predictions = logits.argmax(axis=1)
@@ -140,7 +167,7 @@ class Trainer:
             self.augment(shuffled_x, self.rng)
         shuffled_labels = labels[order]
         predictions = np.empty(len(x), dtype=np.intp)
-        network, loss, rng, should_stop = self.network, self.loss, self.rng, self.should_stop
+        network, loss, rng, should_stop, average = self.network, self.loss, self.rng, self.should_stop, self.average
         params, grads, step = [network.params], [network.grads], self.optimizer.step
         total_loss = 0.0
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below as divergence
@@ -151,6 +178,8 @@ class Trainer:
                 if not math.isfinite(value):
                     raise Diverged(f"the training loss became {value} in batch {batch}")
                 step(params, grads, value)
+                if average is not None:
+                    average.update(network.params)
                 total_loss += value * len(batch_labels)
                 np.argmax(logits, axis=1, out=predictions[start:stop])
                 for callback in self.callbacks:
@@ -170,6 +199,8 @@ class Trainer:
         """
         started = time.perf_counter()
         result = TrainResult(status="running", message="")
+        if self.average is not None:
+            self.average.start(self.network.params)
         if resume is not None:
             self.restore(resume)
             result.history = [dict(row) for row in resume.history]
@@ -179,7 +210,8 @@ class Trainer:
         shuffled_x = np.empty_like(data.x_train)
         try:
             for epoch in range(len(result.history) + 1, self.epochs + 1):
-                self.optimizer.lr = self.base_lr * learning_rate_factor(self.lr_schedule, epoch, self.epochs)
+                self.optimizer.lr = self.base_lr * learning_rate_factor(self.lr_schedule, epoch, self.epochs,
+                                                                        self.warmup_epochs)
                 self._emit("on_epoch_start", epoch)
                 epoch_started = time.perf_counter()
                 train_loss, train_accuracy = self.train_epoch(data.x_train, data.y_train, shuffled_x)
@@ -217,7 +249,10 @@ class Trainer:
         return result
 
     def _final_evaluation(self, data, result: TrainResult, started: float) -> dict:
-        """Validation and test metrics of the final weights: the only time the test set is used."""
+        """Validation and test metrics of the final weights: the only time the test set is used.
+        With a weight average, the average becomes the network's final weights (and saved model)."""
+        if self.average is not None:
+            self.network.params[...] = self.average.average
         val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
         test_loss, test_accuracy, predictions = self.evaluate(data.x_test, data.y_test)
         result.test_labels, result.test_predictions = data.y_test, predictions

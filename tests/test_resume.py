@@ -376,3 +376,16 @@ def test_a_killed_multirun_rerun_resumes_the_unfinished_job_and_leaves_finished_
     again = sweep()
     assert again.returncode == 0 and "epoch 1/" not in again.stdout
     assert {path: path.read_bytes() for path in both_files} == both_files
+
+
+def test_a_run_with_warmup_and_a_weight_average_resumes_exactly(tiny_idx_dir, tmp_path):
+    from fmnist.experiment import Experiment
+
+    cfg = compose_run(tiny_idx_dir, "trainer.ema_decay=0.9", "trainer.warmup_epochs=1", "trainer.lr_schedule=cosine")
+    Experiment(cfg, tmp_path / "whole").run()
+    Experiment(cfg, tmp_path / "stopped", should_stop=stop_after(BATCHES_PER_EPOCH + 5)).run()
+    Experiment(cfg, tmp_path / "stopped").run()
+    whole, resumed = (read_checkpoint(tmp_path / name / CHECKPOINT_DIR / LAST) for name in ("whole", "stopped"))
+    assert whole.state.averaged_params is not None
+    assert np.array_equal(resumed.state.averaged_params, whole.state.averaged_params)
+    assert_same_outcome(outcome(tmp_path / "stopped"), outcome(tmp_path / "whole"))

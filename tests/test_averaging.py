@@ -1,0 +1,79 @@
+"""Weight averaging (trainer.ema_decay) and learning-rate warmup (trainer.warmup_epochs)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fmnist.averaging import ExponentialAverage
+from fmnist.nn.network import MLP
+from fmnist.trainer import Trainer, learning_rate_factor
+from tests.conftest import build_option
+
+
+def make_trainer(data, average=None, epochs=3, **settings):
+    rng = np.random.default_rng(0)
+    network = MLP([784, 16, 10], build_option("activation", "relu"), dropout=0.1)
+    network.initialize(build_option("init", "he"), rng)
+    return Trainer(network, build_option("loss", "cross_entropy"), build_option("optimizer", "adam", lr=0.003),
+                   epochs=epochs, batch_size=32, rng=rng, average=average, **settings)
+
+
+def test_warmup_ramps_up_linearly_then_the_cosine_runs_over_the_remaining_epochs():
+    factors = [learning_rate_factor("cosine", epoch, 6, warmup_epochs=2) for epoch in range(1, 7)]
+    np.testing.assert_allclose(factors, [0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
+                                         0.5 * (1 + math.cos(3 * math.pi / 4))])
+    assert [learning_rate_factor("constant", epoch, 4, warmup_epochs=3) for epoch in range(1, 5)] == [1 / 3, 2 / 3, 1, 1]
+    assert [learning_rate_factor("cosine", epoch, 3) for epoch in (1, 2, 3)] == \
+           [learning_rate_factor("cosine", epoch, 3, warmup_epochs=0) for epoch in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("warmup", [-1, 4, 1.5, True])
+def test_a_warmup_outside_0_to_epochs_minus_1_is_refused_naming_the_range(warmup):
+    with pytest.raises(ValueError, match=r"trainer.warmup_epochs must be a whole number from 0 to .* = 3"):
+        learning_rate_factor("constant", 1, 4, warmup_epochs=warmup)
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5, 1.5, "0.9", True])
+def test_an_ema_decay_outside_0_1_is_refused(decay):
+    with pytest.raises(ValueError, match=r"trainer.ema_decay must be in \(0, 1\)"):
+        ExponentialAverage(decay)
+
+
+def test_the_average_is_what_its_formula_says_and_becomes_the_final_weights(tiny_data):
+    decay = 0.9
+    trainer = make_trainer(tiny_data, ExponentialAverage(decay))
+    steps = []
+    original_step = trainer.optimizer.step
+
+    def recording_step(params, grads, loss=None):
+        original_step(params, grads, loss)
+        steps.append(params[0].astype(np.float64))
+
+    trainer.optimizer.step = recording_step
+    initial = trainer.network.params.astype(np.float64)
+    result = trainer.fit(tiny_data)
+    expected = initial
+    for params in steps:  # θ̄_t = d θ̄_{t-1} + (1 - d) θ_t, in float64
+        expected = decay * expected + (1 - decay) * params
+    np.testing.assert_allclose(trainer.network.params, expected, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(steps[-1], expected, atol=1e-4)  # the raw weights differ from their average
+    loss, accuracy, _ = trainer.evaluate(tiny_data.x_test, tiny_data.y_test)
+    assert (loss, accuracy) == (result.summary["test_loss"], result.summary["test_accuracy"])
+
+
+def test_validation_during_training_uses_the_average_and_training_the_raw_weights(tiny_data):
+    averaged = make_trainer(tiny_data, ExponentialAverage(0.99)).fit(tiny_data)
+    raw = make_trainer(tiny_data).fit(tiny_data)
+    # the steps (and so the train metrics) are the same; what is validated differs
+    assert [row["train_loss"] for row in averaged.history] == [row["train_loss"] for row in raw.history]
+    assert [row["val_loss"] for row in averaged.history] != [row["val_loss"] for row in raw.history]
+
+
+def test_no_average_changes_nothing(tiny_data):
+    off = make_trainer(tiny_data, average=None).fit(tiny_data)
+    default = make_trainer(tiny_data).fit(tiny_data)
+    strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds_per_epoch"} for row in rows]
+    assert strip(off.history) == strip(default.history)
+    assert off.summary["test_accuracy"] == default.summary["test_accuracy"]
