@@ -83,10 +83,11 @@ def learning_curves(history: list[dict], path) -> Path:
 
 
 def integer_x_ticks(axis) -> None:
-    """Ticks on whole numbers only (epochs, job numbers)."""
+    """Ticks on whole numbers only (epochs, job numbers), even a single one: by default MaxNLocator gives up
+    on integers, and ticks 0.96, 0.98, ..., when fewer than two fit in the view (a 1-epoch run)."""
     from matplotlib.ticker import MaxNLocator
 
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def confusion_matrix_figure(counts: np.ndarray, class_names: list[str], path, title: str = "Test set") -> Path:

@@ -1,11 +1,20 @@
-"""Console progress: a bar per epoch on a terminal, one plain line per epoch otherwise."""
+"""Console progress: a bar per epoch on a terminal, one line per epoch through :mod:`logging`.
+
+The lines go to the ``fmnist.progress`` logger. Under ``train.py``, Hydra's logging config
+(conf/hydra/job_logging/fmnist.yaml) prints them as plain lines on stdout, warnings and errors as
+``warning: ...``/``error: ...`` on stderr, and writes all of them, timed, into the run's ``train.log``.
+Elsewhere ``logging.basicConfig(level=logging.INFO, format="%(message)s")`` shows them.
+"""
 from __future__ import annotations
 
+import logging
 import sys
 
 from fmnist.callbacks import EPOCH_METRICS, Callback, RunInfo, TrainResult
 
 PROGRESS_MODES = ("auto", "bar", "lines", "none")
+
+log = logging.getLogger(__name__)
 
 
 def format_metrics(metrics: dict) -> str:
@@ -18,14 +27,16 @@ def format_metrics(metrics: dict) -> str:
 
 
 class ConsoleProgress(Callback):
-    """``mode``: auto (bar if stderr is a terminal, else lines), bar, lines or none."""
+    """``mode``: auto (bar if stderr is a terminal), bar, lines or none; the epoch lines come with every
+    mode but none. ``job``: the job number in a multirun, which starts each line (``#3 epoch 2/10 ...``)
+    so that parallel jobs' lines can be told apart."""
 
-    def __init__(self, mode: str = "auto", stream=None):
+    def __init__(self, mode: str = "auto", job: int | str | None = None):
         if mode not in PROGRESS_MODES:
             raise ValueError(f"trainer.progress must be one of {', '.join(PROGRESS_MODES)}; got {mode!r}")
-        self.stream = stream or sys.stdout
         self.bar_enabled = mode == "bar" or (mode == "auto" and sys.stderr.isatty())
         self.lines_enabled = mode != "none"
+        self.prefix = "" if job is None else f"#{job} "
         self.bar = None
         self.epochs = self.batches_per_epoch = 0
 
@@ -36,7 +47,7 @@ class ConsoleProgress(Callback):
         if self.bar_enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.batches_per_epoch, desc=f"epoch {epoch}/{self.epochs}",
+            self.bar = tqdm(total=self.batches_per_epoch, desc=f"{self.prefix}epoch {epoch}/{self.epochs}",
                             unit="batch", leave=False, mininterval=0.25)
 
     def on_batch_end(self, batch: int, loss: float) -> None:
@@ -46,14 +57,30 @@ class ConsoleProgress(Callback):
     def on_epoch_end(self, metrics: dict) -> None:
         self._close_bar()
         if self.lines_enabled:
-            print(f"epoch {metrics['epoch']}/{self.epochs}  {format_metrics(metrics)}", file=self.stream, flush=True)
+            log.info("%sepoch %d/%d  %s", self.prefix, metrics["epoch"], self.epochs, format_metrics(metrics))
 
     def on_train_end(self, result: TrainResult) -> None:
+        """A run that stopped early (diverged, interrupted) says why; the message names how it ended. A
+        failed run's exception is reported by whoever catches it."""
         self._close_bar()
-        if result.status != "completed" and self.lines_enabled:
-            print(f"{result.status}: {result.message}", file=sys.stderr, flush=True)
+        if result.status not in ("completed", "failed") and self.lines_enabled:
+            log.warning("%s%s", self.prefix, result.message)
 
     def _close_bar(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class BelowWarning(logging.Filter):
+    """Lets info and debug records through: the console's stdout handler, beside a stderr one for problems."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
+class LevelFormatter(logging.Formatter):
+    """``warning: MESSAGE``, ``error: MESSAGE``: problems spelled as the flag shim spells its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {super().formatMessage(record)}"

@@ -6,11 +6,13 @@ Reads every run under SWEEP_DIR (each folder holding ``metrics.json``, with ``co
 - ``runs.csv``, ``runs.md``: one row per run, best validation accuracy first; runs without one
   (failed, diverged, still running) last, with their status;
 - ``importance.csv``, ``importance.png``: for each hyperparameter that varies, how much of the
-  variance of validation accuracy its values explain (η², between-group / total variance) and the
-  absolute Spearman rank correlation of its (ordinal) value with validation accuracy;
+  variance of validation accuracy its values explain (η², between-group / total variance), the η²
+  that chance alone gives on average with that many values and runs, and the absolute Spearman rank
+  correlation of its (ordinal) value with validation accuracy;
 - ``parallel_coordinates.png``: one axis per varying hyperparameter, one line per run, coloured by
   validation accuracy;
-- ``val_accuracy_by_run.png``: validation accuracy in run order, a least-squares trend, running best;
+- ``val_accuracy_by_run.png``: validation accuracy per job; for a sequential search (Optuna's TPE, where
+  each trial is chosen from the earlier ones) also a least-squares trend and the running best;
 - ``curves.png``: validation accuracy and loss per epoch of the best runs;
 - ``best_command.txt``, ``summary.json``: the best run by validation accuracy (never by test) as a
   ready ``python train.py ...`` command.
@@ -44,6 +46,9 @@ SWEEP_PRESET_GROUP = "sweep"  # conf/sweep/NAME.yaml, chosen with +sweep=NAME
 SHADOWED_BY = {"model.hidden_sizes": ("model.num_layers", "model.hidden_size")}
 FAILED_STATUSES = ("failed", "diverged")
 MAX_GROUPS = 4  # quantile bins for a continuous hyperparameter in η²
+FEW_RUNS = 10  # fewer finished runs than this: importance is flagged as coming from a handful
+#: Optuna samplers that do not learn from earlier trials: under them, as in a grid, job order means nothing.
+NON_ADAPTIVE_SAMPLERS = ("RandomSampler", "GridSampler", "BruteForceSampler", "QMCSampler")
 FEW_VALUES = 6  # an axis with at most this many distinct values gets one tick per value
 
 
@@ -212,11 +217,33 @@ def ranks(values: np.ndarray) -> np.ndarray:
     return result
 
 
+def sequential_search(runs: list[Run]) -> bool:
+    """Was each run chosen from the results of the earlier ones (an Optuna sweeper with an adaptive sampler
+    such as TPE), so that run order shows the search's progress? Read from Hydra's record of the sweep,
+    ``.hydra/hydra.yaml``; a grid (the basic sweeper) or a random sampler is not sequential, and runs
+    without that record (single runs gathered in one folder) are not known to be."""
+    for run in runs:
+        path = run.job_dir / ".hydra" / "hydra.yaml"
+        if path.is_file():
+            sweeper = OmegaConf.load(path).hydra.get("sweeper") or {}
+            sampler = str(OmegaConf.select(OmegaConf.create(sweeper), "sampler._target_", default=""))
+            return ("optuna" in str(sweeper.get("_target_", "")).lower()
+                    and sampler.rpartition(".")[2] not in NON_ADAPTIVE_SAMPLERS)
+    return False
+
+
+def eta_squared_by_chance(groups: int, runs: int) -> float:
+    """E[η²] when the groups do not matter at all: (groups − 1) / (runs − 1), the between-group share of
+    the degrees of freedom (NaN for fewer than two runs). With a handful of runs it is large: 2 values
+    over 4 runs give 1/3, 4 values over 5 runs 3/4."""
+    return (groups - 1) / (runs - 1) if runs > 1 else math.nan
+
+
 def eta_squared(groups: list[str], accuracy: np.ndarray) -> float:
     """η² = Σ_g n_g (ȳ_g − ȳ)² / Σ_i (y_i − ȳ)²: the share of the variance of y explained by the groups.
 
     1 when the groups alone decide y, 0 when every group has the same mean; NaN when y is constant.
-    Small groups inflate it (with one run per group it is always 1).
+    Small groups inflate it (with one run per group it is always 1): see :func:`eta_squared_by_chance`.
     """
     total = float(((accuracy - accuracy.mean()) ** 2).sum())
     if total == 0:
@@ -260,6 +287,7 @@ def importance(runs: list[Run], keys: list[str]) -> list[dict]:
             order = sorted(means, key=means.get)
             positions = np.array([order.index(group) for group in groups], dtype=float)
         rows.append({"hyperparameter": key, "eta_squared": eta_squared(groups, accuracy) if finished else math.nan,
+                     "eta_squared_by_chance": eta_squared_by_chance(len(set(groups)), len(finished)),
                      "abs_spearman": abs_spearman(positions, accuracy) if finished else math.nan,
                      "distinct_values": len(set(groups)), "finished_runs": len(finished)})
     return sorted(rows, key=lambda row: (-np.nan_to_num(row["eta_squared"], nan=-1),
@@ -461,20 +489,26 @@ def plot_importance(scores: list[dict], path: Path) -> Path:
     positions = np.arange(len(rows))
     axis.barh(positions + 0.2, [np.nan_to_num(row["eta_squared"]) for row in rows], height=0.4,
               label="η² = share of the variance of val accuracy explained by its values")
+    axis.scatter([row["eta_squared_by_chance"] for row in rows], positions + 0.2, marker="|", s=300, color="black",
+                 zorder=3, label="η² that chance alone gives on average: (values − 1) / (runs − 1)")
     axis.barh(positions - 0.2, [np.nan_to_num(row["abs_spearman"]) for row in rows], height=0.4,
               label="|Spearman ρ| of its (ordinal) value with val accuracy")
     axis.set_yticks(positions, [row["hyperparameter"] for row in rows])
     finished = scores[0]["finished_runs"] if scores else 0
     axis.set(xlim=(0, 1), xlabel="importance (0 = no relation, 1 = decides validation accuracy alone)")
+    handful = f"only {finished} finished runs: a hint, not a ranking" if finished < FEW_RUNS else \
+        f"{finished} finished runs"
     axis.set_title(f"Hyperparameter importance for validation accuracy: η² and |Spearman ρ|\n"
-                   f"({finished} finished runs; sorted by η²)")
+                   f"({handful}; sorted by η²)")
     fig.legend(loc="outside lower center", fontsize=8)
     axis.grid(axis="x", alpha=0.3)
     return save(fig, path)
 
 
-def plot_by_run_order(runs: list[Run], path: Path) -> Path:
-    """Validation accuracy against the job number, its least-squares line and the best so far."""
+def plot_by_run_order(runs: list[Run], path: Path, sequential: bool) -> Path:
+    """Validation accuracy against the job number; for a ``sequential`` search (:func:`sequential_search`)
+    also its least-squares line and the best so far. In a grid or random search, and whenever parallel
+    jobs finish out of order, job order means nothing, so neither is drawn."""
     from fmnist.plots import integer_x_ticks, pyplot, save
 
     plt = pyplot()
@@ -489,15 +523,16 @@ def plot_by_run_order(runs: list[Run], path: Path) -> Path:
         below = low - 0.08 * max(high - low, 0.01)  # under every finished run, so none is hidden
         axis.scatter(order[~finished], np.full((~finished).sum(), below), marker="x", color="red", zorder=3,
                      label="no validation accuracy (failed, diverged, running), drawn below the others")
-    if finished.sum() >= 2:
+    if sequential and finished.sum() >= 2:
         slope, intercept = np.polyfit(order[finished], accuracy[finished], 1)  # least squares: y ≈ a x + b
         span = order[finished][[0, -1]]
         axis.plot(span, slope * span + intercept, "--", color="grey",
                   label=f"least-squares trend ({100 * slope:+.3f} points per run)")
         axis.step(order[finished], np.maximum.accumulate(accuracy[finished]), where="post", color="green",
                   label="best so far")
-    axis.set(xlabel="job number" if numbered else "run (job order)", ylabel="validation accuracy",
-             title="Validation accuracy in run order")
+    title = ("Validation accuracy in run order (sequential search: each run chosen from the earlier ones)"
+             if sequential else "Validation accuracy per job (no trend: not recorded as a sequential search)")
+    axis.set(xlabel="job number" if numbered else "run (job order)", ylabel="validation accuracy", title=title)
     integer_x_ticks(axis)
     axis.grid(alpha=0.3)
     fig.legend(loc="outside lower center", fontsize=8, ncol=2)
@@ -532,7 +567,7 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
         figures.append(plot_parallel_coordinates(runs, keys, out_dir / "parallel_coordinates.png"))
         figures.append(plot_importance(scores, out_dir / "importance.png"))
     if best_runs:
-        figures.append(plot_by_run_order(runs, out_dir / "val_accuracy_by_run.png"))
+        figures.append(plot_by_run_order(runs, out_dir / "val_accuracy_by_run.png", sequential_search(runs)))
         shown = [run for run in best_runs[:top] if run.metrics.get("history")]
         label_keys = varying_hyperparameters(shown)
         curves = {run_label(run, label_keys): run.metrics["history"] for run in shown}
@@ -546,7 +581,8 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
         "best_val_accuracy": best.val_accuracy if best else math.nan,
         "best_test_accuracy": best.metrics.get("test_accuracy", math.nan) if best else math.nan,
         "best_command": best_command(best, keys) if best else None,
-        "importance": [[row["hyperparameter"], row["eta_squared"]] for row in scores],
+        "finished_runs": len(best_runs),
+        "importance": [[row["hyperparameter"], row["eta_squared"], row["eta_squared_by_chance"]] for row in scores],
     }
     if best:
         (out_dir / "best_command.txt").write_text(summary["best_command"] + "\n")
@@ -569,9 +605,12 @@ def format_summary(summary: dict, out_dir: Path) -> str:
         lines.append(f"best (by validation accuracy): job {summary['best_job']}  "
                      f"val_accuracy {summary['best_val_accuracy']:.4f}  "
                      f"test_accuracy {summary['best_test_accuracy']:.4f}")
-        mattered = [f"{key} {value:.2f}" for key, value in summary["importance"][:3] if math.isfinite(value)]
+        mattered = [f"{key} {value:.2f} (chance {chance:.2f})" for key, value, chance in summary["importance"][:3]
+                    if math.isfinite(value)]
         if mattered:
-            lines.append("mattered most (η²): " + ", ".join(mattered))
+            lines.append("mattered most (η², and what chance alone gives): " + ", ".join(mattered))
+            if summary["finished_runs"] < FEW_RUNS:
+                lines.append(f"importance from only {summary['finished_runs']} finished runs: a hint, not a ranking")
         lines.append(f"rerun the best: {summary['best_command']}")
     else:
         lines.append("no run has a validation accuracy yet: nothing to rank")

@@ -157,6 +157,17 @@ def test_metric_overlay_draws_one_panel_per_metric_and_one_line_per_run(tmp_path
     assert [text.get_text() for text in figure.legends[0].get_texts()] == ["a", "b"]
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 3, 50])
+def test_epoch_axes_tick_whole_epochs_only_even_for_one_epoch(epochs, tmp_path, figures):
+    history = [{**HISTORY[0], "epoch": epoch} for epoch in range(1, epochs + 1)]
+    plots.learning_curves(history, tmp_path / "curves.png")
+    plots.metric_overlay({"run": history}, tmp_path / "overlay.png")
+    for axis in [axis for figure in figures for axis in figure.axes]:
+        low, high = axis.get_xlim()
+        shown = [tick for tick in axis.get_xticks() if low <= tick <= high]
+        assert shown and all(float(tick).is_integer() for tick in shown), shown
+
+
 def test_curves_of_a_diverged_run_with_null_metrics_still_plot(tmp_path):
     history = [{"epoch": 1, "train_loss": 2.0, "train_accuracy": 0.3, "val_loss": 2.1, "val_accuracy": 0.3},
                {"epoch": 2, "train_loss": None, "train_accuracy": None, "val_loss": None, "val_accuracy": None}]

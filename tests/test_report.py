@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.report import (Run, abs_spearman, best_command, collect_runs, eta_squared, flat_config, importance, main,
-                           option_names, ranks, varying_hyperparameters, write_report)
+from fmnist import plots
+from fmnist.report import (Run, abs_spearman, best_command, collect_runs, eta_squared, eta_squared_by_chance,
+                           flat_config, importance, main, option_names, ranks, sequential_search,
+                           varying_hyperparameters, write_report)
 from tests.conftest import CONF_DIR, group_options
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3]
@@ -153,6 +155,79 @@ def test_importance_ranks_the_driving_hyperparameter_first(sweep_dir):
     assert [row["hyperparameter"] for row in scores][0] == "optimizer"
     assert scores[0]["eta_squared"] > 0.9 and scores[0]["abs_spearman"] > 0.8
     assert all(row["finished_runs"] == 8 for row in scores)  # failed and diverged runs left out
+    assert scores[0]["eta_squared_by_chance"] == pytest.approx(1 / 7)  # 2 optimisers over 8 runs
+
+
+@pytest.mark.parametrize("groups, runs", [(2, 4), (3, 6), (4, 5)])
+def test_eta_squared_by_chance_is_the_mean_over_accuracies_unrelated_to_the_groups(groups, runs):
+    rng = np.random.default_rng(0)
+    labels = [str(index % groups) for index in range(runs)]
+    draws = [eta_squared(labels, rng.normal(size=runs)) for _ in range(4000)]
+    assert np.mean(draws) == pytest.approx(eta_squared_by_chance(groups, runs), abs=0.015)
+
+
+# ---------------------------------------------------------------------------------------- run order
+
+
+def write_sweeper_record(sweep_dir, sweeper_target, sampler_target=None):
+    """Each job's .hydra/hydra.yaml as Hydra writes it, reduced to the sweeper."""
+    sweeper = {"_target_": sweeper_target, **({"sampler": {"_target_": sampler_target}} if sampler_target else {})}
+    for hydra_dir in sweep_dir.glob("*/.hydra"):
+        (hydra_dir / "hydra.yaml").write_text(OmegaConf.to_yaml({"hydra": {"sweeper": sweeper}}))
+
+
+OPTUNA_SWEEPER = "hydra_plugins.optuna_study_sweeper.OptunaStudySweeper"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+@pytest.mark.parametrize("sweeper, sampler, sequential", [
+    (OPTUNA_SWEEPER, "optuna.samplers.TPESampler", True),
+    ("hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", "optuna.samplers.CmaEsSampler", True),
+    (OPTUNA_SWEEPER, "optuna.samplers.RandomSampler", False),
+    (OPTUNA_SWEEPER, "optuna.samplers.GridSampler", False),
+    (BASIC_SWEEPER, None, False),
+], ids=["tpe", "cma-es", "random", "optuna grid", "hydra grid"])
+def test_a_search_is_sequential_when_an_optuna_sampler_learns_from_earlier_trials(sweep_dir, sweeper, sampler,
+                                                                                 sequential):
+    write_sweeper_record(sweep_dir, sweeper, sampler)
+    assert sequential_search(collect_runs(sweep_dir)) is sequential
+
+
+def test_runs_without_a_sweep_record_are_not_taken_as_sequential(sweep_dir):
+    assert sequential_search(collect_runs(sweep_dir)) is False
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the report saves, in order (still written, then closed)."""
+    saved, write = [], plots.save
+
+    def keep(fig, path):
+        saved.append((Path(path).name, fig))
+        return write(fig, path)
+
+    monkeypatch.setattr(plots, "save", keep)
+    return saved
+
+
+@pytest.mark.parametrize("sweeper, sampler, drawn", [(OPTUNA_SWEEPER, "optuna.samplers.TPESampler", True),
+                                                     (BASIC_SWEEPER, None, False)], ids=["tpe", "grid"])
+def test_trend_and_running_best_are_drawn_only_for_a_sequential_search(sweep_dir, figures, sweeper, sampler, drawn):
+    write_sweeper_record(sweep_dir, sweeper, sampler)
+    write_report(sweep_dir)
+    (figure,) = [figure for name, figure in figures if name == "val_accuracy_by_run.png"]
+    labels = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert any(label.startswith("least-squares trend") for label in labels) is drawn
+    assert ("best so far" in labels) is drawn
+    assert ("sequential search" in figure.axes[0].get_title()) is drawn
+
+
+def test_the_importance_figure_says_when_it_comes_from_a_handful_of_runs(sweep_dir, figures):
+    write_report(sweep_dir)
+    (figure,) = [figure for name, figure in figures if name == "importance.png"]
+    assert "only 8 finished runs" in figure.axes[0].get_title()
+    rows = list(csv.DictReader((sweep_dir / "report" / "importance.csv").open()))
+    assert float(rows[0]["eta_squared_by_chance"]) == pytest.approx(1 / 7)
 
 
 # ---------------------------------------------------------------------------------------- best command
@@ -226,7 +301,8 @@ def test_report_command_prints_the_best_run(sweep_dir, capsys, tmp_path):
     output = capsys.readouterr().out
     assert "10 runs: 8 completed, 1 diverged, 1 failed" in output
     assert "job 7  val_accuracy 0.8060  test_accuracy 0.7960" in output
-    assert "mattered most (η²): optimizer" in output
+    assert "mattered most (η², and what chance alone gives): optimizer 1.00 (chance 0.14)" in output
+    assert "importance from only 8 finished runs: a hint, not a ranking" in output
     assert "rerun the best: python train.py optimizer=adam optimizer.lr=0.003 activation=relu" in output
     assert (tmp_path / "elsewhere" / "curves.png").is_file() and not (sweep_dir / "report").exists()
 
