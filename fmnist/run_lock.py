@@ -18,6 +18,20 @@ class RunFolderBusy(RuntimeError):
     """Another living process holds the run folder."""
 
 
+def is_in_use(run_dir: str | Path) -> bool:
+    """Whether a living process holds ``run_dir`` now (a folder never locked is not in use)."""
+    path = Path(run_dir) / LOCK_FILE
+    if not path.is_file():
+        return False
+    with path.open("a") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(file, fcntl.LOCK_UN)
+        return False
+
+
 class RunFolderLock:
     """``with RunFolderLock(run_dir):`` holds the folder or raises :class:`RunFolderBusy` at once."""
 

@@ -16,6 +16,12 @@ share ``hydra.sweep.dir`` too, and ``python -m fmnist.report SWEEP_DIR`` then co
 With a storage the sampler's seed is not used: each process draws its own random numbers, as processes
 seeded alike would propose the same trials (and timing decides a shared study's order anyway).
 
+Nothing lost: a trial whose process was killed or preempted stays RUNNING in a shared study. A sweeper
+starting on that study finds such trials (their folder's run says running or interrupted and no process
+holds the folder), fails them and queues their parameters again, marked to run in the old folder, where
+the run continues from its checkpoint. Failing the old trial is the claim: when two restarted processes
+try at once, the storage lets only one of them tell it.
+
 Hydra imports every module under ``hydra_plugins`` at each start, so this one imports Optuna lazily.
 """
 from __future__ import annotations
@@ -35,6 +41,7 @@ from omegaconf import DictConfig
 log = logging.getLogger(__name__)
 
 JOURNAL_PREFIX = "journal:"
+RESUMES_TRIAL = "resumes_trial"  # user attribute of a requeued trial: the job folder it continues in
 
 
 class SweeperConfigError(CompactHydraException):
@@ -91,6 +98,20 @@ def search_space(overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
     return distributions, list(fixed.values())
 
 
+def job_folder(trial) -> int:
+    """The number naming the trial's job folder: its own, or that of the trial it continues."""
+    return trial.user_attrs.get(RESUMES_TRIAL, trial.number)
+
+
+def run_was_stopped(folder: Path) -> bool:
+    """The run in ``folder`` started, did not end, and no process holds it (its process was killed)."""
+    from fmnist.outputs import METRICS_FILE, read_metrics
+    from fmnist.run_lock import is_in_use
+
+    return ((folder / METRICS_FILE).is_file() and read_metrics(folder)["status"] in ("running", "interrupted")
+            and not is_in_use(folder))
+
+
 class OptunaStudySweeper(Sweeper):
     """What Hydra builds from conf/hydra/sweeper/optuna_study.yaml (the sampler already instantiated)."""
 
@@ -103,6 +124,22 @@ class OptunaStudySweeper(Sweeper):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+
+    def requeue_stopped_trials(self, study) -> None:
+        """Queue again, to continue in their own folders, the RUNNING trials whose runs stopped for good."""
+        import optuna
+
+        for trial in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):
+            folder = self.sweep_dir / str(job_folder(trial))
+            if not run_was_stopped(folder):
+                continue
+            try:
+                study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            except ValueError:  # another process claimed it first
+                continue
+            study.enqueue_trial(trial.params, user_attrs={RESUMES_TRIAL: job_folder(trial)})
+            log.info("Trial %d stopped before it ended (%s): queued again to continue there", trial.number, folder)
 
     def sweep(self, arguments: list[str]) -> None:
         import optuna
@@ -112,12 +149,13 @@ class OptunaStudySweeper(Sweeper):
                                     sampler=self.sampler, direction=self.direction, load_if_exists=True)
         if self.storage is not None:
             self.sampler.reseed_rng()  # else processes sharing the study, seeded alike, propose the same trials
+            self.requeue_stopped_trials(study)
         log.info("Study %s (%s): %d trials so far, %d more from this process", study.study_name,
                  self.storage or "in memory", len(study.trials), self.n_trials)
         for launched in range(0, self.n_trials, self.n_jobs):
             trials = [study.ask(distributions) for _ in range(min(self.n_jobs, self.n_trials - launched))]
             jobs = [[*fixed, *(f"{key}={value}" for key, value in trial.params.items()),
-                     f"hydra.sweep.subdir={trial.number}"] for trial in trials]
+                     f"hydra.sweep.subdir={job_folder(trial)}"] for trial in trials]
             for trial, job in zip(trials, self.launcher.launch(jobs, initial_job_idx=launched)):
                 try:
                     value = float(job.return_value)

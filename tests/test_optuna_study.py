@@ -3,6 +3,8 @@ and records trials, rerunning a sweep, and one study shared by two sweeper proce
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import optuna
@@ -11,6 +13,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
 from hydra_plugins.optuna_study_sweeper import OptunaStudySweeper, SweeperConfigError, open_storage, search_space
+from tests.conftest import ROOT
 from tests.test_sweeps import job_metrics, multirun
 
 FINISHED_TRIAL = re.compile(r"Trial (\d+) finished with value")
@@ -136,3 +139,54 @@ def test_two_sweepers_on_one_journal_file_run_every_trial_once_and_agree_on_the_
     assert study.best_value == max(run["val_accuracy"] for run in metrics.values())
     last = max((0, 1), key=lambda index: max(study.trials[number].datetime_complete for number in ran[index]))
     assert BEST_TRIAL.findall(processes[last].stdout) == [str(study.best_trial.number)]
+
+
+def test_a_trial_whose_run_another_process_holds_is_not_requeued(tmp_path):
+    from fmnist.run_lock import RunFolderLock
+
+    storage = f"journal:{tmp_path / 'study.log'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(storage))
+    running = study.ask({"optimizer": optuna.distributions.CategoricalDistribution(["adam", "sgd"])})
+    (tmp_path / "sweep" / str(running.number)).mkdir(parents=True)
+    (tmp_path / "sweep" / str(running.number) / "metrics.json").write_text('{"status": "running"}')
+    sweeper = OptunaStudySweeper(sampler=optuna.samplers.RandomSampler(), direction="maximize", study_name="s",
+                                 storage=storage, n_trials=0, n_jobs=1, params={})
+    sweeper.sweep_dir = tmp_path / "sweep"
+    with RunFolderLock(tmp_path / "sweep" / str(running.number)):  # a live process trains in it
+        sweeper.requeue_stopped_trials(study)
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.RUNNING]
+    sweeper.requeue_stopped_trials(study)  # now nobody holds it: its process is gone
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]
+    assert study.trials[1].params == {} and study.trials[1].user_attrs == {"resumes_trial": running.number}
+    sweeper.requeue_stopped_trials(study)  # claimed once only
+    assert len(study.trials) == 2
+
+
+@pytest.mark.slow
+def test_a_shared_study_killed_mid_trial_continues_that_trial_in_its_folder_when_rerun(tiny_idx_dir, tmp_path):
+    """kill -9 of a sweeper process in its second trial's second epoch; the same command run again fails
+    the stale trial, queues its parameters again and continues the run from its checkpoint."""
+    from fmnist.resume import CHECKPOINT_DIR, LAST, read_checkpoint
+
+    sweep_dir, journal = tmp_path / "sweep", tmp_path / "study.log"
+    settings = ["+sweep=optuna", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=journal:{journal}",
+                "trainer.epochs=2", "trainer.batch_size=32", "optimizer=adam", "optimizer.lr=0.001",
+                "optimizer.weight_decay=0"]  # every trial trains its 2 x 9 steps (none diverges)
+    batches = 9  # 270 training images in batches of 32
+    killed = subprocess.run([sys.executable, str(ROOT / "tests" / "killer.py"), "step", str(2 * batches + batches + 3),
+                             "KILL", "--multirun", f"dataset.path={tiny_idx_dir}", "dataset.download=false",
+                             "logger=none", "plots=false", f"hydra.sweep.dir={sweep_dir}", *settings],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert killed.returncode == -9, killed.stderr
+    assert read_checkpoint(sweep_dir / "1" / CHECKPOINT_DIR / LAST).state.epoch == 1
+    rerun = multirun(*settings, sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    assert rerun.returncode == 0, rerun.stderr
+    study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{journal}"))
+    states = [trial.state.name for trial in study.trials]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    resumed = study.trials[2]
+    assert resumed.params == study.trials[1].params and resumed.user_attrs == {"resumes_trial": 1}
+    assert "resuming" in rerun.stdout + rerun.stderr
+    assert resumed.value == job_metrics(sweep_dir)["1"]["val_accuracy"]
+    assert [row["epoch"] for row in job_metrics(sweep_dir)["1"]["history"]] == [1, 2]
+    assert sorted(job_metrics(sweep_dir)) == ["0", "1", "3"]
