@@ -116,12 +116,14 @@ class DataSplits:
 
 
 def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, subset: int | None = None,
-                 download: bool = True, seed: int = 0, dtype: str = "float32") -> DataSplits:
+                 download: bool = True, seed: int = 0, dtype: str = "float32", split_seed: int | None = None) -> DataSplits:
     """Load a dataset, hold out a validation set and scale pixels to [0, 1].
 
     - ``val_fraction`` of the official training set becomes the validation set
-      (``stratified_sample`` with ``np.random.default_rng(seed)``: exactly round(val_fraction * n)
-      images, each class contributing its share rounded down or up). The test set is untouched.
+      (``stratified_sample`` with ``np.random.default_rng(split_seed)``, ``seed`` when ``split_seed`` is
+      None: exactly round(val_fraction * n) images, each class contributing its share rounded down or
+      up). The test set is untouched. Runs of different seeds that must share their validation set
+      (members of an ensemble) give the same ``split_seed``.
     - ``subset=N`` then keeps N of the remaining training images, drawn the same way.
     - Features are x = pixel / 255 as ``dtype`` (float32 or float64), shape (n, 784).
     """
@@ -135,7 +137,10 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
     train_images, train_labels = _read_image_label_pair(files["train_images"], files["train_labels"])
     test_images, test_labels = _read_image_label_pair(files["test_images"], files["test_labels"])
 
-    rng = np.random.default_rng(seed)
+    if split_seed is not None and (isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer))):
+        raise DataError(f"dataset.split_seed={split_seed!r} is not allowed: use a whole number, or null to split "
+                        "with the run's seed.")
+    rng = np.random.default_rng(seed if split_seed is None else split_seed)
     val_index = stratified_sample(train_labels, round(val_fraction * len(train_labels)), rng)
     train_index = np.setdiff1d(np.arange(len(train_labels)), val_index)
     if len(train_index) == 0:

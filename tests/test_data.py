@@ -403,3 +403,13 @@ def test_real_fashion_mnist_has_the_expected_shapes_range_and_balanced_classes()
     np.testing.assert_array_equal(np.bincount(splits.y_val), np.full(10, 600))
     np.testing.assert_array_equal(np.bincount(splits.y_test), np.full(10, 1000))
     assert splits.class_names[0] == "T-shirt/top" and splits.class_names[9] == "Ankle boot"
+
+
+def test_split_seed_lets_runs_of_other_seeds_share_their_validation_set(tiny_idx_dir):
+    load = lambda **seeds: load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, **seeds)
+    shared = [load(seed=seed, split_seed=7) for seed in (0, 1)]
+    assert np.array_equal(shared[0].x_val, shared[1].x_val) and np.array_equal(shared[0].y_train, shared[1].y_train)
+    assert np.array_equal(load(seed=7).x_val, shared[0].x_val)  # null split_seed: the run's seed decides
+    assert not np.array_equal(load(seed=0).x_val, load(seed=1).x_val)
+    with pytest.raises(DataError, match="dataset.split_seed='a' is not allowed: use a whole number, or null"):
+        load(split_seed="a")
