@@ -115,6 +115,21 @@ class DataSplits:
     y_test: np.ndarray
 
 
+def load_data(name: str = "fashion_mnist", *, path: str | None = None, download: bool = True
+              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``((x_train, y_train), (x_test, y_test))`` as ``keras.datasets.<name>.load_data()`` returns them.
+
+    uint8 arrays, read-only: images (60000, 28, 28) and (10000, 28, 28), labels (60000,) and (10000,)
+    in 0..9, in the files' order, neither split nor scaled. The files are found as for training (module
+    docstring: ``path``, the system folder, keras's cache, a download), so a notebook written for
+    ``keras.datasets.fashion_mnist`` runs offline without keras.
+    """
+    files = find_dataset_files(name, path, download)
+    train = _read_image_label_pair(files["train_images"], files["train_labels"])
+    test = _read_image_label_pair(files["test_images"], files["test_labels"])
+    return train, test
+
+
 def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, subset: int | None = None,
                  download: bool = True, seed: int = 0, dtype: str = "float32", split_seed: int | None = None) -> DataSplits:
     """Load a dataset, hold out a validation set and scale pixels to [0, 1].
@@ -133,9 +148,7 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
                         "use a fraction in [0, 1), e.g. 0.1.")
     if dtype not in ("float32", "float64"):
         raise DataError(f"dtype={dtype!r} is not allowed: use 'float32' or 'float64'.")
-    files = find_dataset_files(name, path, download)
-    train_images, train_labels = _read_image_label_pair(files["train_images"], files["train_labels"])
-    test_images, test_labels = _read_image_label_pair(files["test_images"], files["test_labels"])
+    (train_images, train_labels), (test_images, test_labels) = load_data(name, path=path, download=download)
 
     if split_seed is not None and (isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer))):
         raise DataError(f"dataset.split_seed={split_seed!r} is not allowed: use a whole number, or null to split "

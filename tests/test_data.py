@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -413,3 +417,46 @@ def test_split_seed_lets_runs_of_other_seeds_share_their_validation_set(tiny_idx
     assert not np.array_equal(load(seed=0).x_val, load(seed=1).x_val)
     with pytest.raises(DataError, match="dataset.split_seed='a' is not allowed: use a whole number, or null"):
         load(split_seed="a")
+
+
+def test_load_data_returns_what_keras_datasets_returns_from_the_keras_cache(tmp_path):
+    """((x_train, y_train), (x_test, y_test)): uint8 images (n, 28, 28) and labels (n,), the files' own
+    order, unscaled and unsplit."""
+    cache = write_idx_dataset(tmp_path / "keras" / "datasets" / "fashion-mnist", n_train=120, n_test=40)
+    (x_train, y_train), (x_test, y_test) = data.load_data()
+    assert (x_train.shape, y_train.shape, x_test.shape, y_test.shape) == ((120, 28, 28), (120,), (40, 28, 28), (40,))
+    assert {x_train.dtype, y_train.dtype, x_test.dtype, y_test.dtype} == {np.dtype(np.uint8)}
+    for array, file_name in ((x_train, "train-images-idx3-ubyte.gz"), (y_train, "train-labels-idx1-ubyte.gz"),
+                             (x_test, "t10k-images-idx3-ubyte.gz"), (y_test, "t10k-labels-idx1-ubyte.gz")):
+        np.testing.assert_array_equal(array, read_idx(cache / file_name))
+
+
+KERAS_LOADER = """
+import socket, sys
+import numpy as np
+def no_network(*args, **kwargs):
+    raise AssertionError("keras tried to download")
+socket.socket.connect = socket.create_connection = no_network
+from keras.datasets import fashion_mnist
+(x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+np.savez(sys.argv[1], x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+"""
+
+
+@needs_real_fashion_mnist
+def test_load_data_equals_keras_own_loader_on_the_files_in_keras_cache(tmp_path):
+    """keras.datasets.fashion_mnist.load_data() reads $KERAS_HOME/datasets/fashion-mnist/ (here the
+    Debian files, with the network cut so it cannot download); fmnist's load_data returns the same arrays."""
+    if importlib.util.find_spec("keras") is None:
+        pytest.skip("keras is not installed (pip install -r requirements-dev.txt)")
+
+    shutil.copytree(REAL_FASHION_MNIST, tmp_path / "keras" / "datasets" / "fashion-mnist")
+    theirs = tmp_path / "keras_arrays.npz"
+    environment = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch")}
+    subprocess.run([sys.executable, "-c", KERAS_LOADER, str(theirs)], env=environment, check=True, timeout=300)
+    (x_train, y_train), (x_test, y_test) = data.load_data("fashion_mnist", download=False)
+    with np.load(theirs) as keras_arrays:
+        for name, ours in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test), ("y_test", y_test)):
+            assert ours.dtype == keras_arrays[name].dtype and ours.shape == keras_arrays[name].shape, name
+            np.testing.assert_array_equal(ours, keras_arrays[name], err_msg=name)
+    assert x_train.shape == (60000, 28, 28) and y_test.shape == (10000,)
