@@ -406,15 +406,17 @@ def preset_settings(path: Path) -> dict[str, object]:
             if group.partition("/")[0] != "hydra":
                 settings[group] = option
     preset.pop("hydra", None)
-    nested = [("", preset)]
-    while nested:  # {'trainer': {'epochs': 5}} -> {'trainer.epochs': 5}
-        prefix, node = nested.pop(0)
-        for key, value in node.items():
-            if isinstance(value, dict):
-                nested.append((f"{prefix}{key}.", value))
-            else:
-                settings[f"{prefix}{key}"] = value
+    settings.update(_dotted(preset))
     return settings
+
+
+def _dotted(node: dict, prefix: str = ""):
+    """(dotted key, value) of each leaf: {'trainer': {'epochs': 5}} -> ('trainer.epochs', 5)."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from _dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def default_value(conf_dir: Path, key: str):
