@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from fmnist.augment import Augmentation
 from fmnist.averaging import ExponentialAverage
 from fmnist.callbacks import SUMMARY_METRICS, Callback, RunInfo, TrainResult
 from fmnist.nn.losses import Loss
@@ -75,8 +76,9 @@ class Trainer:
     """Train ``network`` with ``loss`` and ``optimizer`` for ``epochs`` epochs of shuffled batches.
 
     ``rng`` drives shuffling, dropout and ``augment``; ``lr_schedule`` scales the optimiser's learning
-    rate per epoch; ``augment`` (e.g. :class:`fmnist.augment.Augmentation`), if given, alters each
-    epoch's shuffled copy of the training images in place, ``augment(images, rng)``.
+    rate per epoch; ``augment`` (an :class:`fmnist.augment.Augmentation`), if given, alters the
+    shuffled copy of the training images in place, ``augment(images, rng)``, in each epoch for which
+    ``augment.applies(epoch, epochs)``.
     Train loss/accuracy of an epoch are the means over its batches (as the weights changed during
     the epoch); validation and test metrics come from a full pass in evaluation mode.
     ``seconds_per_epoch`` times the training pass (augmentation included) only.
@@ -90,7 +92,7 @@ class Trainer:
 
     def __init__(self, network: MLP, loss: Loss, optimizer, epochs: int, batch_size: int,
                  rng: np.random.Generator, callbacks: list[Callback] = (), lr_schedule: str = "constant",
-                 augment: Callable[[np.ndarray, np.random.Generator], None] | None = None,
+                 augment: Augmentation | None = None,
                  save_state: Callable[[TrainingState], None] | None = None, checkpoint_every: int = 1,
                  should_stop: Callable[[], str | None] | None = None, warmup_epochs: int = 0,
                  average: ExponentialAverage | None = None):
@@ -156,14 +158,16 @@ class Trainer:
             predictions = logits.argmax(axis=1)
             return self.loss.value(logits, labels), float((predictions == labels).mean()), predictions
 
-    def train_epoch(self, x: np.ndarray, labels: np.ndarray, shuffled_x: np.ndarray) -> tuple[float, float]:
-        """One pass over shuffled batches; returns (mean train loss, train accuracy).
+    def train_epoch(self, x: np.ndarray, labels: np.ndarray, shuffled_x: np.ndarray,
+                    augment: bool = True) -> tuple[float, float]:
+        """One pass over shuffled batches (augmented if ``augment`` and there is an augmentation);
+        returns (mean train loss, train accuracy).
 
         ``shuffled_x`` is a preallocated buffer the size of ``x`` (reused across epochs).
         """
         order = self.rng.permutation(len(x))
         np.take(x, order, axis=0, out=shuffled_x)
-        if self.augment is not None:
+        if augment and self.augment is not None:
             self.augment(shuffled_x, self.rng)
         shuffled_labels = labels[order]
         predictions = np.empty(len(x), dtype=np.intp)
@@ -214,7 +218,8 @@ class Trainer:
                                                                         self.warmup_epochs)
                 self._emit("on_epoch_start", epoch)
                 epoch_started = time.perf_counter()
-                train_loss, train_accuracy = self.train_epoch(data.x_train, data.y_train, shuffled_x)
+                augment = self.augment is not None and self.augment.applies(epoch, self.epochs)
+                train_loss, train_accuracy = self.train_epoch(data.x_train, data.y_train, shuffled_x, augment)
                 seconds = time.perf_counter() - epoch_started
                 val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
                 row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,

@@ -97,14 +97,15 @@ def test_images_of_another_size_are_refused():
         Augmentation(1)(np.zeros((4, 100), dtype=np.float32), np.random.default_rng(0))
 
 
-class Spy:
+class Spy(Augmentation):
     """An augmentation that records what it was given and changes nothing."""
 
-    def __init__(self):
+    def __init__(self, until=None):
+        super().__init__(until=until)
         self.seen = []
 
     def __call__(self, images, rng):
-        self.seen.append(images)
+        self.seen.append(images.copy())
 
 
 def test_trainer_augments_a_copy_of_the_training_images_once_per_epoch(tiny_data):
@@ -118,7 +119,73 @@ def test_trainer_augments_a_copy_of_the_training_images_once_per_epoch(tiny_data
     assert len(spy.seen) == 3
     for images in spy.seen:
         assert images.shape == tiny_data.x_train.shape
-        assert not np.shares_memory(images, tiny_data.x_train)
+        assert not np.array_equal(images, tiny_data.x_train)  # a shuffled copy
     np.testing.assert_array_equal(tiny_data.x_train, x_train)
     np.testing.assert_array_equal(tiny_data.x_val, x_val)
     np.testing.assert_array_equal(tiny_data.x_test, x_test)
+
+
+@pytest.mark.parametrize("until, augmented_epochs", [(None, [1, 2, 3, 4, 5]), (2, [1, 2]), (0.6, [1, 2, 3]),
+                                                     (1.0, [1, 2, 3, 4, 5]), (9, [1, 2, 3, 4, 5])])
+def test_until_limits_augmentation_to_the_first_epochs(until, augmented_epochs):
+    augmentation = Augmentation(cutout=4, until=until)
+    assert [epoch for epoch in range(1, 6) if augmentation.applies(epoch, 5)] == augmented_epochs
+
+
+def test_the_trainer_stops_augmenting_after_until(tiny_data):
+    rng = np.random.default_rng(0)
+    network = MLP([784, 16, 10], build_option("activation", "relu")).initialize(build_option("init", "he"), rng)
+    spy = Spy(until=2)
+    trainer = Trainer(network, build_option("loss", "cross_entropy"), build_option("optimizer", "adam"),
+                      epochs=4, batch_size=32, rng=rng, augment=spy)
+    trainer.fit(tiny_data)
+    assert len(spy.seen) == 2
+
+
+def cutout_square(before: np.ndarray, after: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns blanked in ``after``; fails unless they form one rectangle, the rest unchanged."""
+    blank = (after == 0) & (before != 0)
+    rows, columns = np.flatnonzero(blank.any(axis=1)), np.flatnonzero(blank.any(axis=0))
+    square = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
+    assert blank[square].all() and blank.sum() == blank[square].size
+    np.testing.assert_array_equal(after[~blank], before[~blank])
+    return square
+
+
+@pytest.mark.parametrize("side", [1, 4, 9])
+def test_cutout_blanks_one_side_by_side_square_per_image_clipped_at_the_edges(side):
+    before = random_pictures(300)
+    after = before.copy()
+    Augmentation(cutout=side)(after, np.random.default_rng(3))
+    extents = []
+    for b, a in zip(before, after):
+        rows, columns = cutout_square(b.reshape(SIDE, SIDE), a.reshape(SIDE, SIDE))
+        height, width = rows.stop - rows.start, columns.stop - columns.start
+        assert height <= side and width <= side
+        assert (height == side or rows.start == 0 or rows.stop == SIDE)  # only the edges cut a square short
+        assert (width == side or columns.start == 0 or columns.stop == SIDE)
+        extents.append((height, width))
+    assert (side, side) in extents
+
+
+def test_cutout_centres_are_uniform_over_the_image():
+    count = 28 * 28 * 40
+    pictures = np.ones((count, SIDE * SIDE), dtype=np.float32)
+    Augmentation(cutout=1)(pictures, np.random.default_rng(0))  # a 1 x 1 square is its centre
+    counts = np.bincount((pictures == 0).argmax(axis=1), minlength=SIDE * SIDE)
+    assert (pictures == 0).sum() == count
+    assert counts.min() > 10 and counts.max() < 80  # 40 expected per pixel
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"cutout": -1}, ["augment.cutout", "-1", "0 to 28"]),
+    ({"cutout": 2.5}, ["augment.cutout", "2.5"]),
+    ({"until": 0}, ["augment.until", "0", "epoch number >= 1", "(0, 1]"]),
+    ({"until": 1.5}, ["augment.until", "1.5"]),
+    ({"until": "half"}, ["augment.until", "half"]),
+])
+def test_bad_cutout_and_until_are_refused_with_the_allowed_values(settings, words):
+    with pytest.raises(ValueError) as error:
+        Augmentation(**settings)
+    for word in words:
+        assert word in str(error.value)

@@ -24,8 +24,8 @@ EPOCHS = 4
 BATCHES_PER_EPOCH = 9  # 270 training images (300 minus the 10 % validation split) in batches of 32
 # A small network with dropout and shifted images, so that every source of randomness is exercised.
 RUN_SETTINGS = ["model=mlp", "model.num_layers=2", "model.hidden_size=16", "model.dropout=0.2",
-                "augment.max_shift=1", f"trainer.epochs={EPOCHS}", "trainer.batch_size=32", "optimizer=adam",
-                "optimizer.lr=0.003", "trainer.progress=lines"]
+                "augment.max_shift=1", "augment.cutout=4", "augment.until=0.75", f"trainer.epochs={EPOCHS}",
+                "trainer.batch_size=32", "optimizer=adam", "optimizer.lr=0.003", "trainer.progress=lines"]
 
 
 def train(run_dir: Path, data_dir: Path, *settings: str, kill: tuple = (), timeout: int = 120):
