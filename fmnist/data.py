@@ -131,7 +131,8 @@ def load_data(name: str = "fashion_mnist", *, path: str | None = None, download:
 
 
 def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, subset: int | None = None,
-                 download: bool = True, seed: int = 0, dtype: str = "float32", split_seed: int | None = None) -> DataSplits:
+                 download: bool = True, seed: int = 0, dtype: str = "float32", split_seed: int | None = None,
+                 standardize: bool = False) -> DataSplits:
     """Load a dataset, hold out a validation set and scale pixels to [0, 1].
 
     - ``val_fraction`` of the official training set becomes the validation set
@@ -140,7 +141,8 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
       up). The test set is untouched. Runs of different seeds that must share their validation set
       (members of an ensemble) give the same ``split_seed``.
     - ``subset=N`` then keeps N of the remaining training images, drawn the same way.
-    - Features are x = pixel / 255 as ``dtype`` (float32 or float64), shape (n, 784).
+    - Features are x = pixel / 255 as ``dtype`` (float32 or float64), shape (n, 784); with
+      ``standardize``, then standardised per pixel (:func:`standardize_pixels`).
     """
     source = dataset_source(name)
     if not 0 <= val_fraction < 1:
@@ -167,7 +169,7 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
                             "or null for all of them.")
         train_index = train_index[stratified_sample(train_labels[train_index], subset, rng)]
 
-    return DataSplits(
+    splits = DataSplits(
         name=name,
         class_names=list(source.class_names),
         x_train=_to_features(train_images[train_index], dtype),
@@ -177,6 +179,25 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
         x_test=_to_features(test_images, dtype),
         y_test=test_labels.astype(np.int64),
     )
+    if standardize:
+        standardize_pixels(splits)
+    return splits
+
+
+def standardize_pixels(splits: DataSplits) -> None:
+    """Per-pixel standardisation, in place, with statistics of the training split only:
+
+        μ_j = mean_i x_ij,   σ_j = std_i x_ij   over the training images i, for each pixel j
+        x_ij <- (x_ij - μ_j) / σ_j   (σ_j = 1 where a pixel never varies) for training, validation and test
+
+    Zero then means "the average training image", which is also what shifts move in and cutout blanks with.
+    """
+    mean = splits.x_train.mean(axis=0, dtype=np.float64)
+    std = splits.x_train.std(axis=0, dtype=np.float64)
+    std[std == 0] = 1.0
+    for features in (splits.x_train, splits.x_val, splits.x_test):
+        features -= mean.astype(features.dtype)
+        features /= std.astype(features.dtype)
 
 
 def batch_size_warning(batch_size: int, train_images: int) -> str | None:

@@ -460,3 +460,17 @@ def test_load_data_equals_keras_own_loader_on_the_files_in_keras_cache(tmp_path)
             assert ours.dtype == keras_arrays[name].dtype and ours.shape == keras_arrays[name].shape, name
             np.testing.assert_array_equal(ours, keras_arrays[name], err_msg=name)
     assert x_train.shape == (60000, 28, 28) and y_test.shape == (10000,)
+
+
+def test_standardize_uses_training_statistics_only_and_applies_them_to_every_split(tiny_idx_dir):
+    plain = load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, dtype="float64")
+    scaled = load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, dtype="float64",
+                          standardize=True)
+    mean, std = plain.x_train.mean(axis=0), plain.x_train.std(axis=0)
+    std[std == 0] = 1.0
+    for name in ("x_train", "x_val", "x_test"):
+        np.testing.assert_allclose(getattr(scaled, name), (getattr(plain, name) - mean) / std, atol=1e-12)
+    np.testing.assert_allclose(scaled.x_train.mean(axis=0), 0, atol=1e-12)
+    varying = plain.x_train.std(axis=0) > 0
+    np.testing.assert_allclose(scaled.x_train.std(axis=0)[varying], 1, rtol=1e-9)
+    assert abs(scaled.x_test.mean()) > 1e-6  # the test set is scaled with the training statistics, not its own
