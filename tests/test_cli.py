@@ -263,7 +263,9 @@ def test_the_assignment_preset_trains_with_nothing_but_what_the_flags_name():
     assert (plain["model.num_layers"], plain["model.hidden_size"]) == (3, 128)
     assert plain["optimizer.weight_decay"] == 0 and plain["trainer.lr_schedule"] == "constant"
     assert plain["loss._target_"].endswith(".CrossEntropy") and not plain.get("loss.smoothing")
-    assert plain["augment.max_shift"] == 0 and plain["augment.horizontal_flip"] is False
+    assert plain["augment.max_shift"] == 0 and plain["augment.horizontal_flip"] is False and plain["augment.cutout"] == 0
+    assert plain["trainer.warmup_epochs"] == 0 and plain["trainer.ema_decay"] == 0
+    assert plain["dataset.standardize"] is False
     assert composed("+experiment=assignment", "optimizer.weight_decay=5e-4")["optimizer.weight_decay"] == 5e-4
 
 
