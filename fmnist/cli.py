@@ -18,11 +18,15 @@ comma list of numbers) it is momentum, otherwise (nothing, another flag, ``key=v
 itself (``model=``, or a preset: ``+experiment=``, ``+sweep=``): the default model, ``wide``, lists its
 layer sizes, which would otherwise win.
 
-A flag the chosen optimiser does not take (``-beta`` with adam), or ``-wp``/``-we`` with ``logger=none``,
-is dropped with a one-line warning.
+A flag the chosen optimiser does not take (``-beta`` with adam: the keys of conf/optimizer/NAME.yaml
+decide), or ``-wp``/``-we`` with ``logger=none``, is dropped with a one-line warning.
 When a multirun sweeps several optimisers and only some take it, it becomes ``++optimizer.KEY=V``
 and the others ignore it (fmnist.experiment drops keys an optimiser does not accept, with a warning).
-Bad values exit with status 2 and ``error: FLAG VALUE: what is allowed``. Only the standard library,
+
+Flags without a preset run on top of the default config's extras (dropout, label smoothing, ...): one
+``note:`` line names those in effect, the settings ``+experiment=assignment`` changes (:func:`extras_note`).
+Bad values exit with status 2 and ``error: FLAG VALUE: what is allowed``; so do other tools' habits
+(``sweep``, ``--mode sweep``, ``-m abc``), with what to type instead. Only the standard library,
 omegaconf and (for ``--help``) hydra are imported, so the shim is fast.
 """
 from __future__ import annotations
