@@ -98,9 +98,16 @@ class Augmentation:
             if dy == dx == 0:
                 continue
             chosen = np.flatnonzero(offsets == offset)
-            moved = np.zeros((len(chosen), *self.image_shape), dtype=pictures.dtype)
-            moved[:, _target(dy), _target(dx)] = pictures[chosen][:, _source(dy), _source(dx)]
-            pictures[chosen] = moved
+            pictures[chosen] = shifted(pictures[chosen], dy, dx)
+
+
+def shifted(pictures: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """A copy of ``pictures`` (n, H, W), each moved by the same (dy, dx) (rows down, columns right):
+    x'[r, c] = x[r - dy, c - dx] where that pixel exists, else 0. Used by the random shifts above and by
+    the fixed shifts of test-time augmentation (:mod:`fmnist.ensemble`)."""
+    moved = np.zeros_like(pictures)
+    moved[:, _target(dy), _target(dx)] = pictures[:, _source(dy), _source(dx)]
+    return moved
 
 
 def _source(shift: int) -> slice:
