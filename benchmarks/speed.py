@@ -1,4 +1,4 @@
-"""Seconds per training epoch on real Fashion-MNIST (54k images), fmnist vs PyTorch and scikit-learn.
+"""Seconds per training epoch on real Fashion-MNIST (54k images), fmnist vs PyTorch, Keras and scikit-learn.
 
     python benchmarks/speed.py [--repeats 5] [--workloads A B C D]
 
@@ -11,11 +11,25 @@ Workloads (float32; cross-entropy, label-smoothed in D):
 
 "fmnist" uses the optional kernels of fmnist/kernels.py (optimiser step, cross-entropy) when numba is
 installed; "numpy" is the same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone
-(forward and backward, same shapes), the least any implementation must spend. Each implementation lives in its own process (so
-no thread pool of one, e.g. PyTorch's OpenMP threads, can slow another); they take turns, one epoch
-each, for ``--repeats`` rounds, and each keeps its best epoch. A burst of load from elsewhere slows one
-round of all of them rather than all rounds of one, so the ratios (which are what carry over between
-machines) stay fair on a noisy machine. scikit-learn builds its model inside ``fit``, so its epoch includes that.
+(forward and backward, same shapes), the least any implementation must spend.
+
+"torch" is PyTorch with its fastest documented CPU settings for each optimiser (``TORCH_FASTEST``):
+``fused=True`` Adam (one kernel for all parameters) and ``foreach=True`` RMSprop (RMSprop has no fused
+CPU kernel in torch 2.13). "torch_default" is the same model with the optimiser's defaults (neither
+foreach nor fused on CPU, a loop over the parameters); README, "Speed", gives what the settings save.
+The targets are against "torch".
+"keras" is Keras 3 on the torch backend (KERAS_BACKEND=torch, set below unless already set):
+``model.fit`` for one epoch on the same arrays, batch and optimiser, timed after a warm-up fit that
+builds the optimiser and the train function. Its weight decay is the coupled kind of fmnist and torch
+(L2 regularisers of λ/2 on every kernel and bias, gradient + λθ), since Keras's own ``weight_decay`` is
+decoupled; its RMSprop adds ε inside the square root, √(v + ε), where torch and fmnist use √v + ε.
+
+PyTorch and Keras run with as many threads as numpy's BLAS (threadpoolctl), so every implementation has
+the same cores. Each implementation lives in its own process (so no thread pool of one, e.g. PyTorch's
+OpenMP threads, can slow another); they take turns, one epoch each, for ``--repeats`` rounds, and each
+keeps its best epoch. A burst of load from elsewhere slows one round of all of them rather than all
+rounds of one, so the ratios (which are what carry over between machines) stay fair on a noisy machine.
+scikit-learn builds its model inside ``fit``, so its epoch includes that.
 """
 from __future__ import annotations
 
@@ -30,6 +44,7 @@ from typing import Callable
 
 import numpy as np
 
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported, here or in a worker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fmnist.data import load_dataset  # noqa: E402
@@ -69,7 +84,14 @@ WORKLOADS = {
     "D": Workload((1024, 512), "relu", 256, optimizer="rmsprop", dropout=0.2, smoothing=0.1),
 }
 RMSPROP = {"lr": 4e-4, "beta": 0.9, "epsilon": 1e-8, "weight_decay": 5e-4}  # conf/config.yaml's optimizer
-IMPORTS = {"torch": "torch", "sklearn": "sklearn"}  # optional implementations and the module each needs
+#: PyTorch's fastest documented settings per optimiser ("torch"); "torch_default" passes none of them.
+TORCH_FASTEST = {"adam": {"fused": True}, "rmsprop": {"foreach": True}}
+#: Optional implementations and the module each needs.
+IMPORTS = {"torch": "torch", "torch_default": "torch", "keras": "keras", "sklearn": "sklearn"}
+TIME_COLUMNS = ("fmnist", "numpy", "matmul", "torch", "torch_default", "keras", "sklearn")
+#: (numerator, denominator) of each printed ratio; the target applies to fmnist/torch.
+RATIO_COLUMNS = (("fmnist", "torch"), ("numpy", "torch"), ("fmnist", "torch_default"), ("fmnist", "keras"),
+                 ("fmnist", "matmul"))
 SETTLE_SECONDS = 0.5  # pause before each epoch: idle BLAS/OpenMP threads spin-wait for a while after work
 Epoch = Callable[[], None]  # trains (or, for the floor, multiplies) one epoch
 
@@ -120,7 +142,8 @@ def matmul_epoch(n, workload: Workload) -> Epoch:
     return epoch
 
 
-def torch_epoch(x, y, workload: Workload) -> Epoch:
+def torch_epoch(x, y, workload: Workload, optimizer_settings: dict) -> Epoch:
+    """``optimizer_settings``: extra keyword arguments of the torch optimiser (``TORCH_FASTEST`` or none)."""
     import torch
 
     torch.manual_seed(0)
@@ -133,10 +156,11 @@ def torch_epoch(x, y, workload: Workload) -> Epoch:
         fan_in = width
     model = torch.nn.Sequential(*layers, torch.nn.Linear(fan_in, 10))
     if workload.optimizer == "adam":
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **optimizer_settings)
     else:
         optimizer = torch.optim.RMSprop(model.parameters(), lr=RMSPROP["lr"], alpha=RMSPROP["beta"],
-                                        eps=RMSPROP["epsilon"], weight_decay=RMSPROP["weight_decay"])
+                                        eps=RMSPROP["epsilon"], weight_decay=RMSPROP["weight_decay"],
+                                        **optimizer_settings)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=workload.smoothing)
     x, y = torch.from_numpy(x), torch.from_numpy(y)
     batch_size = workload.batch_size
@@ -150,6 +174,45 @@ def torch_epoch(x, y, workload: Workload) -> Epoch:
             loss.backward()
             optimizer.step()
     return epoch
+
+
+def keras_network(hidden_sizes, activation: str, dropout: float, kernel_penalty=None, bias_penalty=None):
+    """Keras's Sequential MLP of fmnist's shape: 784 -> Dense(h, activation) [-> Dropout] per hidden
+    layer -> Dense(10) logits. Keras's initialisation (Glorot uniform, zero biases); the penalties are
+    regularisers on every Dense layer."""
+    import keras
+
+    layers = [keras.Input((784,))]
+    for width in hidden_sizes:
+        layers.append(keras.layers.Dense(width, activation=activation, kernel_regularizer=kernel_penalty,
+                                         bias_regularizer=bias_penalty))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    return keras.Sequential([*layers, keras.layers.Dense(10, kernel_regularizer=kernel_penalty,
+                                                         bias_regularizer=bias_penalty)])
+
+
+def keras_epoch(x, y, workload: Workload) -> Epoch:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    # Coupled weight decay as in fmnist and torch: the penalty (λ/2)|θ|² adds λθ to the gradient.
+    penalty = keras.regularizers.L2(RMSPROP["weight_decay"] / 2) if workload.optimizer == "rmsprop" else None
+    model = keras_network(workload.hidden_sizes, workload.activation, workload.dropout, penalty, penalty)
+    if workload.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-8)
+    else:
+        optimizer = keras.optimizers.RMSprop(learning_rate=RMSPROP["lr"], rho=RMSPROP["beta"],
+                                             epsilon=RMSPROP["epsilon"])
+    if workload.smoothing:  # only the one-hot loss takes label smoothing
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=workload.smoothing)
+        targets = keras.utils.to_categorical(y, 10)
+    else:
+        loss, targets = keras.losses.SparseCategoricalCrossentropy(from_logits=True), y
+    model.compile(optimizer=optimizer, loss=loss)
+    batch_size = workload.batch_size
+    model.fit(x[:2 * batch_size], targets[:2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)  # warm-up
+    return lambda: model.fit(x, targets, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
 
 
 def sklearn_epoch(x, y, workload: Workload) -> Epoch:
@@ -169,24 +232,28 @@ def sklearn_epoch(x, y, workload: Workload) -> Epoch:
 
 
 def epoch_factories(workload: Workload) -> dict[str, Callable[..., Epoch]]:
-    """Implementation name -> function of (x, y) building its epoch (torch and sklearn may be missing;
-    scikit-learn only trains with Adam and no dropout)."""
+    """Implementation name -> function of (x, y) building its epoch (torch, keras and sklearn may be
+    missing; scikit-learn only trains with Adam and no dropout)."""
     factories = {
         "fmnist": lambda x, y: fmnist_epoch(x, y, workload),
         "numpy": lambda x, y: fmnist_epoch(x, y, workload, kernels="numpy"),
         "matmul": lambda x, y: matmul_epoch(len(x), workload),
-        "torch": lambda x, y: torch_epoch(x, y, workload),
+        "torch": lambda x, y: torch_epoch(x, y, workload, TORCH_FASTEST[workload.optimizer]),
+        "torch_default": lambda x, y: torch_epoch(x, y, workload, {}),
+        "keras": lambda x, y: keras_epoch(x, y, workload),
     }
     if workload.optimizer == "adam" and not (workload.dropout or workload.smoothing):
         factories["sklearn"] = lambda x, y: sklearn_epoch(x, y, workload)
     return factories
 
 
-def epoch_worker(connection, workload: str, implementation: str) -> None:
+def epoch_worker(connection, workload: str, implementation: str, threads: int) -> None:
     """In its own process: build one implementation's epoch (importing only what it needs), then time
-    one epoch per request."""
+    one epoch per request. PyTorch (and Keras on it) gets ``threads`` threads, numpy's BLAS count."""
     data = load_dataset("fashion_mnist", seed=0)
     epoch = epoch_factories(WORKLOADS[workload])[implementation](data.x_train, data.y_train)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     connection.send("ready")
     while connection.recv() == "epoch":
         started = time.perf_counter()
@@ -194,7 +261,7 @@ def epoch_worker(connection, workload: str, implementation: str) -> None:
         connection.send(time.perf_counter() - started)
 
 
-def best_times(workload: str, repeats: int) -> dict[str, float]:
+def best_times(workload: str, repeats: int, threads: int) -> dict[str, float]:
     """Best seconds per epoch of each implementation, each in its own process, taking turns each round."""
     runnable = [name for name in epoch_factories(WORKLOADS[workload])
                 if name not in IMPORTS or available(IMPORTS[name])]  # checked here, not in every worker
@@ -202,7 +269,7 @@ def best_times(workload: str, repeats: int) -> dict[str, float]:
     workers = {}
     for name in runnable:
         ours, theirs = context.Pipe()
-        process = context.Process(target=epoch_worker, args=(theirs, workload, name), daemon=True)
+        process = context.Process(target=epoch_worker, args=(theirs, workload, name, threads), daemon=True)
         process.start()
         workers[name] = (ours, process)
     for ours, _ in workers.values():
@@ -221,12 +288,25 @@ def best_times(workload: str, repeats: int) -> dict[str, float]:
     return {name: min(values) for name, values in times.items()}
 
 
+def numpy_blas_threads() -> int:
+    """Threads of the BLAS library numpy multiplies with, as threadpoolctl reports them; called before
+    torch is imported, so no other BLAS is loaded."""
+    from threadpoolctl import threadpool_info
+
+    return next(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
 def available(module: str) -> bool:
     try:
         __import__(module)
         return True
     except ImportError:
         return False
+
+
+def column_width(name: str) -> int:
+    """Room for a column's name and two spaces, and for at least ten characters of number."""
+    return max(len(name) + 2, 10)
 
 
 def main(argv=None) -> int:
@@ -236,26 +316,35 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     data = load_dataset("fashion_mnist", seed=0)
-    print(f"{len(data.x_train)} training images, numpy {np.__version__}", end="")
+    threads = numpy_blas_threads()
+    print(f"{len(data.x_train)} training images, numpy {np.__version__} ({threads} BLAS threads)", end="")
     if available("torch"):
         import torch
 
-        print(f", torch {torch.__version__} ({torch.get_num_threads()} threads)", end="")
+        print(f", torch {torch.__version__} ({threads} threads)", end="")
+    if available("keras"):
+        import keras
+
+        print(f", keras {keras.__version__} ({keras.backend.backend()} backend)", end="")
     print(f"; best of {args.repeats} epochs, implementations in turn, each in its own process")
-    print(f"{'workload':<32}{'fmnist s':>10}{'numpy s':>10}{'matmul s':>10}{'torch s':>10}{'sklearn s':>11}"
-          f"{'fmnist/torch':>14}{'target':>8}{'numpy/torch':>13}{'fmnist/matmul':>15}")
+    ratio_names = [f"{numerator}/{denominator}" for numerator, denominator in RATIO_COLUMNS]
+    print(f"{'workload':<32}" + "".join(f"{name + ' s':>{column_width(name + ' s')}}" for name in TIME_COLUMNS)
+          + "".join(f"{name:>{column_width(name)}}" for name in ratio_names) + "  target")
     for name in args.workloads:
         workload = WORKLOADS[name]
-        best = best_times(name, args.repeats)
-        torch_s, sklearn_s = best.get("torch", float("nan")), best.get("sklearn", float("nan"))
-        ratio = best["fmnist"] / torch_s
+        best = best_times(name, args.repeats, threads)
+        times = [best.get(implementation, float("nan")) for implementation in TIME_COLUMNS]
+        ratios = [best.get(numerator, float("nan")) / best.get(denominator, float("nan"))
+                  for numerator, denominator in RATIO_COLUMNS]
         if workload.target is None:
-            target, verdict = "-", ""
+            target = "-"
         else:
-            target, verdict = f"<={workload.target}", "ok" if ratio <= workload.target else "MISS"
-        print(f"{name + ' ' + workload.label:<32}{best['fmnist']:>10.3f}{best['numpy']:>10.3f}{best['matmul']:>10.3f}"
-              f"{torch_s:>10.3f}{sklearn_s:>11.3f}{ratio:>13.2f}x{target:>8} {verdict:<4}"
-              f"{best['numpy'] / torch_s:>8.2f}x{best['fmnist'] / best['matmul']:>14.2f}x", flush=True)
+            met = best["fmnist"] / best.get("torch", float("nan")) <= workload.target
+            target = f"<={workload.target} {'ok' if met else 'MISS'}"
+        print(f"{name + ' ' + workload.label:<32}"
+              + "".join(f"{time:>{column_width(column + ' s')}.3f}" for time, column in zip(times, TIME_COLUMNS))
+              + "".join(f"{ratio:>{column_width(column) - 1}.2f}x" for ratio, column in zip(ratios, ratio_names))
+              + f"  {target}", flush=True)
     return 0
 
 

@@ -1,6 +1,7 @@
 """benchmarks/: every workload's epoch of speed.py builds and trains for every implementation installed
-here, and the table it prints is consistent with the times it measured; step_after_matmul.py times its
-three cases."""
+here, PyTorch runs its fastest documented settings (and its defaults beside them), Keras and PyTorch train
+fmnist's network, and the table speed.py prints is consistent with the times it measured;
+step_after_matmul.py times its three cases."""
 from __future__ import annotations
 
 import importlib.util
@@ -33,7 +34,7 @@ def test_every_implementation_runs_one_epoch_of_each_workload(name):
     x = rng.random((2 * workload.batch_size + 3, 784), dtype=np.float32)  # two full batches and a partial one
     y = rng.integers(0, 10, len(x)).astype(np.int64)
     implementations = speed.epoch_factories(workload)
-    assert {"fmnist", "numpy", "matmul", "torch"} <= set(implementations)
+    assert {"fmnist", "numpy", "matmul", "torch", "torch_default", "keras"} <= set(implementations)
     for implementation, factory in implementations.items():
         if implementation in speed.IMPORTS and not speed.available(speed.IMPORTS[implementation]):
             continue
@@ -48,6 +49,52 @@ def test_the_numpy_implementation_runs_no_compiled_kernel(name):
     if speed.available("numba"):
         trainer = speed.fmnist_trainer(speed.WORKLOADS[name])
         assert trainer.optimizer.fused_step is not None and trainer.loss.fused is not None
+
+
+@pytest.mark.parametrize("name", sorted(speed.WORKLOADS))
+def test_torch_runs_its_fastest_documented_optimizer_settings_and_torch_default_none(name, monkeypatch):
+    """fused=True Adam, foreach=True RMSprop (no fused RMSprop on CPU) for "torch"; "torch_default" passes
+    none of them, so torch picks its CPU default (a loop over the parameters)."""
+    torch = pytest.importorskip("torch")
+    workload = speed.WORKLOADS[name]
+    torch_class = {"adam": "Adam", "rmsprop": "RMSprop"}[workload.optimizer]
+    built = []
+
+    def recording(*args, **kwargs):
+        built.append(kwargs)
+        return real(*args, **kwargs)
+    real = getattr(torch.optim, torch_class)
+    monkeypatch.setattr(torch.optim, torch_class, recording)
+    x, y = np.zeros((4, 784), np.float32), np.zeros(4, np.int64)
+    factories = speed.epoch_factories(workload)
+    factories["torch"](x, y)
+    factories["torch_default"](x, y)
+    fastest, default = built
+    assert speed.TORCH_FASTEST[workload.optimizer] == ({"fused": True} if workload.optimizer == "adam" else {"foreach": True})
+    assert {key: fastest[key] for key in speed.TORCH_FASTEST[workload.optimizer]} == speed.TORCH_FASTEST[workload.optimizer]
+    assert not {"fused", "foreach"} & set(default)
+    assert {key: value for key, value in fastest.items() if key not in ("fused", "foreach")} == default
+
+
+@pytest.mark.parametrize("name", sorted(speed.WORKLOADS))
+def test_keras_and_torch_train_the_network_fmnist_trains(name):
+    """Same layers, same parameter count, dropout after each hidden activation; Keras's coupled weight
+    decay: L2 of λ/2 on every kernel and bias, whose gradient λθ is what fmnist and torch add."""
+    pytest.importorskip("keras")
+    import keras
+
+    workload = speed.WORKLOADS[name]
+    fmnist_network = speed.fmnist_trainer(workload).network
+    penalty = keras.regularizers.L2(speed.RMSPROP["weight_decay"] / 2)
+    model = speed.keras_network(workload.hidden_sizes, workload.activation, workload.dropout, penalty, penalty)
+    assert model.count_params() == fmnist_network.num_params
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == workload.layer_sizes[1:]
+    kinds = [type(layer).__name__ for layer in model.layers]
+    expected = ["Dense", "Dropout"] * len(workload.hidden_sizes) if workload.dropout else ["Dense"] * len(workload.hidden_sizes)
+    assert kinds == [*expected, "Dense"]
+    assert all(layer.kernel_regularizer.l2 == layer.bias_regularizer.l2 == pytest.approx(speed.RMSPROP["weight_decay"] / 2)
+               for layer in dense)
 
 
 def test_the_default_workload_is_the_default_configuration():
@@ -99,15 +146,17 @@ def test_the_printed_ratios_are_the_quotients_of_the_printed_times(monkeypatch, 
              for name, workload in speed.WORKLOADS.items()}
     times["A"]["fmnist"] = 0.5 * speed.WORKLOADS["A"].target * times["A"]["torch"]  # one target met
     times["B"]["fmnist"] = 2.0 * speed.WORKLOADS["B"].target * times["B"]["torch"]  # and one missed
-    monkeypatch.setattr(speed, "best_times", lambda workload, repeats: times[workload])
+    monkeypatch.setattr(speed, "best_times", lambda workload, repeats, threads: times[workload])
     monkeypatch.setattr(speed, "load_dataset", lambda *args, **kwargs: SimpleNamespace(x_train=np.zeros((7, 784))))
     assert speed.main(["--repeats", "2"]) == 0
     output = capsys.readouterr().out
     assert output.startswith("7 training images") and "best of 2 epochs" in output
     columns, rows = printed_table(output)
     assert list(rows) == list(speed.WORKLOADS)
+    assert columns == [*(f"{name} s" for name in speed.TIME_COLUMNS),
+                       *(f"{numerator}/{denominator}" for numerator, denominator in speed.RATIO_COLUMNS), "target"]
+    assert {"fmnist/torch", "fmnist/torch_default", "fmnist/keras"} <= set(columns)
     ratios = [column for column in columns if "/" in column]
-    assert ratios and "fmnist/torch" in ratios
     for name, row in rows.items():
         for implementation in (column[:-2] for column in columns if column.endswith(" s")):
             expected = times[name].get(implementation, math.nan)  # an implementation a workload lacks prints nan
