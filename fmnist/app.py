@@ -66,12 +66,12 @@ def run(cfg: DictConfig) -> float:
             sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None
             with threadpool_limits(limits=threads, user_api="blas"):
                 result = Experiment(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), sweep_name=sweep_name,
-                                    should_stop=stop.reason).run()
+                                    should_stop=stop.reason, job=hydra_cfg.job.num if in_sweep else None).run()
         except (ConfigError, DataError, ResumeError, RunFolderBusy) as error:
             if in_sweep:
                 log.error("job %s failed: %s", hydra_cfg.job.num, error)
                 return math.nan
-            print(f"error: {error}", file=sys.stderr)
+            log.error("%s", error)
             sys.exit(2)
         except CheckpointWriteError as error:
             log.error("%s", error)
@@ -82,12 +82,11 @@ def run(cfg: DictConfig) -> float:
             log.exception("training failed")  # the traceback goes to the job's log file
             if in_sweep:
                 return math.nan
-            log_file = run_dir / f"{hydra_cfg.job.name}.log"
-            print(f"error: {type(error).__name__}: {error} (traceback in {log_file})", file=sys.stderr)
+            log.error("%s: %s (traceback in %s)", type(error).__name__, error, run_dir / f"{hydra_cfg.job.name}.log")
             sys.exit(1)
-    print(summary_line(result, run_dir), flush=True)
+    log.info("%s", summary_line(result, run_dir))
     if result.status == "interrupted":
-        print(continue_hint(hydra_cfg, in_sweep), file=sys.stderr, flush=True)
+        log.info("%s", continue_hint(hydra_cfg, in_sweep))
     if stop.received is not None and result.status == "interrupted":
         stop.pass_on()
     if not in_sweep and EXIT_CODES[result.status]:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from fmnist.atomic import write_atomically
 from fmnist.averaging import ExponentialAverage
 from fmnist.callbacks import Callback, TrainResult
+from fmnist.data import batch_size_warning
 from fmnist.nn.network import MLP
 from fmnist.outputs import CONFIG_FILE, MetricsFile, ModelWriter, PlotWriter
 from fmnist.progress import ConsoleProgress
@@ -89,13 +90,14 @@ class Experiment:
     """One training run described by ``cfg`` (see conf/config.yaml), writing into ``run_dir``.
 
     ``overrides`` (the job's command-line overrides) and ``sweep_name`` name the run for trackers;
-    ``should_stop`` (e.g. :meth:`fmnist.signals.GracefulStop.reason`) is asked after every batch.
+    ``job`` (its number in a multirun) prefixes its console lines; ``should_stop`` (e.g. :meth:`fmnist.signals.GracefulStop.reason`) is asked after every batch.
     """
 
     def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = (),
                  overrides: list[str] = (), sweep_name: str | None = None,
-                 should_stop: Callable[[], str | None] | None = None):
+                 should_stop: Callable[[], str | None] | None = None, job: int | None = None):
         self.cfg = cfg
+        self.job = job
         self.run_dir = Path(run_dir)
         self.overrides = list(overrides)
         self.sweep_name = sweep_name
@@ -122,7 +124,7 @@ class Experiment:
         return network.initialize(instantiate(self.cfg.init, "init"), rng)
 
     def build_callbacks(self, data, network: MLP) -> list[Callback]:
-        callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto")),
+        callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job),
                                      ModelWriter(self.run_dir, network, self.config), self.metrics_file]
         if self.cfg.get("plots", True):
             callbacks.append(PlotWriter(self.run_dir, data.x_test, data.class_names, seed=self.cfg.seed))
@@ -140,6 +142,9 @@ class Experiment:
         for key in ("epochs", "batch_size"):
             if not isinstance(trainer_cfg[key], int) or trainer_cfg[key] < 1:
                 raise ConfigError(f"trainer.{key} must be an integer >= 1, got {trainer_cfg[key]}")
+        warning = batch_size_warning(trainer_cfg.batch_size, len(data.x_train))
+        if warning:
+            log.warning("%s", warning)
         schedule = trainer_cfg.get("lr_schedule", "constant")
         if schedule not in LR_SCHEDULES:
             raise ConfigError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")

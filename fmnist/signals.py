@@ -53,8 +53,10 @@ class GracefulStop:
         os.write(sys.stderr.fileno(), f"\n{self.received.name} received: stopping after this batch{hint}\n".encode())
 
     def reason(self) -> str | None:
-        """The name of the signal that asked to stop, or None."""
-        return None if self.received is None else self.received.name
+        """The name of the signal that asked to stop (with "Ctrl-C" for SIGINT), or None."""
+        if self.received is None:
+            return None
+        return "Ctrl-C (SIGINT)" if self.received == signal.SIGINT else self.received.name
 
     def pass_on(self) -> None:
         """Give the signal to the handler that was there before ours, then exit with 128 + its number."""

@@ -7,13 +7,15 @@ wandb itself is imported only when a run is opened, so ``logger=none`` imports n
 """
 from __future__ import annotations
 
+import logging
 import netrc
 import os
-import sys
 from pathlib import Path
 
 from fmnist.callbacks import Callback, RunInfo, TrainResult
 from fmnist.outputs import CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, MISCLASSIFIED_PNG
+
+log = logging.getLogger(__name__)
 
 WANDB_HOST = "api.wandb.ai"
 MODES = ("online", "offline", "disabled")
@@ -104,7 +106,7 @@ def open_run(project: str, entity: str | None, mode: str | None, job_type: str, 
     run_dir.mkdir(parents=True, exist_ok=True)
     mode, hint = resolve_mode(mode, run_dir)
     if hint:
-        print(hint, file=sys.stderr)
+        log.warning("%s", hint)
     settings = wandb.Settings(init_timeout=30, silent=True, console="off")
     arguments = dict(project=project, entity=entity, job_type=job_type, config=config, dir=str(run_dir), name=name,
                      group=group, settings=settings, reinit="finish_previous",
@@ -114,8 +116,7 @@ def open_run(project: str, entity: str | None, mode: str | None, job_type: str, 
     except Exception as error:  # a bad key or an unreachable server must not cost the run
         if mode != "online":
             raise
-        print(f"wandb: could not start online ({type(error).__name__}: {error}); logging offline instead",
-              file=sys.stderr)
+        log.warning("wandb: could not start online (%s: %s); logging offline instead", type(error).__name__, error)
         return wandb.init(mode="offline", **arguments)
 
 

@@ -238,7 +238,7 @@ class Trainer:
         except (Stopped, KeyboardInterrupt) as stop:
             result.status = "interrupted"
             reason = stop.args[0] if isinstance(stop, Stopped) else "Ctrl-C"
-            result.message = (f"stopped by {reason} in epoch {len(result.history) + 1} "
+            result.message = (f"interrupted by {reason} in epoch {len(result.history) + 1} "
                               f"after {len(result.history)} complete epoch(s)")
         except Exception as error:
             result.status = "failed"

@@ -131,7 +131,7 @@ def test_a_stop_signal_mid_epoch_keeps_tests_and_saves_then_the_same_command_con
     assert f"SIG{signal_name}" in metrics["message"] and "in epoch 3 after 2 complete epoch(s)" in metrics["message"]
     assert len(metrics["history"]) == 2 and metrics["test_accuracy"] is not None  # what was trained is tested
     assert (tmp_path / CHECKPOINT_FILE).is_file()  # ... and saved
-    assert f"rerun the same command with hydra.run.dir={tmp_path}" in stopped.stderr
+    assert f"to continue, rerun the same command with hydra.run.dir={tmp_path}" in stopped.stdout
     # the checkpoint rolls back to the last complete epoch: the batches of epoch 3 are done again
     assert read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).state.epoch == 2
     resumed = train(tmp_path, tiny_idx_dir)

@@ -23,7 +23,7 @@ def test_a_stop_signal_only_records_its_name_until_the_trainer_asks(restore_hand
     with GracefulStop() as stop:
         assert stop.reason() is None
         os.kill(os.getpid(), getattr(signal, name))
-        assert stop.reason() == name  # and the process is still here
+        assert name in stop.reason()  # and the process is still here
     assert signal.getsignal(getattr(signal, name)) is not stop._handle  # handlers put back on exit
 
 
@@ -32,7 +32,7 @@ def test_a_second_ctrl_c_raises_at_once(restore_handlers):
         os.kill(os.getpid(), signal.SIGINT)
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
-    assert stop.reason() == "SIGINT"
+    assert stop.reason() == "Ctrl-C (SIGINT)"
 
 
 def test_pass_on_hands_the_signal_to_the_handler_installed_before_then_exits(restore_handlers):

@@ -155,3 +155,11 @@ def test_same_seed_same_metrics(tiny_idx_dir, tmp_path):
     assert runs[0] == runs[1]
     first = np.load(tmp_path / "first" / CHECKPOINT_FILE)["params"]
     np.testing.assert_array_equal(first, np.load(tmp_path / "second" / CHECKPOINT_FILE)["params"])
+
+
+def test_train_log_holds_the_progress_and_ends_with_the_summary_line(finished_run):
+    run_dir, process = finished_run
+    log_lines = (run_dir / "train.log").read_text().strip().splitlines()
+    printed = process.stdout.strip().splitlines()
+    assert [line.partition("] ")[2] for line in log_lines[-len(printed):]] == printed
+    assert log_lines[-1].endswith(printed[-1]) and printed[-1].startswith("completed:")
