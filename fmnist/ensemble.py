@@ -1,0 +1,317 @@
+"""Average the predictions of saved models, and of shifted copies of each image:
+
+    python -m fmnist.ensemble RUN_DIR... [--top K SWEEP_DIR] [--tta N] [--out DIR] [--dataset-path DIR]
+
+Members are the runs named (each a training run's folder holding ``model.npz``) and, with ``--top K
+SWEEP_DIR``, the K runs of a sweep with the best validation accuracy (``metrics.json``, ranked as
+:mod:`fmnist.report` ranks them; never by test). A run named twice counts once. With M members f_m
+(logits) and N test-time copies (``--tta N``, default 1: the image as it is):
+
+    p_m(x) = (1/N) Σ_{j<N} softmax(f_m(S_j x))      each member's probabilities, averaged over the copies
+    P(x)   = (1/M) Σ_m p_m(x)                       the ensemble's probabilities (n, k)
+    ŷ(x)   = argmax_k P(x)_k
+
+where S_j moves the image by ``TTA_SHIFTS[j]`` = (dy, dx) pixels (rows down, columns right, vacated pixels
+0, as :func:`fmnist.augment.shifted` does): (0, 0) the image itself, then (0, -1) left, (0, 1) right,
+(-1, 0) up, (1, 0) down, then the diagonals (-1, -1), (-1, 1), (1, -1), (1, 1); so N is 1 to 9, and
+N = 5 is the image with its four 1-pixel neighbours. Shifting acts on the network's inputs, after any
+``dataset.standardize`` (as training-time shifts do).
+
+Printed: validation and test accuracy of each member and of the ensemble, each without test-time copies
+and, when N > 1, with them. Validation accuracy is what to choose an ensemble by; test is reported.
+Written into ``--out`` (default ``outputs/ensembles/YYYY-MM-DD/HH-MM-SS/`` under the current folder, as
+Hydra places runs): ``ensemble.json`` (members and figures) and the ensemble's test confusion matrix and
+misclassified images (with the copies when N > 1).
+
+Members must have the same validation set, else the ensemble's validation accuracy would be measured
+partly on images some members trained on: the same dataset, ``dataset.val_fraction`` and split seed
+(``dataset.split_seed``, or ``seed`` where that is null), and for identical inputs the same
+``dataset.subset`` and ``dataset.standardize`` (whose statistics come from the training split), input
+size and number of classes. Runs of different seeds share a split when trained with one
+``dataset.split_seed=S``. The data is loaded once (once per ``model.dtype`` among the members), with the
+first member's ``dataset.path`` unless ``--dataset-path`` is given. Exit code 2 for bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.augment import shifted
+from fmnist.data import IMAGE_SHAPE, DataError, DataSplits
+from fmnist.nn.losses import softmax
+from fmnist.nn.network import MLP
+
+#: Test-time copies, in the order ``--tta N`` takes them: (dy, dx) in pixels.
+TTA_SHIFTS = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1))
+ENSEMBLE_FILE = "ensemble.json"
+SPLIT_FIX = ("Ensemble runs trained on the same data: the same dataset, dataset.val_fraction, dataset.subset and "
+             "dataset.standardize, and one dataset.split_seed=S for all of them (their seeds may differ), e.g.\n"
+             "  python train.py -m seed=0,1,2 dataset.split_seed=0")
+
+
+class EnsembleError(Exception):
+    """Bad input, with a message for the user (what, which run, how to fix)."""
+
+
+@dataclass
+class Member:
+    run_dir: Path
+    network: MLP
+    config: dict  # the experiment config saved with the weights
+
+
+# ---------------------------------------------------------------------------------------- members
+
+
+def top_runs(sweep_dir: Path, count: int) -> list[Path]:
+    """The ``count`` runs below ``sweep_dir`` with the highest validation accuracy (ties in job order)."""
+    from fmnist.report import collect_runs, ranked
+
+    if not sweep_dir.is_dir():
+        raise EnsembleError(f"--top {count} {sweep_dir}: no such folder; pass a sweep's folder (hydra.sweep.dir)")
+    finished = [run for run in ranked(collect_runs(sweep_dir)) if run.finished]
+    if len(finished) < count:
+        raise EnsembleError(f"--top {count} {sweep_dir}: the sweep has {len(finished)} runs with a validation "
+                            f"accuracy, fewer than {count}; use --top {len(finished)} or less")
+    return [run.job_dir for run in finished[:count]]
+
+
+def load_members(run_dirs: list[Path]) -> list[Member]:
+    """Each run's network and config from its ``model.npz``, each folder once."""
+    from fmnist.checkpoint import load_checkpoint
+    from fmnist.outputs import CHECKPOINT_FILE
+
+    members, seen = [], set()
+    for run_dir in run_dirs:
+        if run_dir.resolve() in seen:
+            continue
+        seen.add(run_dir.resolve())
+        path = run_dir / CHECKPOINT_FILE
+        if not run_dir.is_dir():
+            raise EnsembleError(f"{run_dir}: no such folder; pass training runs' folders")
+        if not path.is_file():
+            raise EnsembleError(f"{run_dir} holds no {CHECKPOINT_FILE}: pass the folder of a training run that "
+                                "completed (or was interrupted after its first epoch), where the model is saved")
+        try:
+            network, config = load_checkpoint(path)
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise EnsembleError(f"{path} cannot be read ({error}); retrain that run or leave it out") from error
+        members.append(Member(run_dir, network, config))
+    if not members:
+        raise EnsembleError("no runs to ensemble: name RUN_DIRs and/or --top K SWEEP_DIR")
+    return members
+
+
+def data_settings(member: Member) -> dict[str, str]:
+    """What decides a member's validation set and inputs, as written in overrides (null, true)."""
+    from fmnist.report import override_value
+
+    dataset = member.config["dataset"]
+    split_seed = dataset.get("split_seed")  # runs from before dataset.split_seed lack it (and standardize)
+    settings = {
+        "dataset.name": dataset["name"],
+        "dataset.val_fraction": dataset["val_fraction"],
+        "split seed (dataset.split_seed, or seed where that is null)":
+            member.config["seed"] if split_seed is None else split_seed,
+        "dataset.subset": dataset.get("subset"),
+        "dataset.standardize": dataset.get("standardize", False),
+        "input size": member.network.layer_sizes[0],
+        "classes": member.network.layer_sizes[-1],
+    }
+    return {key: override_value(value) for key, value in settings.items()}
+
+
+def check_shared_data(members: list[Member]) -> None:
+    """Refuse members whose validation sets or inputs differ, naming each setting that differs and where."""
+    settings = [data_settings(member) for member in members]
+    differences = []
+    for key in settings[0]:
+        runs_by_value: dict[str, list[str]] = {}
+        for member, values in zip(members, settings):
+            runs_by_value.setdefault(values[key], []).append(str(member.run_dir))
+        if len(runs_by_value) > 1:
+            where = "; ".join(f"{value} in {', '.join(runs)}" for value, runs in runs_by_value.items())
+            differences.append(f"  {key}: {where}")
+    if differences:
+        raise EnsembleError("the runs do not share their validation set and inputs, so their ensemble cannot be "
+                            "validated:\n" + "\n".join(differences) + "\n" + SPLIT_FIX)
+
+
+# ---------------------------------------------------------------------------------------- predictions
+
+
+def tta_copies(features: np.ndarray, copies: int) -> list[np.ndarray]:
+    """S_j x for j < ``copies``: the images (n, 784) moved by ``TTA_SHIFTS[j]``."""
+    pictures = features.reshape(len(features), *IMAGE_SHAPE)  # (n, 28, 28)
+    return [shifted(pictures, dy, dx).reshape(features.shape) for dy, dx in TTA_SHIFTS[:copies]]
+
+
+def softmax_outputs(network: MLP, features: np.ndarray, copies: int) -> np.ndarray:
+    """softmax(f(S_j x)) for each copy j < ``copies``: (copies, n, k), float64."""
+    return np.stack([softmax(network.predict_logits(copy).astype(np.float64)) for copy in tta_copies(features, copies)])
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Share of images whose argmax_k P_k is their label; NaN for no images (``dataset.val_fraction=0``)."""
+    return float((probabilities.argmax(axis=1) == labels).mean()) if len(labels) else math.nan
+
+
+@dataclass
+class EnsembleResult:
+    """Every member's softmax outputs on the validation and test sets, for each test-time copy."""
+
+    run_dirs: list[Path]
+    copies: int
+    data: DataSplits  # as loaded for the first member
+    outputs: dict[str, np.ndarray]  # "val", "test" -> softmax(f_m(S_j x)): (members, copies, n, k)
+
+    def probabilities(self, split: str, members: list[int] | None = None, copies: int | None = None) -> np.ndarray:
+        """(n, k): the mean over ``members`` (all by default) and the first ``copies`` copies (all by default):
+        P, or a member's own p_m with ``members=[m]``."""
+        chosen = self.outputs[split] if members is None else self.outputs[split][members]
+        return chosen[:, :copies or self.copies].mean(axis=(0, 1))
+
+    def accuracies(self, members: list[int] | None = None) -> dict[str, float]:
+        """val_accuracy and test_accuracy on the images as they are; with copies, tta_val_accuracy and
+        tta_test_accuracy too."""
+        labels = {"val": self.data.y_val, "test": self.data.y_test}
+        figures = {f"{split}_accuracy": accuracy(self.probabilities(split, members, copies=1), labels[split])
+                   for split in labels}
+        if self.copies > 1:
+            figures.update({f"tta_{split}_accuracy": accuracy(self.probabilities(split, members), labels[split])
+                            for split in labels})
+        return figures
+
+
+def predict(members: list[Member], copies: int, dataset_path: str | None = None) -> EnsembleResult:
+    """Check that the members share their data, load it and compute every member's softmax outputs."""
+    from hydra.utils import instantiate
+
+    check_shared_data(members)
+    dataset = dict(members[0].config["dataset"])
+    if dataset_path is not None:
+        dataset["path"] = dataset_path
+    loaded: dict[str, DataSplits] = {}  # model.dtype -> the data in that dtype
+    outputs: dict[str, list[np.ndarray]] = {"val": [], "test": []}
+    for member in members:
+        dtype = member.network.dtype.name
+        if dtype not in loaded:
+            loaded[dtype] = instantiate(dataset, seed=members[0].config["seed"], dtype=dtype)
+        for split, member_outputs in outputs.items():
+            features = getattr(loaded[dtype], f"x_{split}")
+            member_outputs.append(softmax_outputs(member.network, features, copies))
+    return EnsembleResult([member.run_dir for member in members], copies, next(iter(loaded.values())),
+                          {split: np.stack(member_outputs) for split, member_outputs in outputs.items()})
+
+
+# ---------------------------------------------------------------------------------------- command
+
+
+def default_out_dir(now: datetime) -> Path:
+    return Path("outputs") / "ensembles" / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
+
+
+def write_outputs(result: EnsembleResult, out_dir: Path, seed: int) -> dict:
+    """``ensemble.json`` and the ensemble's test confusion matrix and misclassified images; returns the json."""
+    from fmnist.outputs import write_evaluation_plots, write_json_atomically
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = result.data
+    predictions = result.probabilities("test").argmax(axis=1)
+    copies = f", {result.copies} test-time copies" if result.copies > 1 else ""
+    write_evaluation_plots(out_dir, data.x_test, data.y_test, predictions, data.class_names, seed=seed,
+                           title=f"{data.name} test set, ensemble of {len(result.run_dirs)}{copies}")
+    summary = {
+        "dataset": data.name,
+        "tta": result.copies,
+        "tta_shifts": [list(shift) for shift in TTA_SHIFTS[:result.copies]],
+        "ensemble": result.accuracies(),
+        "members": [{"run_dir": str(run_dir), **result.accuracies([index])}
+                    for index, run_dir in enumerate(result.run_dirs)],
+    }
+    write_json_atomically(out_dir / ENSEMBLE_FILE, summary)
+    return summary
+
+
+def format_report(summary: dict, out_dir: Path) -> str:
+    """A table: one row per member, then the ensemble; a column per accuracy, in percent."""
+    rows = [(member["run_dir"], member) for member in summary["members"]] + [("ensemble", summary["ensemble"])]
+    columns = list(summary["ensemble"])
+    width = max(len(name) for name, _ in rows)
+    lines = []
+    if summary["tta"] > 1:
+        shifts = " ".join(f"({dy}, {dx})" for dy, dx in summary["tta_shifts"])
+        lines.append(f"tta_*: the mean over {summary['tta']} copies of each image, shifted by (dy, dx) = {shifts}")
+    lines.append(f"{'':<{width}}  " + "  ".join(columns))
+    for name, figures in rows:
+        cells = [format_percent(figures[column]).rjust(len(column)) for column in columns]
+        lines.append(f"{name:<{width}}  " + "  ".join(cells))
+    lines.append(f"{ENSEMBLE_FILE}, confusion matrix and misclassified test images of the ensemble in {out_dir}")
+    return "\n".join(lines)
+
+
+def format_percent(fraction: float) -> str:
+    return "n/a" if math.isnan(fraction) else f"{100 * fraction:.2f}%"
+
+
+def tta_count(text: str) -> int:
+    """``--tta N``: a whole number of copies from 1 to len(TTA_SHIFTS)."""
+    allowed = f"a whole number of copies from 1 (no shifted copies) to {len(TTA_SHIFTS)}"
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {allowed}") from None
+    if not 1 <= count <= len(TTA_SHIFTS):
+        raise argparse.ArgumentTypeError(f"{count} is not {allowed} (the image and its 1-pixel shifts)")
+    return count
+
+
+def top_count(text: str) -> int:
+    """``--top K``: a whole number of runs >= 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise EnsembleError(f"--top {text}: K must be a whole number of runs >= 1, as in --top 3 SWEEP_DIR")
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fmnist.ensemble", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dirs", nargs="*", type=Path, default=[], metavar="RUN_DIR",
+                        help="training runs' folders (each holds model.npz)")
+    parser.add_argument("--top", nargs=2, metavar=("K", "SWEEP_DIR"),
+                        help="also the K runs of SWEEP_DIR with the best validation accuracy")
+    parser.add_argument("--tta", type=tta_count, default=1, metavar="N",
+                        help=f"average N copies of each image: the image and its shifts {TTA_SHIFTS[1:]}, "
+                             "in that order (default 1: the image only)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="output folder (default outputs/ensembles/DATE/TIME)")
+    parser.add_argument("--dataset-path", metavar="DIR",
+                        help="folder of the dataset's files, if not the first run's dataset.path")
+    args = parser.parse_args(argv)
+    try:
+        run_dirs = list(args.run_dirs)
+        if args.top:
+            run_dirs += top_runs(Path(args.top[1]), top_count(args.top[0]))
+        members = load_members(run_dirs)
+        result = predict(members, args.tta, args.dataset_path)
+        out_dir = args.out or default_out_dir(datetime.now())
+        summary = write_outputs(result, out_dir, seed=members[0].config["seed"])
+    except (EnsembleError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_report(summary, out_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""python -m fmnist.ensemble: the averaged probabilities, the shifted copies, picking runs from a sweep, refusals.
+
+Members are three tiny runs of one sweep (seeds 0-2 sharing dataset.split_seed=0); runs that must be
+refused are copies of one of them with an edited config (fmnist.checkpoint.save_checkpoint).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmnist.checkpoint import load_checkpoint, save_checkpoint
+from fmnist.data import load_dataset
+from fmnist.ensemble import (ENSEMBLE_FILE, TTA_SHIFTS, EnsembleError, check_shared_data, load_members, main,
+                             predict, top_runs, tta_copies)
+from fmnist.nn.activations import ReLU
+from fmnist.nn.network import MLP
+from fmnist.outputs import CHECKPOINT_FILE, CONFUSION_MATRIX_PNG, METRICS_FILE
+from tests.conftest import ROOT
+from tests.test_sweeps import multirun
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_idx_dir, tmp_path_factory) -> list[Path]:
+    """Three runs of a sweep: seeds 0, 1, 2, one validation split (dataset.split_seed=0)."""
+    sweep_dir = tmp_path_factory.mktemp("sweep")
+    process = multirun("seed=0,1,2", "dataset.split_seed=0", "trainer.epochs=2", "model=mlp", "model.hidden_size=32",
+                       sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    assert process.returncode == 0, process.stderr
+    return [sweep_dir / str(job) for job in range(3)]
+
+
+@pytest.fixture(scope="module")
+def data(tiny_idx_dir):
+    """The members' data, loaded independently of fmnist.ensemble."""
+    return load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, split_seed=0)
+
+
+def softmax_by_hand(logits: np.ndarray) -> np.ndarray:
+    exponentials = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def edited_copy(run_dir: Path, destination: Path, edit) -> Path:
+    """A copy of a run's model whose saved config ``edit(config)`` changed."""
+    network, config = load_checkpoint(run_dir / CHECKPOINT_FILE)
+    edit(config)
+    destination.mkdir(parents=True)
+    save_checkpoint(destination / CHECKPOINT_FILE, network, config)
+    return destination
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+def test_ensemble_probabilities_are_the_mean_of_each_members_softmax_over_members_and_copies(runs, data, copies):
+    result = predict(load_members(runs), copies)
+    for split, features in (("val", data.x_val), ("test", data.x_test)):
+        expected = np.mean([softmax_by_hand(load_checkpoint(run / CHECKPOINT_FILE)[0].predict_logits(copy))
+                            for run in runs for copy in tta_copies(features, copies)], axis=0)
+        np.testing.assert_allclose(result.probabilities(split), expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(result.probabilities(split).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_tta_with_one_copy_is_the_images_as_they_are(runs, data):
+    plain = predict(load_members(runs), 1)
+    with_shifts = predict(load_members(runs), 5)
+    assert list(plain.accuracies()) == ["val_accuracy", "test_accuracy"]  # no tta_* figures
+    for split in ("val", "test"):
+        np.testing.assert_array_equal(plain.probabilities(split), with_shifts.probabilities(split, copies=1))
+    assert np.array_equal(tta_copies(data.x_test, 1)[0], data.x_test)
+
+
+def test_shifted_copies_follow_their_formula():
+    """Copy j of image x is x'[r, c] = x[r - dy, c - dx] (0 outside the image) with (dy, dx) = TTA_SHIFTS[j]:
+    first the image itself, then its four 1-pixel neighbours, then the diagonals."""
+    assert TTA_SHIFTS[0] == (0, 0)
+    assert set(TTA_SHIFTS[1:5]) == {(0, -1), (0, 1), (-1, 0), (1, 0)}
+    assert set(TTA_SHIFTS[5:]) == {(-1, -1), (-1, 1), (1, -1), (1, 1)}
+    images = np.random.default_rng(0).random((2, 784))
+    copies = tta_copies(images, len(TTA_SHIFTS))
+    for copy, (dy, dx) in zip(copies, TTA_SHIFTS):
+        for image, moved in zip(images.reshape(-1, 28, 28), copy.reshape(-1, 28, 28)):
+            for r in range(28):
+                for c in range(28):
+                    inside = 0 <= r - dy < 28 and 0 <= c - dx < 28
+                    assert moved[r, c] == (image[r - dy, c - dx] if inside else 0.0)
+
+
+def test_an_ensemble_of_one_run_reproduces_its_metrics(runs, tmp_path, capsys):
+    assert main([str(runs[1]), "--out", str(tmp_path)]) == 0
+    metrics = json.loads((runs[1] / METRICS_FILE).read_text())
+    summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())
+    assert summary["members"][0].pop("run_dir") == str(runs[1])
+    for figures in (summary["ensemble"], summary["members"][0]):
+        assert figures == {"val_accuracy": pytest.approx(metrics["val_accuracy"], abs=1e-12),
+                           "test_accuracy": pytest.approx(metrics["test_accuracy"], abs=1e-12)}
+    assert (tmp_path / CONFUSION_MATRIX_PNG).is_file()
+    assert f"{100 * metrics['test_accuracy']:.2f}%" in capsys.readouterr().out
+
+
+def test_command_prints_each_member_and_the_ensemble_with_and_without_shifted_copies(runs, tmp_path):
+    process = subprocess.run([sys.executable, "-m", "fmnist.ensemble", *map(str, runs), "--tta", "3",
+                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert process.returncode == 0, process.stderr
+    summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())
+    assert summary["tta_shifts"] == [list(shift) for shift in TTA_SHIFTS[:3]]
+    lines = process.stdout.splitlines()
+    assert "(0, 0) (0, -1) (0, 1)" in lines[0]
+    assert lines[1].split() == ["val_accuracy", "test_accuracy", "tta_val_accuracy", "tta_test_accuracy"]
+    for line, row in zip(lines[2:], [*summary["members"], summary["ensemble"]]):
+        assert line.split()[1:] == [f"{100 * row[key]:.2f}%" for key in lines[1].split()]
+    assert lines[5].startswith("ensemble")
+
+
+def test_top_k_picks_the_runs_with_the_best_validation_accuracy_never_test(runs, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    for job, (val_accuracy, test_accuracy) in enumerate([(0.5, 0.9), (0.9, 0.5), (0.7, 0.6)]):
+        shutil.copytree(runs[job], sweep_dir / str(job))
+        metrics = json.loads((runs[job] / METRICS_FILE).read_text())
+        metrics.update(val_accuracy=val_accuracy, test_accuracy=test_accuracy)
+        (sweep_dir / str(job) / METRICS_FILE).write_text(json.dumps(metrics))
+    assert top_runs(sweep_dir, 2) == [sweep_dir / "1", sweep_dir / "2"]
+    assert main(["--top", "2", str(sweep_dir), "--out", str(tmp_path / "out")]) == 0
+    members = json.loads((tmp_path / "out" / ENSEMBLE_FILE).read_text())["members"]
+    assert [member["run_dir"] for member in members] == [str(sweep_dir / "1"), str(sweep_dir / "2")]
+
+
+def test_a_null_split_seed_is_the_runs_seed(runs, tmp_path):
+    def split_by_seed(config):
+        config["seed"], config["dataset"]["split_seed"] = 0, None
+
+    check_shared_data(load_members([runs[1], edited_copy(runs[0], tmp_path / "seeded", split_by_seed)]))
+
+
+def set_dataset(key, value):
+    return lambda config: config["dataset"].__setitem__(key, value)
+
+
+def other_seed_without_split_seed(config):
+    config["seed"], config["dataset"]["split_seed"] = 7, None
+
+
+@pytest.mark.parametrize("edit, words", [
+    (other_seed_without_split_seed, ["split seed", "0 in", "7 in"]),
+    (set_dataset("name", "mnist"), ["dataset.name", "fashion_mnist in", "; mnist in"]),
+    (set_dataset("val_fraction", 0.2), ["dataset.val_fraction", "0.1 in", "0.2 in"]),
+    (set_dataset("subset", 100), ["dataset.subset", "null in", "100 in"]),
+    (set_dataset("standardize", True), ["dataset.standardize", "false in", "true in"]),
+])
+def test_runs_with_different_data_are_refused_with_exit_2_naming_what_differs(runs, tmp_path, capsys, edit, words):
+    other = edited_copy(runs[0], tmp_path / "other", edit)
+    assert main([str(runs[1]), str(other), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    for word in [*words, str(runs[1]), str(other), "dataset.split_seed=S", "seed=0,1,2 dataset.split_seed=0"]:
+        assert word in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_runs_with_different_input_sizes_are_refused(runs, tmp_path):
+    _, config = load_checkpoint(runs[0] / CHECKPOINT_FILE)
+    (tmp_path / "small").mkdir()
+    save_checkpoint(tmp_path / "small" / CHECKPOINT_FILE, MLP([196, 10], ReLU()), config)
+    with pytest.raises(EnsembleError, match="input size: 784 in .*; 196 in"):
+        check_shared_data(load_members([runs[0], tmp_path / "small"]))
+
+
+@pytest.mark.parametrize("arguments, words", [
+    (["{empty}"], ["{empty}", "no model.npz", "completed"]),
+    (["{empty}/nowhere"], ["{empty}/nowhere", "no such folder"]),
+    ([], ["no runs", "--top K SWEEP_DIR"]),
+    (["--top", "0", "{empty}"], ["--top 0", ">= 1"]),
+    (["--top", "3", "{empty}"], ["--top 3", "0 runs with a validation accuracy"]),
+    (["{empty}", "--tta", "0"], ["--tta", "0", "from 1", "to 9"]),
+    (["{empty}", "--tta", "10"], ["--tta", "10", "from 1", "to 9"]),
+    (["{empty}", "--tta", "two"], ["--tta", "'two'", "whole number"]),
+])
+def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, arguments, words):
+    arguments = [argument.format(empty=tmp_path) for argument in arguments]
+    process = subprocess.run([sys.executable, "-m", "fmnist.ensemble", *arguments, "--out", str(tmp_path / "out")],
+                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert process.returncode == 2
+    for word in words:
+        assert word.format(empty=tmp_path) in process.stderr
+    assert "Traceback" not in process.stderr
