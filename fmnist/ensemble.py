@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist.augment import shifted
-from fmnist.data import IMAGE_SHAPE, DataError, DataSplits
+from fmnist.data import IMAGE_SHAPE, DataError, DataSplits, load_dataset
 from fmnist.nn.losses import softmax
 from fmnist.nn.network import MLP
 
@@ -192,10 +192,9 @@ class EnsembleResult:
 
 def predict(members: list[Member], copies: int, dataset_path: str | None = None) -> EnsembleResult:
     """Check that the members share their data, load it and compute every member's softmax outputs."""
-    from hydra.utils import instantiate
-
     check_shared_data(members)
-    dataset = dict(members[0].config["dataset"])
+    # load_dataset itself rather than hydra's instantiate, which would wrap its DataError in its own exception
+    dataset = {key: value for key, value in members[0].config["dataset"].items() if key != "_target_"}
     if dataset_path is not None:
         dataset["path"] = dataset_path
     loaded: dict[str, DataSplits] = {}  # model.dtype -> the data in that dtype
@@ -203,7 +202,7 @@ def predict(members: list[Member], copies: int, dataset_path: str | None = None)
     for member in members:
         dtype = member.network.dtype.name
         if dtype not in loaded:
-            loaded[dtype] = instantiate(dataset, seed=members[0].config["seed"], dtype=dtype)
+            loaded[dtype] = load_dataset(**dataset, seed=members[0].config["seed"], dtype=dtype)
         for split, member_outputs in outputs.items():
             features = getattr(loaded[dtype], f"x_{split}")
             member_outputs.append(softmax_outputs(member.network, features, copies))

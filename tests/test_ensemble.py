@@ -186,3 +186,8 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, arguments, 
     for word in words:
         assert word.format(empty=tmp_path) in process.stderr
     assert "Traceback" not in process.stderr
+
+
+def test_a_dataset_path_without_the_data_exits_2_naming_it(runs, tmp_path, capsys):
+    assert main([str(runs[0]), "--dataset-path", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
+    assert f"dataset.path={tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().err
