@@ -40,6 +40,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -147,10 +148,10 @@ def check_shared_data(members: list[Member]) -> None:
 # ---------------------------------------------------------------------------------------- predictions
 
 
-def tta_copies(features: np.ndarray, copies: int) -> list[np.ndarray]:
-    """S_j x for j < ``copies``: the images (n, 784) moved by ``TTA_SHIFTS[j]``."""
+def tta_copies(features: np.ndarray, copies: int) -> Iterator[np.ndarray]:
+    """S_j x for j < ``copies``: the images (n, 784) moved by ``TTA_SHIFTS[j]``, one copy at a time."""
     pictures = features.reshape(len(features), *IMAGE_SHAPE)  # (n, 28, 28)
-    return [shifted(pictures, dy, dx).reshape(features.shape) for dy, dx in TTA_SHIFTS[:copies]]
+    return (shifted(pictures, dy, dx).reshape(features.shape) for dy, dx in TTA_SHIFTS[:copies])
 
 
 def softmax_outputs(network: MLP, features: np.ndarray, copies: int) -> np.ndarray:

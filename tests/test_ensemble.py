@@ -71,7 +71,7 @@ def test_tta_with_one_copy_is_the_images_as_they_are(runs, data):
     assert list(plain.accuracies()) == ["val_accuracy", "test_accuracy"]  # no tta_* figures
     for split in ("val", "test"):
         np.testing.assert_array_equal(plain.probabilities(split), with_shifts.probabilities(split, copies=1))
-    assert np.array_equal(tta_copies(data.x_test, 1)[0], data.x_test)
+    assert np.array_equal(next(tta_copies(data.x_test, 1)), data.x_test)
 
 
 def test_shifted_copies_follow_their_formula():
