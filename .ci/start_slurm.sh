@@ -72,6 +72,9 @@ SelectTypeParameters=CR_Core_Memory
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 ReturnToService=2
+# SIGKILL 2 s after SIGTERM (30 s by default). submitit ignores SIGTERM, so a job that SLURM requeues
+# itself (scontrol requeue, preemption) runs on until then, and continues from its last checkpoint.
+KillWait=2
 StateSaveLocation=/var/lib/slurm/slurmctld
 SlurmdSpoolDir=/var/lib/slurm/slurmd
 SlurmctldPidFile=/run/slurmctld.pid

@@ -1,4 +1,5 @@
-"""SLURM: multiruns sent to a real scheduler with the `hydra/launcher=slurm` preset.
+"""SLURM: multiruns sent to a real scheduler with the `hydra/launcher=slurm` preset, and jobs requeued
+mid-run that continue from their checkpoint.
 
 They need a cluster that answers `sinfo` (CI starts a one-node one with `.ci/start_slurm.sh`) and skip
 with the reason otherwise. Without an accounting database submitit learns that a job ended only from
@@ -11,18 +12,38 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from fmnist.outputs import METRICS_FILE
+from fmnist.resume import latest_checkpoint
 from tests.conftest import ROOT
+from tests.test_resume import assert_same_outcome, outcome
 from tests.test_sweeps import job_metrics, multirun
 
 pytestmark = pytest.mark.slow
 
-SWEEP_TIMEOUT_S = 300
-# One core and 1 GB per job, so two jobs share a two-core node; a one-layer network for one epoch.
-SMALL_JOBS = ("hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
-              "hydra.launcher.timeout_min=5", "model=mlp", "model.num_layers=1", "model.hidden_size=16")
+SWEEP_TIMEOUT_S = 600
+# One core and 1 GB per job, so two jobs share a two-core node.
+SLURM_JOBS = ("hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
+              "hydra.launcher.timeout_min=5")
+REQUEUE_EPOCHS = 100
+# Two hidden layers with dropout, Adam, batches of 16 on 6000 generated images: about 60 ms an epoch
+# here on one core, so the run lasts well beyond the 2 s between SLURM's SIGTERM and SIGKILL
+# (KillWait in .ci/start_slurm.sh); weights, Adam's moments and the generator that draws dropout masks
+# and batches must all come through the requeue.
+REQUEUE_RUN = ("model=mlp", "model.num_layers=2", "model.hidden_size=64", "model.dropout=0.2", "optimizer=adam",
+               "trainer.batch_size=16", f"trainer.epochs={REQUEUE_EPOCHS}", "blas_threads=1")
+INTERRUPTIONS = {
+    # SLURM requeues the job itself, as when it preempts one: SIGTERM, which submitit ignores, then
+    # SIGKILL; the requeued job continues from the last epoch's checkpoint.
+    "scontrol_requeue": ["scontrol", "requeue"],
+    # What SLURM sends signal_delay_s before the time limit: the run stops after the batch, and
+    # submitit's handler requeues the job.
+    "time_limit_warning": ["scancel", "--signal=USR2"],
+}
 USABLE_NODE_STATES = "idle,mixed,allocated,completing"
 
 
@@ -64,8 +85,8 @@ def slurm_job_states(sweep_dir) -> dict[str, str]:
 def slurm_sweep(slurm_cluster, tiny_idx_dir, tmp_path_factory):
     """A two-job multirun (adam, sgd) run through SLURM: its folder and the finished process."""
     sweep_dir = tmp_path_factory.mktemp("slurm") / "sweep"
-    process = multirun(*SMALL_JOBS, "trainer.epochs=1", "optimizer=adam,sgd", sweep_dir=sweep_dir,
-                       data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
+    process = multirun(*SLURM_JOBS, "model=mlp", "model.num_layers=1", "model.hidden_size=16", "trainer.epochs=1",
+                       "optimizer=adam,sgd", sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
     return sweep_dir, process
 
 
@@ -90,3 +111,70 @@ def test_sweep_report_reads_a_slurm_sweep(slurm_sweep):
     best_value = max(run["val_accuracy"] for run in metrics.values())
     assert summary["best_val_accuracy"] == pytest.approx(best_value)
     assert metrics[summary["best_job"]]["val_accuracy"] == pytest.approx(best_value)
+
+
+@pytest.fixture(scope="module")
+def requeue_idx_dir(tmp_path_factory):
+    from tests.idx_files import write_idx_dataset
+
+    return write_idx_dataset(tmp_path_factory.mktemp("requeue_idx"), n_train=6000, n_test=500, seed=0)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(requeue_idx_dir, tmp_path_factory):
+    """The outcome of the same one-job multirun, never interrupted (Hydra's basic launcher, no SLURM)."""
+    sweep_dir = tmp_path_factory.mktemp("uninterrupted") / "sweep"
+    process = multirun(*REQUEUE_RUN, sweep_dir=sweep_dir, data_dir=requeue_idx_dir, timeout=SWEEP_TIMEOUT_S)
+    assert process.returncode == 0, process.stderr
+    return outcome(sweep_dir / "0")
+
+
+def wait_for(condition, what: str, timeout_s: float = 120):
+    """Poll ``condition`` until it returns something true, and return that; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"waited {timeout_s} s for {what}")
+
+
+def epochs_done(run_dir) -> int:
+    """Epochs in the job's metrics.json so far (0 before it exists; it is replaced atomically)."""
+    try:
+        return len(json.loads((run_dir / METRICS_FILE).read_text())["history"])
+    except FileNotFoundError:
+        return 0
+
+
+def slurm_state(job_id: str) -> str:
+    """The job's state in the queue (PENDING, RUNNING, COMPLETING), empty once it has left the queue."""
+    answer = subprocess.run(["squeue", "--noheader", "--jobs", job_id, "--format=%T"], capture_output=True, text=True,
+                            timeout=30)
+    return answer.stdout.strip()
+
+
+def submitted_job_id(sweep_dir) -> str:
+    """The SLURM id of the sweep's only job, from the pickle submitit wrote for it (``12_submitted.pkl``)."""
+    (pickle,) = sweep_dir.glob(".submitit/*/*_submitted.pkl")
+    return pickle.name.removesuffix("_submitted.pkl")
+
+
+@pytest.mark.parametrize("interrupt", INTERRUPTIONS.values(), ids=INTERRUPTIONS.keys())
+def test_job_requeued_mid_run_resumes_from_its_checkpoint_and_ends_identical(slurm_cluster, requeue_idx_dir,
+                                                                            uninterrupted, tmp_path, interrupt):
+    sweep_dir = tmp_path / "sweep"
+    run_dir = sweep_dir / "0"
+    with ThreadPoolExecutor(max_workers=1) as background:
+        sweep = background.submit(multirun, *SLURM_JOBS, *REQUEUE_RUN, sweep_dir=sweep_dir, data_dir=requeue_idx_dir,
+                                  timeout=SWEEP_TIMEOUT_S)
+        wait_for(lambda: epochs_done(run_dir) >= 2, "the job's second epoch")
+        job_id = submitted_job_id(sweep_dir)
+        subprocess.run([*interrupt, job_id], check=True, capture_output=True, timeout=30)
+        wait_for(lambda: slurm_state(job_id) == "PENDING", "the job to be back in the queue")
+        left_behind = latest_checkpoint(run_dir)
+        process = sweep.result()
+    assert process.returncode == 0, process.stderr
+    assert 2 <= left_behind.state.epoch < REQUEUE_EPOCHS and not left_behind.finished
+    assert_same_outcome(outcome(run_dir), uninterrupted)
