@@ -71,6 +71,17 @@ def slurm_cluster() -> None:
         pytest.skip(reason)
 
 
+def wait_for(condition, what: str, timeout_s: float = 120):
+    """Poll ``condition`` until it returns something true, and return that; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"waited {timeout_s} s for {what}")
+
+
 def slurm_job_states(sweep_dir) -> dict[str, str]:
     """JobState of every array task the sweep submitted, as slurmctld reports it ({"12_0": "COMPLETED"})."""
     (submission,) = sweep_dir.glob(".submitit/*/*_submission.sh")
@@ -79,6 +90,13 @@ def slurm_job_states(sweep_dir) -> dict[str, str]:
                             capture_output=True, text=True, timeout=30, check=True)
     fields = [dict(item.split("=", 1) for item in line.split() if "=" in item) for line in answer.stdout.splitlines()]
     return {f"{job['ArrayJobId']}_{job['ArrayTaskId']}": job["JobState"] for job in fields}
+
+
+def final_job_states(sweep_dir) -> list[str] | None:
+    """The sorted JobStates of the sweep's tasks once all have ended (None while one is still active: a
+    job's process writes its result, which the launcher waits for, a moment before it exits)."""
+    states = sorted(slurm_job_states(sweep_dir).values())
+    return None if {"PENDING", "RUNNING", "COMPLETING"} & set(states) else states
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +114,8 @@ def test_two_job_multirun_runs_both_jobs_as_slurm_jobs_to_completion(slurm_sweep
     metrics = job_metrics(sweep_dir)
     assert sorted(metrics) == ["0", "1"]
     assert [run["status"] for run in metrics.values()] == ["completed", "completed"]
-    assert sorted(slurm_job_states(sweep_dir).values()) == ["COMPLETED", "COMPLETED"]
+    states = wait_for(lambda: final_job_states(sweep_dir), "SLURM to see both jobs end", timeout_s=60)
+    assert states == ["COMPLETED", "COMPLETED"]
 
 
 def test_sweep_report_reads_a_slurm_sweep(slurm_sweep):
@@ -127,17 +146,6 @@ def uninterrupted(requeue_idx_dir, tmp_path_factory):
     process = multirun(*REQUEUE_RUN, sweep_dir=sweep_dir, data_dir=requeue_idx_dir, timeout=SWEEP_TIMEOUT_S)
     assert process.returncode == 0, process.stderr
     return outcome(sweep_dir / "0")
-
-
-def wait_for(condition, what: str, timeout_s: float = 120):
-    """Poll ``condition`` until it returns something true, and return that; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"waited {timeout_s} s for {what}")
 
 
 def epochs_done(run_dir) -> int:
