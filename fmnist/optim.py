@@ -313,7 +313,9 @@ class Adam(Optimizer):
         scratch -= v
         scratch *= 1.0 - self.beta2
         v += scratch  # v_t = v_{t-1} + (1 - β2)(g_t² - v_{t-1})
-        numerator = state.setdefault("numerator", np.empty_like(param))
+        if "numerator" not in state:  # made once: setdefault would build (and drop) a new array every step
+            state["numerator"] = np.empty_like(param)
+        numerator = state["numerator"]
         np.multiply(m, momentum_coefficient, out=numerator)
         if gradient_coefficient:
             np.multiply(grad, gradient_coefficient, out=scratch)

@@ -1,6 +1,8 @@
 """The network's structure, its flat parameter buffer, losses and initialisers."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -22,10 +24,48 @@ def test_parameters_are_views_into_one_flat_buffer():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_forward_keeps_the_dtype_and_shape(dtype):
-    network = MLP([20, 7, 3], build_option("activation", "tanh"), dtype=dtype)
+    network = MLP([20, 7, 3], build_option("activation", "tanh"), dropout=0.5, dtype=dtype)
     network.initialize(build_option("init", "xavier"), np.random.default_rng(0))
-    logits, _ = network.forward(np.ones((5, 20), dtype=dtype))
+    logits, (_, masks) = network.forward(np.ones((5, 20), dtype=dtype), np.random.default_rng(1))
     assert logits.shape == (5, 3) and logits.dtype == np.dtype(dtype)
+    assert network.params.dtype == network.grads.dtype == masks[0].dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("layer_sizes, dropout, message", [
+    ([784], 0.0, "layer_sizes must hold at least input and output sizes, all >= 1; got [784]"),
+    ([784, 0, 10], 0.0, "layer_sizes must hold at least input and output sizes, all >= 1; got [784, 0, 10]"),
+    ([784, 10], 1.0, "dropout must be in [0, 1), got 1.0"),
+    ([784, 10], -0.1, "dropout must be in [0, 1), got -0.1"),
+])
+def test_a_network_refuses_missing_or_empty_layers_and_dropout_outside_0_1(layer_sizes, dropout, message):
+    with pytest.raises(ValueError) as error:
+        MLP(layer_sizes, build_option("activation", "relu"), dropout=dropout)
+    assert str(error.value) == message
+
+
+def test_the_smallest_network_and_the_largest_dropout_are_allowed():
+    network = MLP([1, 1, 1], build_option("activation", "relu"), dropout=float(np.nextafter(1.0, 0.0)))
+    assert network.num_params == 4
+
+
+def test_without_dropout_training_draws_nothing_from_the_generator():
+    """A run without dropout shuffles the same way whatever the network: forward leaves the generator alone."""
+    network = MLP([6, 5, 4], build_option("activation", "relu"), dropout=0.0)
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    _, (_, masks) = network.forward(np.ones((3, 6), dtype=np.float32), rng)
+    assert masks == [] and rng.bit_generator.state == before
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predictions_in_chunks_equal_one_forward_pass_in_the_networks_dtype(dtype):
+    network = MLP([6, 5, 4], build_option("activation", "relu"), dtype=dtype)
+    network.initialize(build_option("init", "he"), np.random.default_rng(0))
+    x = np.random.default_rng(1).random((7, 6))  # float64 images, 7 rows: chunks of 3, 3 and 1
+    logits = network.predict_logits(x, batch_size=3)
+    assert logits.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(logits, network.forward(x.astype(dtype))[0], rtol=1e-6)  # BLAS may sum per chunk
+    np.testing.assert_array_equal(network.predict(x), logits.argmax(axis=1))
 
 
 def test_gradient_of_a_partial_batch_is_the_mean_over_its_examples():
@@ -109,6 +149,26 @@ def test_initialisers_state_the_published_distributions():
         assert (init.distribution, init.std(400, 300)) == (family, pytest.approx(std))
 
 
+@pytest.mark.parametrize("std", [0.0, -0.05])
+def test_the_random_initialiser_refuses_a_std_that_is_not_positive(std):
+    from fmnist.nn.init import RandomNormal
+
+    with pytest.raises(ValueError, match=f"init.std must be > 0, got {std}"):
+        RandomNormal(std)
+
+
+@pytest.mark.parametrize("group", ["init", "loss"])
+def test_constructor_defaults_are_the_yaml_values(group):
+    """Built in Python or picked from conf/, an initialiser or loss has the same settings."""
+    from hydra.utils import get_class
+
+    for name in group_options(group):
+        settings = load_option(group, name)
+        parameters = inspect.signature(get_class(settings._target_)).parameters
+        assert {key: parameters[key].default for key in settings if key != "_target_"} == {
+            key: value for key, value in settings.items() if key != "_target_"}, name
+
+
 def test_initialisation_is_reproducible_from_the_seed():
     def params(seed):
         network = MLP([10, 8, 3], build_option("activation", "relu"))
@@ -173,6 +233,14 @@ def test_cross_entropy_refuses_a_label_outside_the_classes(kernels, monkeypatch)
     monkeypatch.setenv("FMNIST_KERNELS", kernels)
     with pytest.raises(IndexError):
         CrossEntropy().value_and_grad(np.zeros((2, 3)), np.array([0, 3]))
+
+
+def test_with_numba_the_training_loss_runs_its_compiled_pass(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.delenv("FMNIST_KERNELS", raising=False)
+    for name in group_options("loss"):
+        loss = build_option("loss", name)
+        assert (getattr(loss, "fused", None) is not None) == isinstance(loss, CrossEntropy), name
 
 
 def test_without_numba_the_cross_entropy_runs_in_numpy(monkeypatch):

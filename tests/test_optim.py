@@ -63,6 +63,24 @@ def test_yaml_keys_are_exactly_the_constructor_arguments(name):
     assert set(hyperparameters(name)) == set(inspect.signature(optimizer_class(name)).parameters)
 
 
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_constructor_defaults_are_the_yaml_values_but_the_rate(name):
+    """Built in Python or picked with optimizer=NAME, a rule runs with the same settings; only ``lr`` is
+    tuned per optimiser in conf/."""
+    parameters = inspect.signature(optimizer_class(name)).parameters
+    defaults = {key: parameter.default for key, parameter in parameters.items()
+                if parameter.default is not inspect.Parameter.empty and key != "lr"}
+    assert defaults == {key: value for key, value in hyperparameters(name).items() if key in defaults}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_rule_documented_with_a_fused_loop_gets_it_when_numba_is_installed(name, monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.delenv("FMNIST_KERNELS", raising=False)
+    documented = any("fused loop" in (cls.__doc__ or "") for cls in optimizer_class(name).__mro__)
+    assert (build_option("optimizer", name).fused_step is not None) == documented
+
+
 # ---- the range of each hyperparameter, as its docstring states it -----------------------------------
 
 RANGE = re.compile(r"^\s*(\w+) ∈ ([\[(])([^,]+), ([^)\]]+)([)\]])", re.MULTILINE)
@@ -78,16 +96,30 @@ def documented_ranges(cls: type) -> dict[str, tuple[bool, str, str, bool]]:
     return ranges
 
 
+def documented_bounds(name: str) -> dict[str, tuple[bool, float, float, bool]]:
+    """The documented range of each key of conf/optimizer/NAME.yaml, bounds as numbers (a named bound
+    takes the YAML's value of that hyperparameter)."""
+    settings = hyperparameters(name)
+    bounds = {}
+    for key, (low_inclusive, *limits, high_inclusive) in documented_ranges(optimizer_class(name)).items():
+        low, high = (float(settings[bound]) if bound in settings else float(bound.replace("∞", "inf"))
+                     for bound in limits)
+        bounds[key] = (low_inclusive, low, high, high_inclusive)
+    return bounds
+
+
+def range_text(low_inclusive: bool, low: float, high: float, high_inclusive: bool) -> str:
+    """How an error message writes a range: "[0, 1)", "(0.1, inf)"."""
+    return f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
+
+
 def edge_values(name: str) -> list[tuple[str, float, bool]]:
     """(hyperparameter, value, allowed) at the edges of each documented range of conf/optimizer/NAME.yaml:
     each bound and the float next to it on the other side, and NaN (never allowed)."""
-    settings = hyperparameters(name)
-    ranges = documented_ranges(optimizer_class(name))
+    bounds = documented_bounds(name)
     cases = []
-    for key in settings:
-        low_inclusive, low, high, high_inclusive = ranges[key]
-        low, high = (float(settings[bound]) if bound in settings else float(bound.replace("∞", "inf"))
-                     for bound in (low, high))
+    for key in hyperparameters(name):
+        low_inclusive, low, high, high_inclusive = bounds[key]
         cases.append((key, math.nan, False))
         for bound, inclusive, outwards in ((low, low_inclusive, -math.inf), (high, high_inclusive, math.inf)):
             if math.isfinite(bound):
@@ -106,13 +138,15 @@ def test_every_hyperparameter_has_its_range_in_the_docstring(name):
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_the_constructor_refuses_exactly_what_lies_outside_the_documented_ranges(name):
-    settings, cls = hyperparameters(name), optimizer_class(name)
+    """... with a message that names the key, states the documented range and repeats the value."""
+    settings, cls, bounds = hyperparameters(name), optimizer_class(name), documented_bounds(name)
     for key, value, allowed in edge_values(name):
         if allowed:
             assert getattr(cls(**{**settings, key: value}), key) == value
         else:
-            with pytest.raises(ValueError, match=rf"optimizer\.{key} must be in .* got {re.escape(repr(value))}"):
+            with pytest.raises(ValueError) as error:
                 cls(**{**settings, key: value})
+            assert str(error.value) == f"optimizer.{key} must be in {range_text(*bounds[key])}, got {value!r}"
 
 
 # ---- what every optimiser does ---------------------------------------------------------------------
@@ -161,6 +195,41 @@ def take_steps(optimizer, params: list[np.ndarray], steps: range, seed: int = 0)
         rng = np.random.default_rng([seed, step])
         loss = 2.0 if step in (3, 4) else float(rng.uniform(0.1, 3.0))
         optimizer.step(params, [rng.standard_normal(param.shape) + np.sin(param) for param in params], loss)
+
+
+@pytest.mark.parametrize("name, path", on_every_path(OPTIMIZERS))
+def test_a_step_after_the_first_allocates_no_array(name, path):
+    """The module's promise: buffers are made on the first step, later steps only write into them."""
+    import tracemalloc
+
+    optimizer = build_on_path(name, path, weight_decay=0.01)
+    params = [np.linspace(-1, 1, 100_000)]  # 800 kB: any array the size of the parameters would show
+    take_steps(optimizer, params, range(2))
+    grads = [np.cos(params[0])]
+    tracemalloc.start()
+    try:
+        optimizer.step(params, grads, 1.5)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < params[0].nbytes / 10, f"{peak / params[0].nbytes:.2f} parameter-sized arrays at once"
+
+
+@pytest.mark.parametrize("name", [name for name in OPTIMIZERS if "fused" in kernel_paths(name)])
+def test_the_fused_kernel_runs_on_contiguous_arrays_and_the_numpy_code_on_strided_views(name):
+    fused, reference = build_on_path(name, "fused", weight_decay=0.01), build_on_path(name, "numpy", weight_decay=0.01)
+    kernel, calls = fused.fused_step, []
+    fused.fused_step = lambda *arguments: (calls.append(arguments[0].size), kernel(*arguments))
+    storage = np.linspace(-1, 1, 14)
+    strided, expected = storage[::2], storage[::2].copy()  # a view with a stride of two elements
+    take_steps(fused, [strided], range(3))
+    take_steps(reference, [expected], range(3))
+    assert calls == []
+    np.testing.assert_allclose(strided, expected, rtol=1e-12)
+    contiguous = build_on_path(name, "fused")
+    contiguous.fused_step = fused.fused_step
+    take_steps(contiguous, [storage.copy()], range(1))
+    assert calls == [14]
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -418,7 +487,7 @@ def test_the_readme_shows_eves_real_code():
 
 
 def test_eve_refuses_a_step_without_the_loss():
-    with pytest.raises(ValueError, match="Eve needs the batch loss"):
+    with pytest.raises(ValueError, match="^Eve needs the batch loss: call optimizer.step"):
         build_option("optimizer", "eve").step([np.ones(3)], [np.ones(3)])
 
 
@@ -469,5 +538,6 @@ def test_a_step_on_other_arrays_than_the_first_is_refused(name):
     """The state (and a fused kernel's loop bounds) belong to the first arrays: others must not reach them."""
     optimizer = build_option("optimizer", name)
     optimizer.step([np.zeros(3)], [np.ones(3)], 1.0)
-    with pytest.raises(ValueError, match="other shapes than on its first call"):
+    with pytest.raises(ValueError, match="^optimizer.step got parameter arrays of other shapes than on its first "
+                                         "call; an optimiser's state belongs to one set of parameters"):
         optimizer.step([np.zeros(1000)], [np.ones(1000)], 1.0)

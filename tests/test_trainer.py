@@ -109,7 +109,30 @@ def test_an_error_is_reported_as_failed_then_raised(tiny_data):
     trainer = make_trainer(tiny_data, callbacks=[RaiseAt(1, 2, RuntimeError("disk full")), recorder])
     with pytest.raises(RuntimeError, match="disk full"):
         trainer.fit(tiny_data)
-    assert recorder.result.status == "failed" and "disk full" in recorder.result.message
+    assert (recorder.result.status, recorder.result.message) == ("failed", "RuntimeError: disk full")
+    assert recorder.result.summary["epochs_completed"] == 0 and math.isnan(recorder.result.summary["test_accuracy"])
+
+
+class PoisonAt(Callback):
+    """Sets every weight to NaN when ``epoch`` starts, so its first batch diverges."""
+
+    def __init__(self, network, epoch):
+        self.network, self.epoch = network, epoch
+
+    def on_epoch_start(self, epoch):
+        if epoch == self.epoch:
+            self.network.params[...] = np.nan
+
+
+def test_a_run_that_diverges_after_a_complete_epoch_keeps_it_and_is_not_tested(tiny_data):
+    trainer = make_trainer(tiny_data, epochs=4)
+    trainer.callbacks.append(PoisonAt(trainer.network, epoch=2))
+    result = trainer.fit(tiny_data)
+    assert result.status == "diverged"
+    assert result.message.startswith("diverged in epoch 2: the training loss became nan in batch 1. Try a smaller")
+    assert [row["epoch"] for row in result.history] == [1]
+    assert (result.summary["epochs_completed"], result.summary["best_epoch"]) == (1, 1)
+    assert math.isnan(result.summary["test_accuracy"]) and result.test_predictions is None
 
 
 def test_checkpoint_round_trip_predicts_identically(tiny_data, tmp_path):
@@ -127,6 +150,11 @@ def test_checkpoint_round_trip_predicts_identically(tiny_data, tmp_path):
 def test_trainer_rejects_bad_settings(tiny_data, key, value):
     with pytest.raises(ValueError, match=f"trainer.{key} must be >= 1, got {value}"):
         make_trainer(tiny_data, **{key: value})
+
+
+def test_trainer_accepts_one_epoch_of_single_image_batches(tiny_data):
+    trainer = make_trainer(tiny_data, epochs=1, batch_size=1)
+    assert (trainer.epochs, trainer.batch_size) == (1, 1)
 
 
 def test_cosine_schedule_goes_from_the_base_rate_down_by_the_formula():
@@ -175,6 +203,14 @@ class FrozenOptimizer:
         self.losses.append(loss)
 
 
+class BatchRecorder(Callback):
+    def __init__(self):
+        self.calls = []
+
+    def on_batch_end(self, batch, loss):
+        self.calls.append((batch, loss))
+
+
 def test_train_metrics_are_means_over_the_shuffled_batches_with_dropout(tiny_data):
     """With the weights frozen, an epoch's train metrics follow from replaying the generator's draws:
     the epoch's permutation, then one dropout mask per batch. Loss and accuracy are means over images,
@@ -186,17 +222,18 @@ def test_train_metrics_are_means_over_the_shuffled_batches_with_dropout(tiny_dat
     assert fitted.summary["val_accuracy"] > 0.5  # a classifier that beats chance, so the labels matter
     batch_size, seed = 64, 3
     assert len(tiny_data.x_train) % batch_size != 0
-    optimizer = FrozenOptimizer()
+    optimizer, batches = FrozenOptimizer(), BatchRecorder()
     result = Trainer(network, build_option("loss", "cross_entropy"), optimizer, epochs=2, batch_size=batch_size,
-                     rng=np.random.default_rng(seed)).fit(tiny_data)
+                     rng=np.random.default_rng(seed), callbacks=[batches]).fit(tiny_data)
 
     replay = np.random.default_rng(seed)
-    batch_losses = []
+    batch_losses, batch_numbers = [], []
     for row in result.history:
         order = replay.permutation(len(tiny_data.x_train))
         images, labels = tiny_data.x_train[order], tiny_data.y_train[order]
         loss_sum, correct = 0.0, 0
-        for start in range(0, len(images), batch_size):
+        for number, start in enumerate(range(0, len(images), batch_size), start=1):
+            batch_numbers.append(number)
             logits, _ = network.forward(images[start:start + batch_size], replay)  # draws the masks
             batch_labels = labels[start:start + batch_size]
             batch_losses.append(mean_cross_entropy(logits, batch_labels))
@@ -205,6 +242,8 @@ def test_train_metrics_are_means_over_the_shuffled_batches_with_dropout(tiny_dat
         assert row["train_loss"] == pytest.approx(loss_sum / len(images), rel=1e-6)
         assert row["train_accuracy"] == correct / len(images)
     np.testing.assert_allclose(optimizer.losses, batch_losses, rtol=1e-6)  # each step gets its batch's loss
+    assert [number for number, _ in batches.calls] == batch_numbers  # counted from 1 in each epoch
+    np.testing.assert_allclose([loss for _, loss in batches.calls], batch_losses, rtol=1e-6)
     eval_loss = mean_cross_entropy(network.predict_logits(tiny_data.x_train), tiny_data.y_train)
     assert abs(result.history[0]["train_loss"] - eval_loss) > 0.01  # dropout made a difference worth testing
 
@@ -240,3 +279,11 @@ def test_validation_metrics_and_the_best_epoch_match_a_pass_over_the_validation_
     assert result.summary["best_val_accuracy"] == accuracies[best]
     assert result.summary["val_accuracy"] == by_hand.accuracies[-1]  # the final weights are the last epoch's
     assert result.summary["val_loss"] == pytest.approx(by_hand.losses[-1], rel=1e-5)
+    test_logits = trainer.network.predict_logits(tiny_data.x_test)
+    np.testing.assert_array_equal(result.test_predictions, test_logits.argmax(axis=1))
+    np.testing.assert_array_equal(result.test_labels, tiny_data.y_test)
+    assert result.summary["test_accuracy"] == float((test_logits.argmax(axis=1) == tiny_data.y_test).mean())
+    assert result.summary["test_loss"] == pytest.approx(mean_cross_entropy(test_logits, tiny_data.y_test), rel=1e-5)
+    assert result.summary["epochs_completed"] == len(result.history) == 6
+    epoch_seconds = [row["seconds_per_epoch"] for row in result.history]
+    assert min(epoch_seconds) > 0 and result.summary["wall_time_seconds"] > sum(epoch_seconds)
