@@ -12,7 +12,10 @@ PACKAGES=(slurmctld slurmd slurm-client munge)
 say() { echo "start_slurm: $*"; }
 fail() { echo "start_slurm: error: $*" >&2; exit 1; }
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }  # a daemon's pid file names a live process
-node_up() { [ -n "$(sinfo --noheader --responding --states=idle,mixed,allocated,completing --format=%n 2>/dev/null)" ]; }
+node_up() {  # a node answers and can take jobs (idle, or busy with some)
+  [ -n "$(sinfo --noheader --responding --states=idle,mixed,allocated,completing --format=%n 2>/dev/null)" ]
+}
+trap 'fail "line $LINENO: \"$BASH_COMMAND\" failed"' ERR
 
 if command -v sinfo >/dev/null && node_up; then
   say "a SLURM node already answers: $(sinfo --noheader --format='%n %T' | head -1); nothing to do"
