@@ -43,8 +43,8 @@ from omegaconf import OmegaConf
 DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 MULTIRUN = "--multirun"
 SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
-MODEL_CHOOSERS = ("model=", "experiment=", "sweep=")  # overrides that pick the model (presets pick their own)
-PRESET_GROUPS = ("experiment", "sweep")  # +experiment=NAME, +sweep=NAME: files that pin a whole setup
+MODEL_CHOOSERS = ("model=", "experiment=", "sweep=", "study=")  # overrides that pick the model (presets pick their own)
+PRESET_GROUPS = ("experiment", "sweep", "study")  # +experiment=NAME, +sweep=NAME, +study=NAME: files that pin a whole setup
 PLAIN_PRESET = ("experiment", "assignment")  # the assignment's setting without this project's extras
 
 

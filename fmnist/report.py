@@ -41,7 +41,7 @@ OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 #: Settings that change where results go or how they are shown, not what is learned: left out of the
 #: hyperparameters and of the best command (a rerun of the best should be tracked and plotted).
 OUTPUT_ONLY_KEYS = ("logger", "trainer.progress", "plots", "dataset.path", "dataset.download", "blas_threads")
-SWEEP_PRESET_GROUP = "sweep"  # conf/sweep/NAME.yaml, chosen with +sweep=NAME
+SWEEP_PRESET_GROUPS = ("sweep", "study")  # conf/GROUP/NAME.yaml, chosen with +sweep=NAME or +study=NAME
 #: Keys a config ignores when another is set: an explicit layer list makes num_layers x hidden_size unused.
 SHADOWED_BY = {"model.hidden_sizes": ("model.num_layers", "model.hidden_size")}
 FAILED_STATUSES = ("failed", "diverged")
@@ -373,13 +373,14 @@ def steers_the_sweep(key: str) -> bool:
     return key == "hydra" or key.startswith(("hydra.", "hydra/"))
 
 
-def sweep_preset_overrides(name: str, conf_dir: Path = CONF_DIR) -> list[str] | None:
-    """What conf/sweep/NAME.yaml sets outside ``hydra:``, as command-line overrides; None if no such file.
+def sweep_preset_overrides(group: str, name: str, conf_dir: Path = CONF_DIR) -> list[str] | None:
+    """What conf/GROUP/NAME.yaml (a sweep or study preset) sets outside ``hydra:``, as command-line
+    overrides; None if no such file.
 
     ``defaults: [override /model: wide]`` gives ``model=wide``; ``trainer: {epochs: 50}`` gives
     ``trainer.epochs=50``. Its ``hydra/...`` defaults and ``hydra:`` block only steer the sweep.
     """
-    path = conf_dir / SWEEP_PRESET_GROUP / f"{name}.yaml"
+    path = conf_dir / group / f"{name}.yaml"
     if not path.is_file():
         return None
     return [f"{key}={override_value(value)}" for key, value in preset_settings(path).items()]
@@ -403,7 +404,7 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     result = []
     for override in own:
         key, _, value = override.lstrip("+").partition("=")
-        expanded = sweep_preset_overrides(value) if key == SWEEP_PRESET_GROUP else None
+        expanded = sweep_preset_overrides(key, value) if key in SWEEP_PRESET_GROUPS else None
         if expanded is None:
             result.append(override)
         else:

@@ -254,11 +254,12 @@ def composed(overrides: list[str]) -> dict:
     return {key: value for key, value in config.items() if key not in ("logger", "plots")}
 
 
-@pytest.mark.parametrize("preset", group_options("sweep"))
-def test_best_command_of_a_job_launched_from_a_sweep_preset_rebuilds_its_config(preset):
-    job_overrides = ["model.dropout=0.2", "optimizer.lr=0.0002", f"+sweep={preset}", "logger=none", "plots=False"]
+@pytest.mark.parametrize("group, preset", [(group, preset) for group in ("sweep", "study")
+                                           for preset in group_options(group)])
+def test_best_command_of_a_job_launched_from_a_sweep_preset_rebuilds_its_config(group, preset):
+    job_overrides = ["model.dropout=0.2", "optimizer.lr=0.0002", f"+{group}={preset}", "logger=none", "plots=False"]
     command = best_command(make_run(overrides=job_overrides), [])
-    assert "sweep" not in command
+    assert f"{group}=" not in command
     assert composed(shlex.split(command)[2:]) == composed(job_overrides)
 
 

@@ -18,6 +18,7 @@ from tests.conftest import CONF_DIR, ROOT, group_options
 
 WANDB_SWEEPS = sorted((ROOT / "multirun_sweeps").glob("*.yaml"))
 SWEEP_PRESETS = group_options("sweep")
+STUDY_PRESETS = group_options("study")  # records of past studies, composed like the sweeps
 
 
 def compose_with(overrides: list[str], return_hydra_config: bool = False):
@@ -50,11 +51,12 @@ def test_there_are_presets_and_wandb_sweeps():
     assert len(WANDB_SWEEPS) >= 3
 
 
-@pytest.mark.parametrize("preset", SWEEP_PRESETS)
-def test_every_value_of_every_sweep_preset_builds_an_experiment(preset):
-    cfg = compose_with([f"+sweep={preset}"], return_hydra_config=True)
+@pytest.mark.parametrize("group, preset", [*(("sweep", preset) for preset in SWEEP_PRESETS),
+                                           *(("study", preset) for preset in STUDY_PRESETS)])
+def test_every_value_of_every_sweep_preset_builds_an_experiment(group, preset):
+    cfg = compose_with([f"+{group}={preset}"], return_hydra_config=True)
     params = cfg.hydra.sweeper.params
-    assert params, f"conf/sweep/{preset}.yaml sweeps nothing"
+    assert params, f"conf/{group}/{preset}.yaml sweeps nothing"
     for key, values in params.items():
         for value in sample_values(f"{key}={values}"):
             builds([f"{key}={value}"])
