@@ -102,9 +102,6 @@ class MeanSquaredError(Loss):
         dL/dz_ik = p_ik (g_ik - sum_j g_ij p_ij)        (the softmax Jacobian diag(p) - p p^T applied to g)
     """
 
-    def value(self, logits, labels):
-        return self.value_and_grad(logits, labels)[0]
-
     def value_and_grad(self, logits, labels):
         n = len(labels)
         probabilities = softmax(logits)
