@@ -443,6 +443,7 @@ np.savez(sys.argv[1], x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_
 """
 
 
+@pytest.mark.slow  # keras (and torch) imported in a second process
 @needs_real_fashion_mnist
 def test_load_data_equals_keras_own_loader_on_the_files_in_keras_cache(tmp_path):
     """keras.datasets.fashion_mnist.load_data() reads $KERAS_HOME/datasets/fashion-mnist/ (here the

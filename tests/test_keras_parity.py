@@ -99,6 +99,7 @@ def test_report_lists_every_run_then_each_frameworks_spread_and_where_fmnist_lie
             "accuracy below by 2.00; an fmnist epoch takes 0.33x Keras's.") in text
 
 
+@pytest.mark.slow  # four training processes, each importing keras or fmnist
 @needs_keras
 def test_a_tiny_study_trains_both_frameworks_on_fmnists_split_and_reports_the_fmnist_run(tiny_idx_dir, capsys):
     """Two seeds of one network for one epoch: four runs, each in its own process. The fmnist rows are the
