@@ -29,8 +29,7 @@ def _check(name: str, value: float, low: float, high: float = math.inf, low_incl
     above = value >= low if low_inclusive else value > low
     if not (isinstance(value, (int, float)) and above and value < high):
         bracket = "[" if low_inclusive else "("
-        upper = "inf)" if high == math.inf else f"{high:g})"
-        raise ValueError(f"optimizer.{name} must be in {bracket}{low:g}, {upper}, got {value!r}")
+        raise ValueError(f"optimizer.{name} must be in {bracket}{low:g}, {high:g}), got {value!r}")
     return float(value)
 
 
