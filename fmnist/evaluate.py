@@ -39,19 +39,18 @@ def dataset_config(saved: dict, overrides: list[str]) -> DictConfig:
 
 def evaluate_run(run_dir: Path, overrides: list[str] = ()) -> dict:
     """Evaluate the checkpoint in ``run_dir`` on a test set; returns the printed figures."""
-    from hydra.utils import instantiate
-
     from fmnist.checkpoint import load_checkpoint
+    from fmnist.experiment import instantiate  # the constructor's own error (e.g. data not found), not Hydra's
     from fmnist.outputs import CHECKPOINT_FILE, write_evaluation_plots
     from fmnist.plots import most_confused_pairs, per_class_accuracy
 
     network, saved = load_checkpoint(run_dir / CHECKPOINT_FILE)
     dataset = dataset_config(saved, list(overrides))
-    data = instantiate(dataset, seed=saved["seed"], dtype=network.dtype.name)
+    data = instantiate(dataset, "dataset", seed=saved["seed"], dtype=network.dtype.name)
     if len(data.class_names) != network.layer_sizes[-1]:
         raise ValueError(f"{data.name} has {len(data.class_names)} classes but the model predicts "
                          f"{network.layer_sizes[-1]}")
-    loss = instantiate(saved["loss"])
+    loss = instantiate(OmegaConf.create(saved["loss"]), "loss")
     logits = network.predict_logits(data.x_test)
     predictions = logits.argmax(axis=1)
     out_dir = run_dir / f"evaluation_{data.name}"

@@ -163,3 +163,11 @@ def test_train_log_holds_the_progress_and_ends_with_the_summary_line(finished_ru
     printed = process.stdout.strip().splitlines()
     assert [line.partition("] ")[2] for line in log_lines[-len(printed):]] == printed
     assert log_lines[-1].endswith(printed[-1]) and printed[-1].startswith("completed:")
+
+
+def test_evaluating_with_a_dataset_folder_that_does_not_exist_exits_2_with_a_message(finished_run, tmp_path):
+    run_dir, _ = finished_run
+    process = subprocess.run([sys.executable, "-m", "fmnist.evaluate", str(run_dir), f"dataset.path={tmp_path}/nowhere",
+                              "dataset.download=false"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert process.returncode == 2
+    assert process.stderr.startswith("error: dataset: ") and "Traceback" not in process.stderr
