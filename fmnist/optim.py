@@ -1,4 +1,4 @@
-"""The optimisers, written by hand: SGD, momentum, Nesterov, RMSProp, Adam, NAdam and Eve.
+"""The optimisers, written by hand: SGD, momentum, Nesterov, RMSProp, Adam, AdamW, NAdam and Eve.
 
 Each optimiser updates a list of float arrays in place: ``optimizer.step(params, grads, loss)``, where
 ``loss`` is the batch's objective (the rules that need it, such as Eve, read it; the others ignore it).
@@ -6,7 +6,8 @@ Its state (velocities, moment estimates, the step count t) is created on the fir
 entry per parameter array; the network passes one flat buffer, so a step is a few vectorised
 NumPy calls over one array. Every rule starts from the regularised gradient
 
-    g_t = dL/dθ + λ θ_{t-1}                 (λ = ``weight_decay``: L2 added to the gradient)
+    g_t = dL/dθ + λ θ_{t-1}                 (λ = ``weight_decay``: L2 added to the gradient; AdamW
+                                             decays the weights apart from the gradient instead)
 
 and the scratch buffers are allocated once, so a step allocates nothing.
 
@@ -103,14 +104,19 @@ class Optimizer:
                 index, _, name = key.partition(".")
                 self.state[int(index)][name][...] = array
 
+    @property
+    def l2_coefficient(self) -> float:
+        """λ of g_t = dL/dθ + λ θ: ``weight_decay`` (a rule with decoupled decay, AdamW, returns 0)."""
+        return self.weight_decay
+
     def _regularised(self, param: np.ndarray, grad: np.ndarray, state: dict) -> np.ndarray:
         """g + λ θ, written into the parameter's ``regularised`` buffer (the gradient itself is left alone)."""
-        if not self.weight_decay:
+        if not self.l2_coefficient:
             return grad
         if "regularised" not in state:
             state["regularised"] = np.empty_like(param)
         out = state["regularised"]
-        np.multiply(param, self.weight_decay, out=out)
+        np.multiply(param, self.l2_coefficient, out=out)
         out += grad
         return out
 
@@ -234,7 +240,7 @@ class RMSProp(Optimizer):
 
     def update(self, param, grad, state):
         square_avg = state["square_avg"]
-        if self._fused_update(param, grad, (square_avg,), (self.weight_decay, 1.0 - self.beta, self.epsilon, self.lr)):
+        if self._fused_update(param, grad, (square_avg,), (self.l2_coefficient, 1.0 - self.beta, self.epsilon, self.lr)):
             return
         grad = self._regularised(param, grad, state)
         scratch = state["scratch"]
@@ -299,7 +305,7 @@ class Adam(Optimizer):
     def update(self, param, grad, state):
         momentum_coefficient, gradient_coefficient = self.step_coefficients
         m, v = state["m"], state["v"]
-        if self._fused_update(param, grad, (m, v), (self.weight_decay, 1.0 - self.beta1, 1.0 - self.beta2,
+        if self._fused_update(param, grad, (m, v), (self.l2_coefficient, 1.0 - self.beta1, 1.0 - self.beta2,
                                                    momentum_coefficient, gradient_coefficient, self.v_scale,
                                                    self.epsilon, self.lr)):
             return
@@ -325,6 +331,36 @@ class Adam(Optimizer):
         numerator /= scratch
         numerator *= self.lr
         param -= numerator
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, 2019, "Decoupled Weight Decay
+    Regularization", Algorithm 2, with the schedule multiplier folded into η as in PyTorch):
+
+        θ'_{t-1} = θ_{t-1} - η λ θ_{t-1}          the decay, apart from the gradient
+        g_t = dL/dθ                                 no L2 term: the moments see the loss's gradient only
+        m_t, v_t, m̂_t, v̂_t as in Adam;   θ_t = θ'_{t-1} - η m̂_t / (√v̂_t + ε)
+
+    With L2 in the gradient (Adam's ``weight_decay``) the decay of a weight is divided by its √v̂ like
+    the rest of the step, so weights with large gradients are hardly regularised; decoupled, every
+    weight shrinks by the same factor 1 - η λ per step. Same numbers as
+    ``torch.optim.AdamW(lr=η, betas=(β1, β2), eps=ε, weight_decay=λ)``.
+
+    Hyperparameters (PyTorch's default λ = 0.01; λ is multiplied by η, so it is larger than an L2 λ):
+        weight_decay ∈ [0, ∞)     λ, the decoupled decay per unit of learning rate
+    """
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+                 weight_decay: float = 0.01):
+        super().__init__(lr, beta1, beta2, epsilon, weight_decay)
+
+    @property
+    def l2_coefficient(self) -> float:
+        return 0.0
+
+    def update(self, param, grad, state):
+        param *= 1.0 - self.lr * self.weight_decay  # θ'_{t-1} = (1 - η λ) θ_{t-1}
+        super().update(param, grad, state)
 
 
 class NAdam(Adam):

@@ -173,8 +173,8 @@ def test_gradients_are_not_modified_by_a_step(name, path):
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_drives_a_convex_quadratic_to_its_minimum(name, weight_decay):
-    """f(θ) + ½ λ |θ|² has its minimum at θ* = a c / (a + λ) (the loss handed to ``step`` is f, as the
-    trainer hands the batch loss without the L2 term).
+    """f(θ) + ½ λ |θ|², λ the rule's ``l2_coefficient``, has its minimum at θ* = a c / (a + λ) (the loss
+    handed to ``step`` is f, as the trainer hands the batch loss without the L2 term).
 
     Adaptive methods with a constant rate hover within about η of the minimum, so the rate is cut
     100-fold for the last steps, as a schedule would."""
@@ -185,7 +185,10 @@ def test_drives_a_convex_quadratic_to_its_minimum(name, weight_decay):
             optimizer.lr = 1e-4
         loss, grad = quadratic(theta)
         optimizer.step([theta], [grad], loss)  # weight decay adds λ θ itself
-    np.testing.assert_allclose(theta, CURVATURE * CENTRE / (CURVATURE + weight_decay), atol=1e-3)
+    # Decoupled decay (AdamW, l2_coefficient 0) is balanced by Adam's normalised step m̂ / (√v̂ + ε), which stays
+    # near ±1 however small the gradient: θ ends at the minimum of f itself (to within about λ |θ| ε).
+    l2 = optimizer.l2_coefficient
+    np.testing.assert_allclose(theta, CURVATURE * CENTRE / (CURVATURE + l2), atol=1e-3)
 
 
 def take_steps(optimizer, params: list[np.ndarray], steps: range, seed: int = 0) -> None:
@@ -332,12 +335,23 @@ def nadam_reference(theta, grads, lr, weight_decay, beta1, beta2, epsilon, momen
     return theta
 
 
+def adamw_reference(theta, grads, lr, weight_decay, beta1, beta2, epsilon):
+    m = v = 0.0
+    for t, grad in enumerate(grads, start=1):
+        theta = theta - lr * weight_decay * theta  # decoupled decay; the moments see the raw gradient
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad * grad
+        theta = theta - lr * (m / (1 - beta1 ** t)) / (math.sqrt(v / (1 - beta2 ** t)) + epsilon)
+    return theta
+
+
 REFERENCES = {
     "sgd": sgd_reference,
     "momentum": momentum_reference,
     "nag": lambda *args, **kwargs: momentum_reference(*args, **kwargs, nesterov=True),
     "rmsprop": rmsprop_reference,
     "adam": adam_reference,
+    "adamw": adamw_reference,
     "nadam": nadam_reference,
 }
 
@@ -371,6 +385,8 @@ def torch_optimizer(name: str, parameter, settings: dict):
                                                eps=settings["epsilon"], weight_decay=weight_decay),
         "adam": lambda: torch.optim.Adam([parameter], lr=lr, betas=(settings["beta1"], settings["beta2"]),
                                          eps=settings["epsilon"], weight_decay=weight_decay),
+        "adamw": lambda: torch.optim.AdamW([parameter], lr=lr, betas=(settings["beta1"], settings["beta2"]),
+                                           eps=settings["epsilon"], weight_decay=weight_decay),
         "nadam": lambda: torch.optim.NAdam([parameter], lr=lr, betas=(settings["beta1"], settings["beta2"]),
                                            eps=settings["epsilon"], weight_decay=weight_decay,
                                            momentum_decay=settings["momentum_decay"]),
