@@ -102,13 +102,13 @@ BAD_INPUTS = [  # (arguments, words the error message must contain)
     (["-w_d", "-0.1"], ["--weight_decay", "-0.1"]),
     (["-beta1", "1.0"], ["--beta1", "1.0"]),
     (["-e", "0"], ["--epochs", "0"]),
-    (["-o", "adamw"], ["--optimizer", "adamw", "nadam"]),
+    (["-o", "adagrad"], ["--optimizer", "adagrad", "nadam"]),
     (["-a", "gelu"], ["--activation", "gelu", "relu"]),
     (["dataset.path=/no/such/folder"], ["/no/such/folder"]),
     (["optimizer.lr=-1"], ["optimizer.lr", "-1"]),
     (["model.dropout=1.5"], ["model.dropout", "1.5"]),
     (["trainer.batch_size=0"], ["trainer.batch_size", "0"]),
-    (["optimizer=adamw"], ["optimizer=adamw", "nadam"]),
+    (["optimizer=adagrad"], ["optimizer=adagrad", "nadam"]),
     (["+experiment=keras"], ["+experiment=keras", "keras_dropout"]),
     (["model.no_such_key=3"], ["no_such_key"]),  # Hydra's own message, exit 2 like the rest
     (["-m", "--cfg", "job"], ["Only one of", "--multirun", "--cfg"]),  # Hydra's mode check, no traceback
