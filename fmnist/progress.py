@@ -84,3 +84,12 @@ class LevelFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return f"{record.levelname.lower()}: {super().formatMessage(record)}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The message without a traceback: the console says what went wrong, train.log keeps the traceback."""
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved

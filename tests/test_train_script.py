@@ -171,3 +171,18 @@ def test_evaluating_with_a_dataset_folder_that_does_not_exist_exits_2_with_a_mes
                               "dataset.download=false"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert process.returncode == 2
     assert process.stderr.startswith("error: dataset: ") and "Traceback" not in process.stderr
+
+
+def test_a_run_that_fails_says_so_in_one_line_and_keeps_the_traceback_in_train_log(tiny_idx_dir, tmp_path):
+    code = ("import runpy, sys\nimport fmnist.trainer\n"
+            "def broken(*args, **kwargs):\n    raise RuntimeError('a bug in training')\n"
+            "fmnist.trainer.Trainer.train_epoch = broken\n"
+            "sys.argv = ['train.py', *sys.argv[1:]]\nrunpy.run_path('train.py', run_name='__main__')")
+    process = subprocess.run([sys.executable, "-c", code, f"dataset.path={tiny_idx_dir}", "dataset.download=false",
+                              "logger=none", "model=mlp", "trainer.epochs=1", f"hydra.run.dir={tmp_path}"],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert process.returncode == 1
+    assert "Traceback" not in process.stderr
+    assert f"error: RuntimeError: a bug in training (traceback in {tmp_path / 'train.log'})" in process.stderr
+    assert "Traceback" in (tmp_path / "train.log").read_text()
+    assert json.loads((tmp_path / METRICS_FILE).read_text())["status"] == "failed"
