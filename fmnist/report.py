@@ -34,13 +34,13 @@ from omegaconf import OmegaConf
 
 from fmnist.cli import preset_settings
 from fmnist.outputs import CONFIG_FILE, METRICS_FILE, read_metrics, write_json_atomically
+from fmnist.resume import is_output_only
 from fmnist.tracking import RUN_NAME_KEYS, flatten
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 #: Settings that change where results go or how they are shown, not what is learned: left out of the
 #: hyperparameters and of the best command (a rerun of the best should be tracked and plotted).
-OUTPUT_ONLY_KEYS = ("logger", "trainer.progress", "plots", "dataset.path", "dataset.download", "blas_threads")
 SWEEP_PRESET_GROUPS = ("sweep", "study")  # conf/GROUP/NAME.yaml, chosen with +sweep=NAME or +study=NAME
 #: Keys a config ignores when another is set: an explicit layer list makes num_layers x hidden_size unused.
 SHADOWED_BY = {"model.hidden_sizes": ("model.num_layers", "model.hidden_size")}
@@ -86,10 +86,6 @@ def option_names(conf_dir: Path = CONF_DIR) -> dict[str, dict[str, list[str]]]:
         if target:
             names.setdefault(path.parent.name, {}).setdefault(target, []).append(path.stem)
     return names
-
-
-def is_output_only(key: str) -> bool:
-    return any(key == prefix or key.startswith(prefix + ".") for prefix in OUTPUT_ONLY_KEYS)
 
 
 def shadowed_keys(flat: dict) -> set[str]:
@@ -390,7 +386,7 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     """The overrides that rebuild ``run``'s config in a single run.
 
     From the job's .hydra/overrides.yaml: without ``hydra.*``/``hydra/*`` (launcher, sweeper) and
-    output-only settings (:data:`OUTPUT_ONLY_KEYS`); a sweep preset (``+sweep=NAME``) is spelled out as
+    output-only settings (:data:`fmnist.resume.OUTPUT_ONLY_KEYS`); a sweep preset (``+sweep=NAME``) is spelled out as
     the settings it makes, minus those the job sets itself (the job's own overrides win, as in Hydra),
     so the command stands alone. Overrides of keys the run did not use (``model.num_layers=4`` sampled
     beside ``model=wide``) are dropped. Without overrides.yaml: the run's values of the varying ``keys``.

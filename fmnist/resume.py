@@ -63,8 +63,12 @@ class Checkpoint:
 
 def training_config(config: dict) -> dict:
     """The flattened ``config`` minus :data:`OUTPUT_ONLY_KEYS`: what a resumed run must share."""
-    return {key: value for key, value in flatten(config).items()
-            if not any(key == skipped or key.startswith(skipped + ".") for skipped in OUTPUT_ONLY_KEYS)}
+    return {key: value for key, value in flatten(config).items() if not is_output_only(key)}
+
+
+def is_output_only(key: str) -> bool:
+    """Whether the dotted ``key`` is, or lies under, one of :data:`OUTPUT_ONLY_KEYS`."""
+    return any(key == prefix or key.startswith(prefix + ".") for prefix in OUTPUT_ONLY_KEYS)
 
 
 def config_hash(config: dict) -> str:
