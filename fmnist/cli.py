@@ -399,16 +399,18 @@ def _sets_layer_shape(item: tuple[Flag, str] | str) -> bool:
 def preset_settings(path: Path) -> dict[str, object]:
     """What a ``# @package _global_`` preset sets, as override key -> value, ``hydra`` left out.
 
-    ``defaults: [override /loss: cross_entropy]`` gives loss -> cross_entropy; ``trainer: {epochs: 5}``
+    ``defaults: [override /loss: cross_entropy]`` gives loss -> cross_entropy; a group the default config
+    lacks, ``defaults: [/experiment: recipe]``, gives +experiment -> recipe; ``trainer: {epochs: 5}``
     gives trainer.epochs -> 5; ``hydra/...`` defaults and the ``hydra:`` block only steer a sweep.
     """
     preset = OmegaConf.to_container(OmegaConf.load(path))
     settings = {}
     for entry in preset.pop("defaults", []):
         for group, option in (entry.items() if isinstance(entry, dict) else ()):
+            overrides = group.startswith("override")
             group = group.removeprefix("override").strip().lstrip("/")
             if group.partition("/")[0] != "hydra":
-                settings[group] = option
+                settings[group if overrides else f"+{group}"] = option
     preset.pop("hydra", None)
     settings.update(_dotted(preset))
     return settings
