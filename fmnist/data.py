@@ -113,6 +113,15 @@ class DataSplits:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    pixel_mean: np.ndarray | None = None  # μ, σ of ``standardize_pixels``; None: features are the pixels
+    pixel_std: np.ndarray | None = None
+
+    def pixels(self, features: np.ndarray) -> np.ndarray:
+        """The images behind ``features`` as pixels in [0, 1], for drawing: x·σ + μ after
+        ``dataset.standardize``, else the features themselves."""
+        if self.pixel_mean is None:
+            return features
+        return features * self.pixel_std.astype(features.dtype) + self.pixel_mean.astype(features.dtype)
 
 
 def load_data(name: str = "fashion_mnist", *, path: str | None = None, download: bool = True
@@ -198,6 +207,7 @@ def standardize_pixels(splits: DataSplits) -> None:
     for features in (splits.x_train, splits.x_val, splits.x_test):
         features -= mean.astype(features.dtype)
         features /= std.astype(features.dtype)
+    splits.pixel_mean, splits.pixel_std = mean, std
 
 
 def batch_size_warning(batch_size: int, train_images: int) -> str | None:

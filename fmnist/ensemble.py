@@ -226,7 +226,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path, seed: int) -> dict:
     data = result.data
     predictions = result.probabilities("test").argmax(axis=1)
     copies = f", {result.copies} test-time copies" if result.copies > 1 else ""
-    write_evaluation_plots(out_dir, data.x_test, data.y_test, predictions, data.class_names, seed=seed,
+    write_evaluation_plots(out_dir, data.pixels(data.x_test), data.y_test, predictions, data.class_names, seed=seed,
                            title=f"{data.name} test set, ensemble of {len(result.run_dirs)}{copies}")
     summary = {
         "dataset": data.name,

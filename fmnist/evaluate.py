@@ -55,7 +55,7 @@ def evaluate_run(run_dir: Path, overrides: list[str] = ()) -> dict:
     predictions = logits.argmax(axis=1)
     out_dir = run_dir / f"evaluation_{data.name}"
     out_dir.mkdir(exist_ok=True)
-    counts = write_evaluation_plots(out_dir, data.x_test, data.y_test, predictions, data.class_names,
+    counts = write_evaluation_plots(out_dir, data.pixels(data.x_test), data.y_test, predictions, data.class_names,
                                     seed=saved["seed"], title=f"{data.name} test set")
     return {
         "dataset": data.name,

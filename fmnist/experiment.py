@@ -127,7 +127,7 @@ class Experiment:
         callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job),
                                      ModelWriter(self.run_dir, network, self.config), self.metrics_file]
         if self.cfg.get("plots", True):
-            callbacks.append(PlotWriter(self.run_dir, data.x_test, data.class_names, seed=self.cfg.seed))
+            callbacks.append(PlotWriter(self.run_dir, data.pixels(data.x_test), data.class_names, seed=self.cfg.seed))
         if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
             # partial: the run's config holds _target_ keys that Hydra must not try to build
             make_logger = instantiate(self.cfg.logger, "logger", _partial_=True)

@@ -475,3 +475,6 @@ def test_standardize_uses_training_statistics_only_and_applies_them_to_every_spl
     varying = plain.x_train.std(axis=0) > 0
     np.testing.assert_allclose(scaled.x_train.std(axis=0)[varying], 1, rtol=1e-9)
     assert abs(scaled.x_test.mean()) > 1e-6  # the test set is scaled with the training statistics, not its own
+    for name in ("x_val", "x_test"):  # what the plots draw: the pixels again, not standardised values
+        np.testing.assert_allclose(scaled.pixels(getattr(scaled, name)), getattr(plain, name), atol=1e-12)
+    assert plain.pixels(plain.x_test) is plain.x_test

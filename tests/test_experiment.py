@@ -113,3 +113,17 @@ def test_an_optimizer_key_the_optimizer_does_not_take_is_dropped_with_a_warning(
     with caplog.at_level("WARNING"):
         assert Experiment(cfg, tmp_path).run().status == "completed"
     assert "optimizer.beta=0.95 is not used by fmnist.optim.Adam" in caplog.text
+
+
+def test_a_standardised_run_draws_its_misclassified_test_images_as_pixels(tiny_idx_dir, tmp_path, monkeypatch):
+    from fmnist import plots
+    from fmnist.data import load_dataset
+
+    drawn = {}
+    monkeypatch.setattr(plots, "misclassified_panel", lambda images, *args, **kwargs: drawn.setdefault("x", images))
+    cfg = compose_config(tiny_idx_dir, ["dataset.standardize=true"])
+    with open_dict(cfg):
+        cfg.plots = True
+    assert Experiment(cfg, tmp_path).run().status == "completed"
+    plain = load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=cfg.seed)
+    np.testing.assert_allclose(drawn["x"], plain.x_test, atol=1e-5)
