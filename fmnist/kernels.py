@@ -14,6 +14,14 @@ The optimiser loops take 1-D arrays of one length and scalars of the arrays' dty
 keep a float32 loop vectorised). ``error_model="numpy"`` drops Python's zero-division checks so LLVM
 can vectorise; each element is loaded once into locals and stored once: reading m[i] back after
 storing v[i] would force a scalar loop (the arrays might alias), about 2.5x slower.
+
+flush(x) is x, or 0 where |x| is below the dtype's smallest normal number (``smallest_normal``, 1.2e-38
+for float32). The moments of a weight whose gradient stays 0 (a pixel that is 0 in every image, a dead
+unit) decay geometrically: after about 800 Adam steps m_t = 0.9^t m_0 is subnormal, and every operation
+on a subnormal number costs a microcode assist on x86 (about 100 cycles instead of one vector lane).
+On the 3 x 128 network of ``benchmarks/speed.py`` workload B, 6 % of m was subnormal after two epochs
+and the Adam step took 0.85 ms instead of 0.06 ms. Flushing changes θ by at most
+η · 1.2e-38 / ε ≈ 1e-33 per step. The NumPy code keeps the textbook rule (no flush).
 """
 from __future__ import annotations
 
@@ -26,14 +34,16 @@ def _compile_rmsprop_step():
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def rmsprop_step(param, grad, square_avg, weight_decay, one_minus_beta, epsilon, lr):
+    def rmsprop_step(param, grad, square_avg, weight_decay, one_minus_beta, epsilon, lr, smallest_normal):
         """For each i, with g = grad + λ θ:
-            s ← s + (1 - β)(g² - s);   θ ← θ - η g / (√s + ε)
+            s ← flush(s + (1 - β)(g² - s));   θ ← θ - η g / (√s + ε)
         """
+        zero = smallest_normal - smallest_normal
         for i in range(param.size):
             theta = param[i]
             g = grad[i] + weight_decay * theta
             s = square_avg[i] + one_minus_beta * (g * g - square_avg[i])
+            s = s if s >= smallest_normal else zero
             square_avg[i] = s
             param[i] = theta - lr * g / (math.sqrt(s) + epsilon)
 
@@ -47,16 +57,19 @@ def _compile_adaptive_moment_step():
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def adaptive_moment_step(param, grad, m, v, weight_decay, one_minus_beta1, one_minus_beta2,
-                             momentum_coefficient, gradient_coefficient, v_scale, epsilon, lr):
+                             momentum_coefficient, gradient_coefficient, v_scale, epsilon, lr, smallest_normal):
         """For each i, with g = grad + λ θ:
-            m ← m + (1 - β1)(g - m);   v ← v + (1 - β2)(g² - v)
+            m ← flush(m + (1 - β1)(g - m));   v ← flush(v + (1 - β2)(g² - v))
             θ ← θ - η (c_m m + c_g g) / (√v · v_scale + ε)
         """
+        zero = smallest_normal - smallest_normal
         for i in range(param.size):
             theta = param[i]
             g = grad[i] + weight_decay * theta
             m_i = m[i] + one_minus_beta1 * (g - m[i])
             v_i = v[i] + one_minus_beta2 * (g * g - v[i])
+            m_i = m_i if abs(m_i) >= smallest_normal else zero
+            v_i = v_i if v_i >= smallest_normal else zero
             m[i] = m_i
             v[i] = v_i
             param[i] = theta - lr * (momentum_coefficient * m_i + gradient_coefficient * g) / (

@@ -527,6 +527,35 @@ def test_fused_kernel_follows_the_numpy_reference(name, dtype, monkeypatch):
     np.testing.assert_allclose(fused_theta, reference_theta, rtol=tolerance, atol=tolerance)
 
 
+def is_subnormal(array: np.ndarray) -> np.ndarray:
+    return (array != 0) & (np.abs(array) < np.finfo(array.dtype).smallest_normal)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_fused_kernel_flushes_subnormal_moments_to_zero_and_otherwise_follows_the_numpy_reference(name, dtype,
+                                                                                                  monkeypatch):
+    fused = build_option("optimizer", name, weight_decay=0.0)
+    if fused.fused_step is None:
+        pytest.skip(f"{name} has no fused kernel here (numba missing, or a rule without one)")
+    monkeypatch.setenv("FMNIST_KERNELS", "numpy")
+    reference = build_option("optimizer", name, weight_decay=0.0)
+    smallest_normal = np.finfo(dtype).smallest_normal
+    # gradients from about the smallest subnormal up to smallest_normal^0.4 (1e-15 in float32): their
+    # moments g, g² fall on both sides of smallest_normal, as those of a weight whose gradient fades out
+    grad = (smallest_normal ** np.linspace(1.05, 0.4, 1000)).astype(dtype)
+    fused_theta, reference_theta = np.ones(1000, dtype), np.ones(1000, dtype)
+    for _ in range(3):
+        fused.step([fused_theta], [grad], 1.0)
+        reference.step([reference_theta], [grad], 1.0)
+    fused_buffers, reference_buffers = fused.state_dict()["buffers"], reference.state_dict()["buffers"]
+    assert any(is_subnormal(buffer).any() for buffer in reference_buffers.values())  # the case arises
+    for key, buffer in fused_buffers.items():  # flushed amounts add up to a few smallest normals at most
+        assert not is_subnormal(buffer).any(), key
+        np.testing.assert_allclose(buffer, reference_buffers[key], rtol=1e-6, atol=4 * smallest_normal, err_msg=key)
+    np.testing.assert_allclose(fused_theta, reference_theta, rtol=1e-6, atol=0)
+
+
 FIRST_STEP_FROM_ONES = {  # θ_1 for θ_0 = 1 and g_1 = 1, from the docstring rules (ε negligible)
     "adam": lambda optimizer: 1 - optimizer.lr,  # m̂ = v̂ = 1
     "rmsprop": lambda optimizer: 1 - optimizer.lr / math.sqrt(1 - optimizer.beta),  # s_1 = (1 - β)
