@@ -15,16 +15,27 @@ keep a float32 loop vectorised). ``error_model="numpy"`` drops Python's zero-div
 can vectorise; each element is loaded once into locals and stored once: reading m[i] back after
 storing v[i] would force a scalar loop (the arrays might alias), about 2.5x slower.
 
-flush(x) is x, or 0 where |x| is below the dtype's smallest normal number (``smallest_normal``, 1.2e-38
-for float32). The moments of a weight whose gradient stays 0 (a pixel that is 0 in every image, a dead
-unit) decay geometrically: after about 800 Adam steps m_t = 0.9^t m_0 is subnormal, and every operation
-on a subnormal number costs a microcode assist on x86 (about 100 cycles instead of one vector lane).
-On the 3 x 128 network of ``benchmarks/speed.py`` workload B, 6 % of m was subnormal after two epochs
-and the Adam step took 0.85 ms instead of 0.06 ms. Flushing changes θ by at most
-η · 1.2e-38 / ε ≈ 1e-33 per step. The NumPy code keeps the textbook rule (no flush).
+Both loops keep every number they compute normal (never subnormal), with a floor per dtype,
+τ = √(smallest normal / machine ε): 3.1e-16 for float32, 1.0e-146 for float64 (``flush_floor``).
+flush(x) is x, or 0 where |x| < τ; the second moments (squares) flush below τ². Gradients below τ count
+as 0 before they are squared. So g², (1 - β)g², η m and λ θ of flushed quantities are all normal for
+every hyperparameter ≥ machine ε (1.2e-7 in float32).
+
+Why: every operation that reads or yields a subnormal number costs a microcode assist on x86 (about
+100 cycles instead of one vector lane), and quantities that only decay reach that range. The moments
+of a weight whose gradient stays 0 (a pixel that is 0 in every image, a dead unit): m_t = 0.9^t m_0 is
+subnormal after about 800 Adam steps; on the 3 x 128 network of ``benchmarks/speed.py`` workload B,
+6 % of m was subnormal after two epochs and the Adam step took 0.85 ms instead of 0.06 ms. The weight
+itself under Adam with L2 decay λ: once λ|θ| < ε its step is about η λ θ / ε, a geometric decay (2 %
+per step for the Keras funnel's λ = 2e-3, η = 1e-3, ε = 1e-7); after 15 epochs 110,946 of that
+network's 575,050 weights were below 1e-30, their squares underflowed, and the Adam step took 2.7 ms
+instead of about 0.3 ms (the epoch grew from 2.1 s to 5.5 s). A weight below τ times an input of at
+most 1 is below the rounding of any float32 pre-activation larger than about 10⁷ τ ≈ 3e-9, and a
+moment below τ moves its weight by at most η τ / ε per step. The NumPy code keeps the textbook rule.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 
@@ -34,18 +45,21 @@ def _compile_rmsprop_step():
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def rmsprop_step(param, grad, square_avg, weight_decay, one_minus_beta, epsilon, lr, smallest_normal):
-        """For each i, with g = grad + λ θ:
-            s ← flush(s + (1 - β)(g² - s));   θ ← θ - η g / (√s + ε)
+    def rmsprop_step(param, grad, square_avg, weight_decay, one_minus_beta, epsilon, lr, floor):
+        """For each i, with g = flush(grad + λ θ) and τ = ``floor``:
+            s ← flush_τ²(s + (1 - β)(g² - s));   θ ← flush(θ - η g / (√s + ε))
         """
-        zero = smallest_normal - smallest_normal
+        zero = floor - floor
+        floor_squared = floor * floor
         for i in range(param.size):
             theta = param[i]
             g = grad[i] + weight_decay * theta
+            g = g if abs(g) >= floor else zero
             s = square_avg[i] + one_minus_beta * (g * g - square_avg[i])
-            s = s if s >= smallest_normal else zero
+            s = s if s >= floor_squared else zero
             square_avg[i] = s
-            param[i] = theta - lr * g / (math.sqrt(s) + epsilon)
+            theta = theta - lr * g / (math.sqrt(s) + epsilon)
+            param[i] = theta if abs(theta) >= floor else zero
 
     return rmsprop_step
 
@@ -57,23 +71,26 @@ def _compile_adaptive_moment_step():
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def adaptive_moment_step(param, grad, m, v, weight_decay, one_minus_beta1, one_minus_beta2,
-                             momentum_coefficient, gradient_coefficient, v_scale, epsilon, lr, smallest_normal):
-        """For each i, with g = grad + λ θ:
-            m ← flush(m + (1 - β1)(g - m));   v ← flush(v + (1 - β2)(g² - v))
-            θ ← θ - η (c_m m + c_g g) / (√v · v_scale + ε)
+                             momentum_coefficient, gradient_coefficient, v_scale, epsilon, lr, floor):
+        """For each i, with g = flush(grad + λ θ) and τ = ``floor``:
+            m ← flush(m + (1 - β1)(g - m));   v ← flush_τ²(v + (1 - β2)(g² - v))
+            θ ← flush(θ - η (c_m m + c_g g) / (√v · v_scale + ε))
         """
-        zero = smallest_normal - smallest_normal
+        zero = floor - floor
+        floor_squared = floor * floor
         for i in range(param.size):
             theta = param[i]
             g = grad[i] + weight_decay * theta
+            g = g if abs(g) >= floor else zero
             m_i = m[i] + one_minus_beta1 * (g - m[i])
             v_i = v[i] + one_minus_beta2 * (g * g - v[i])
-            m_i = m_i if abs(m_i) >= smallest_normal else zero
-            v_i = v_i if v_i >= smallest_normal else zero
+            m_i = m_i if abs(m_i) >= floor else zero
+            v_i = v_i if v_i >= floor_squared else zero
             m[i] = m_i
             v[i] = v_i
-            param[i] = theta - lr * (momentum_coefficient * m_i + gradient_coefficient * g) / (
+            theta = theta - lr * (momentum_coefficient * m_i + gradient_coefficient * g) / (
                 math.sqrt(v_i) * v_scale + epsilon)
+            param[i] = theta if abs(theta) >= floor else zero
 
     return adaptive_moment_step
 
@@ -128,6 +145,15 @@ def _compiled(compile_kernel):
         return compile_kernel()
     except ImportError:
         return None
+
+
+@functools.lru_cache
+def flush_floor(dtype) -> float:
+    """τ = √(smallest normal / machine ε) of ``dtype``: the kernels' flush threshold (module docstring)."""
+    import numpy as np
+
+    info = np.finfo(dtype)
+    return float(np.sqrt(info.smallest_normal / info.eps))
 
 
 def fused_rmsprop_step():

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from fmnist.kernels import fused_adaptive_moment_step, fused_rmsprop_step
+from fmnist.kernels import flush_floor, fused_adaptive_moment_step, fused_rmsprop_step
 
 
 def _check(name: str, value: float, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
@@ -127,15 +127,15 @@ class Optimizer:
     fused_step = None  # a compiled kernel from fmnist.kernels, set by the rules that have one
 
     def _fused_update(self, param: np.ndarray, grad: np.ndarray, buffers: tuple, scalars: tuple) -> bool:
-        """Run ``fused_step(param, grad, *buffers, *scalars, smallest_normal)`` on the flattened arrays,
-        with the scalars in the arrays' dtype (float32 scalars keep a float32 loop vectorised; the last is
-        the dtype's smallest normal number, below which the kernels flush the moments to 0); False, doing nothing, when
+        """Run ``fused_step(param, grad, *buffers, *scalars, floor)`` on the flattened arrays, with the
+        scalars in the arrays' dtype (float32 scalars keep a float32 loop vectorised; ``floor`` is the
+        dtype's flush threshold, :func:`fmnist.kernels.flush_floor`); False, doing nothing, when
         there is no kernel or the arrays are not contiguous (the caller then runs its NumPy code)."""
         if self.fused_step is None or not (param.flags.c_contiguous and grad.flags.c_contiguous):
             return False
         scalar = param.dtype.type
         self.fused_step(param.reshape(-1), grad.reshape(-1), *(buffer.reshape(-1) for buffer in buffers),
-                        *map(scalar, scalars), np.finfo(param.dtype).smallest_normal)
+                        *map(scalar, (*scalars, flush_floor(param.dtype))))
         return True
 
     def __repr__(self) -> str:
