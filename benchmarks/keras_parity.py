@@ -8,7 +8,11 @@ initialisation (Glorot uniform, zero biases); the funnel's L2 1e-3 as ``kernel_r
 on every Dense layer (biases unregularised); ``Adam(learning_rate=1e-3)`` with Keras's other defaults;
 sparse categorical cross-entropy; ``model.fit(batch_size=128, epochs=50)``, shuffled every epoch.
 Keras 3 runs on the torch backend (KERAS_BACKEND=torch, set here unless already set) with as many
-threads as numpy's BLAS.
+threads as numpy's BLAS, and with subnormal numbers flushed to zero (``torch.set_flush_denormal(True)``)
+unless ``--keras-keeps-subnormals``: under Adam with L2 decay the funnel's unused weights decay
+geometrically into the subnormal range, where every operation costs a microcode assist on x86, and an
+epoch slows several-fold within ten epochs (fmnist's kernels keep their numbers normal,
+fmnist/kernels.py).
 
 fmnist side: ``python train.py +experiment=NAME seed=S`` (conf/experiment/NAME.yaml, whose comments map
 each Keras setting), with only ``--epochs`` and ``--subset`` changed when given.
@@ -80,6 +84,7 @@ class Settings:
     epochs: int = EPOCHS
     subset: int | None = None  # training images kept after the validation split (dataset.subset)
     data_path: str | None = None  # a folder with the four IDX files (dataset.path)
+    keras_keeps_subnormals: bool = False  # PyTorch's default; else torch.set_flush_denormal(True)
 
 
 def fmnist_config(network: str, seed: int, settings: Settings):
@@ -115,6 +120,7 @@ def train_keras(network: str, seed: int, settings: Settings) -> Run:
     from fmnist.experiment import Experiment
 
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(not settings.keras_keeps_subnormals)
     data = Experiment(fmnist_config(network, seed, settings), run_dir="unused").build_data()
     spec = KERAS_NETWORKS[network]
     keras.utils.set_random_seed(seed)
@@ -223,6 +229,8 @@ def main(argv=None) -> int:
     parser.add_argument("--subset", type=int, default=None, help="keep N training images (default: all 54,000)")
     parser.add_argument("--networks", nargs="+", default=list(KERAS_NETWORKS), choices=list(KERAS_NETWORKS))
     parser.add_argument("--data-path", default=None, help="folder with the four IDX files (default: as train.py)")
+    parser.add_argument("--keras-keeps-subnormals", action="store_true",
+                        help="run Keras with PyTorch's default, subnormal numbers computed as such (slow, see above)")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.epochs < 1:
         parser.error(f"--seeds and --epochs must be at least 1, got {args.seeds} and {args.epochs}")
@@ -232,7 +240,7 @@ def main(argv=None) -> int:
     import numpy as np
     import torch
 
-    settings = Settings(args.epochs, args.subset, args.data_path)
+    settings = Settings(args.epochs, args.subset, args.data_path, args.keras_keeps_subnormals)
     command = " ".join(["python benchmarks/keras_parity.py", *(argv if argv is not None else sys.argv[1:])])
     header = (f"`{command}` ({time.strftime('%Y-%m-%d')}; keras {keras.__version__} on "
               f"{keras.backend.backend()} {torch.__version__}, numpy {np.__version__}, {threads} threads each)")

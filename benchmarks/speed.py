@@ -15,7 +15,7 @@ installed; "numpy" is the same epoch with pure NumPy; "matmul" is the epoch's ma
 
 "torch" is PyTorch with its fastest documented CPU settings for each optimiser (``TORCH_FASTEST``):
 ``fused=True`` Adam (one kernel for all parameters) and ``foreach=True`` RMSprop (RMSprop has no fused
-CPU kernel in torch 2.13). "torch_default" is the same model with the optimiser's defaults (neither
+CPU kernel in torch 2.13), and subnormal numbers flushed to zero (``FLUSH_SUBNORMALS``). "torch_default" is the same model with the optimiser's defaults (neither
 foreach nor fused on CPU, a loop over the parameters); README, "Speed", gives what the settings save.
 The targets are against "torch".
 "keras" is Keras 3 on the torch backend (KERAS_BACKEND=torch, set below unless already set):
@@ -86,6 +86,10 @@ WORKLOADS = {
 RMSPROP = {"lr": 4e-4, "beta": 0.9, "epsilon": 1e-8, "weight_decay": 5e-4}  # conf/config.yaml's optimizer
 #: PyTorch's fastest documented settings per optimiser ("torch"); "torch_default" passes none of them.
 TORCH_FASTEST = {"adam": {"fused": True}, "rmsprop": {"foreach": True}}
+#: Implementations run with subnormal numbers flushed to zero (``torch.set_flush_denormal(True)``, a
+#: documented PyTorch CPU setting): fmnist's kernels keep their numbers normal (fmnist/kernels.py), and
+#: a peer is measured at its best. "torch_default" keeps PyTorch's default (subnormals kept).
+FLUSH_SUBNORMALS = {"torch", "keras"}
 #: Optional implementations and the module each needs.
 IMPORTS = {"torch": "torch", "torch_default": "torch", "keras": "keras", "sklearn": "sklearn"}
 TIME_COLUMNS = ("fmnist", "numpy", "matmul", "torch", "torch_default", "keras", "sklearn")
@@ -254,6 +258,7 @@ def epoch_worker(connection, workload: str, implementation: str, threads: int) -
     epoch = epoch_factories(WORKLOADS[workload])[implementation](data.x_train, data.y_train)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
+        sys.modules["torch"].set_flush_denormal(implementation in FLUSH_SUBNORMALS)
     connection.send("ready")
     while connection.recv() == "epoch":
         started = time.perf_counter()
