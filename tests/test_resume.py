@@ -378,6 +378,41 @@ def test_a_killed_multirun_rerun_resumes_the_unfinished_job_and_leaves_finished_
     assert {path: path.read_bytes() for path in both_files} == both_files
 
 
+@pytest.mark.slow
+def test_ctrl_c_in_a_parallel_multirun_exits_130_in_one_line_and_the_rerun_ends_identical(tiny_idx_dir, tmp_path):
+    import signal
+    import time
+
+    def sweep(sweep_dir: Path, **popen):
+        command = [sys.executable, str(ROOT / "train.py"), "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                   f"dataset.path={tiny_idx_dir}", "dataset.download=false", "logger=none", "plots=false",
+                   f"hydra.sweep.dir={sweep_dir}", *RUN_SETTINGS, "trainer.epochs=300", "trainer.progress=none",
+                   "seed=0,1,2"]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                env={**os.environ, "WANDB_MODE": "disabled"}, **popen)
+
+    stopped = tmp_path / "stopped"
+    process = sweep(stopped, start_new_session=True)  # its own process group, as a terminal's foreground job
+    deadline = time.monotonic() + 120
+    while not all((stopped / job / CHECKPOINT_DIR / LAST).exists() for job in "01"):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C on a terminal does: the parent and both workers
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: the running jobs stopped and kept their checkpoints")
+    assert not (stopped / "2" / METRICS_FILE).exists()  # the sweep ended: the third job never started
+    assert all(metrics_of(stopped / job)["status"] in ("interrupted", "running") for job in "01")
+
+    rerun = sweep(stopped)
+    assert rerun.wait(timeout=180) == 0, rerun.communicate()
+    whole = tmp_path / "whole"
+    assert sweep(whole).wait(timeout=180) == 0
+    for job in "012":
+        assert_same_outcome(outcome(stopped / job), outcome(whole / job))
+
+
 def test_a_run_with_warmup_and_a_weight_average_resumes_exactly(tiny_idx_dir, tmp_path):
     from fmnist.experiment import Experiment
 
