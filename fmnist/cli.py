@@ -425,10 +425,11 @@ def _dotted(node: dict, prefix: str = ""):
             yield f"{prefix}{key}", value
 
 
-def default_value(conf_dir: Path, key: str):
+def default_value(conf_dir: Path, key: str, chosen: dict[str, str] | None = None):
     """What ``python train.py`` runs for ``key``: a group's chosen option, or a value of config.yaml or of
-    the chosen option's file (``model.dropout`` -> 0.2)."""
-    choices = default_choices(conf_dir)
+    the chosen option's file (``model.dropout`` -> 0.2); ``chosen`` (group -> option) replaces the
+    defaults' choices, as ``-o adamw`` does for ``optimizer.weight_decay``."""
+    choices = {**default_choices(conf_dir), **(chosen or {})}
     if key in choices:
         return choices[key]
     value = OmegaConf.select(OmegaConf.load(conf_dir / "config.yaml"), key)
@@ -448,10 +449,12 @@ def extras_note(items: list[tuple[Flag, str] | str], conf_dir: Path) -> str | No
         return None
     if typed & set(SHAPE_KEYS):
         typed.add("model")  # -nhl/-sz select model=mlp
+    optimizers = [name for name in _chosen_optimizers(items, conf_dir) if (conf_dir / "optimizer" / f"{name}.yaml").is_file()]
+    chosen = {"optimizer": optimizers[0]} if len(optimizers) == 1 else {}
     group, name = PLAIN_PRESET
     plain = preset_settings(conf_dir / group / f"{name}.yaml")
-    extras = [f"{key}={default_value(conf_dir, key)}" for key, value in plain.items()
-              if key not in typed and default_value(conf_dir, key) != value]
+    extras = [f"{key}={default_value(conf_dir, key, chosen)}" for key, value in plain.items()
+              if key not in typed and default_value(conf_dir, key, chosen) != value]
     if not extras:
         return None
     return (f"note: the flags run on top of this project's extras ({' '.join(extras)}); "

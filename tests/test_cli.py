@@ -274,13 +274,15 @@ def test_each_optimizer_runs_at_its_own_learning_rate(optimizer):
     assert composed(f"optimizer={optimizer}")["optimizer.lr"] == load_option("optimizer", optimizer).lr
 
 
-def test_flags_on_the_defaults_name_every_extra_in_one_line(capsys):
-    """The note names what +experiment=assignment changes: each key that differs, or the group it belongs to."""
-    rewrite_argv(["t", "-o", "adam", "-lr", "1e-3"])
+@pytest.mark.parametrize("optimizer", group_options("optimizer"))
+def test_flags_on_the_defaults_name_every_extra_in_one_line(optimizer, capsys):
+    """The note names what +experiment=assignment changes, with the values the chosen optimiser runs with
+    (its own weight decay): each key that differs, or the group it belongs to."""
+    rewrite_argv(["t", "-o", optimizer, "-lr", "1e-3"])
     note = capsys.readouterr().err
     assert note.count("\n") == 1 and note.startswith("note: ") and "+experiment=assignment" in note
     named = note.partition("(")[2].partition(")")[0].split()
-    default, plain = composed("optimizer=adam"), composed("optimizer=adam", "+experiment=assignment")
+    default, plain = composed(f"optimizer={optimizer}"), composed(f"optimizer={optimizer}", "+experiment=assignment")
     differing = {key for key in default.keys() | plain.keys() if default.get(key) != plain.get(key)}
     assert differing and all(f"{key}={default[key]}" in named or
                              any(item.startswith(f"{key.partition('.')[0]}=") for item in named) for key in differing)

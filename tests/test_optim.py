@@ -65,11 +65,11 @@ def test_yaml_keys_are_exactly_the_constructor_arguments(name):
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_constructor_defaults_are_the_yaml_values_but_the_rate(name):
-    """Built in Python with only a rate, or picked with optimizer=NAME, a rule runs with the same settings;
-    only ``lr`` is tuned per optimiser in conf/."""
+def test_constructor_defaults_are_the_yaml_values_but_rate_and_weight_decay(name):
+    """Built in Python with only a rate and a weight decay, or picked with optimizer=NAME, a rule runs with
+    the same settings; only ``lr`` and ``weight_decay`` are chosen per optimiser in conf/."""
     settings = hyperparameters(name)
-    built = optimizer_class(name)(lr=settings["lr"])
+    built = optimizer_class(name)(lr=settings["lr"], weight_decay=settings["weight_decay"])
     assert {key: getattr(built, key) for key in settings} == settings
 
 
