@@ -388,7 +388,7 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     From the job's .hydra/overrides.yaml: without ``hydra.*``/``hydra/*`` (launcher, sweeper) and
     output-only settings (:data:`fmnist.resume.OUTPUT_ONLY_KEYS`); a sweep preset (``+sweep=NAME``) is spelled out as
     the settings it makes, minus those the job sets itself (the job's own overrides win, as in Hydra),
-    so the command stands alone. Overrides of keys the run did not use (``model.num_layers=4`` sampled
+    first, so the command stands alone. Overrides of keys the run did not use (``model.num_layers=4`` sampled
     beside ``model=wide``) are dropped. Without overrides.yaml: the run's values of the varying ``keys``.
     """
     if not run.overrides:
@@ -397,15 +397,17 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     own = [override for override in run.overrides if not steers_the_sweep(_override_key(override))
            and not is_output_only(_override_key(override)) and _override_key(override) not in unused]
     own_keys = {_override_key(override) for override in own}
-    result = []
-    for override in own:
-        key, _, value = override.lstrip("+").partition("=")
-        expanded = sweep_preset_overrides(key, value) if key in SWEEP_PRESET_GROUPS else None
-        if expanded is None:
-            result.append(override)
-        else:
-            result += [setting for setting in expanded if _override_key(setting) not in own_keys]
-    return result
+    expansions = {override: sweep_preset_overrides(key, value) if key in SWEEP_PRESET_GROUPS else None
+                  for override in own for key, _, value in [override.lstrip("+").partition("=")]}
+    # a group the preset adds (+study/ablation=none) and the job then chose (study/ablation=no_ema)
+    # must be added on a command line that has no preset
+    added = {_override_key(setting) for expanded in expansions.values() if expanded
+             for setting in expanded if setting.startswith("+")}
+    preset = [setting for expanded in expansions.values() if expanded
+              for setting in expanded if _override_key(setting) not in own_keys]
+    chosen = [f"+{override}" if _override_key(override) in added and not override.startswith("+") else override
+              for override in own if expansions[override] is None]
+    return preset + chosen  # the preset's groups first, so that the job's choices are composed after them
 
 
 def best_command(run: Run, keys: list[str]) -> str:

@@ -16,6 +16,18 @@ def group_options(group: str) -> list[str]:
     return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
 
 
+def sample_values(override: str) -> list[str]:
+    """The values a sweep override can take: every choice, the ends of an interval, or its one value."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_override(override)
+    if not parsed.is_sweep_override():
+        return [parsed.get_value_element_as_str()]
+    if parsed.value_type.name == "INTERVAL_SWEEP":
+        return [str(parsed.value().start), str(parsed.value().end)]
+    return list(parsed.sweep_string_iterator())
+
+
 def load_option(group: str, name: str):
     return OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
 

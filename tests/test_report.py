@@ -10,13 +10,14 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from fmnist import plots
 from fmnist.report import (Run, abs_spearman, best_command, collect_runs, eta_squared, eta_squared_by_chance,
                            flat_config, importance, main, option_names, ranks, sequential_search,
                            varying_hyperparameters, write_report)
-from tests.conftest import CONF_DIR, group_options
+from tests.conftest import CONF_DIR, group_options, sample_values
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3]
 TARGETS = {"adam": "fmnist.optim.Adam", "sgd": "fmnist.optim.SGD"}
@@ -247,7 +248,6 @@ def test_best_command_without_overrides_file_uses_the_varying_hyperparameters():
 
 def composed(overrides: list[str]) -> dict:
     """The config ``python train.py OVERRIDES`` would run, without the output-only settings."""
-    from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         config = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
@@ -257,7 +257,13 @@ def composed(overrides: list[str]) -> dict:
 @pytest.mark.parametrize("group, preset", [(group, preset) for group in ("sweep", "study")
                                            for preset in group_options(group)])
 def test_best_command_of_a_job_launched_from_a_sweep_preset_rebuilds_its_config(group, preset):
-    job_overrides = ["model.dropout=0.2", "optimizer.lr=0.0002", f"+{group}={preset}", "logger=none", "plots=False"]
+    own = {"model.dropout": "0.2", "optimizer.lr": "0.0002"}
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        params = compose(config_name="config", overrides=[f"+{group}={preset}"], return_hydra_config=True
+                         ).hydra.sweeper.params or {}
+    swept = [f"{key}={sample_values(f'{key}={values}')[0]}" for key, values in params.items() if key not in own]
+    job_overrides = [*swept, *(f"{key}={value}" for key, value in own.items()), f"+{group}={preset}",
+                     "logger=none", "plots=False"]  # as the sweeper writes a job's overrides
     command = best_command(make_run(overrides=job_overrides), [])
     assert f"{group}=" not in command
     assert composed(shlex.split(command)[2:]) == composed(job_overrides)

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from fmnist.callbacks import EPOCH_METRICS, SUMMARY_METRICS
 from fmnist.outputs import METRICS_FILE
-from tests.conftest import CONF_DIR, ROOT, group_options
+from tests.conftest import CONF_DIR, ROOT, group_options, sample_values
 
 WANDB_SWEEPS = sorted((ROOT / "multirun_sweeps").glob("*.yaml"))
 SWEEP_PRESETS = group_options("sweep")
@@ -36,16 +35,6 @@ def builds(overrides: list[str]) -> None:
     assert all(size >= 1 for size in hidden_sizes(cfg.model))
 
 
-def sample_values(override: str) -> list[str]:
-    """The values a sweep override can take: every choice, the ends of an interval, or its one value."""
-    parsed = OverridesParser.create().parse_override(override)
-    if not parsed.is_sweep_override():
-        return [parsed.get_value_element_as_str()]
-    if parsed.value_type.name == "INTERVAL_SWEEP":
-        return [str(parsed.value().start), str(parsed.value().end)]
-    return list(parsed.sweep_string_iterator())
-
-
 def test_there_are_presets_and_wandb_sweeps():
     assert {"grid", "ce_vs_mse", "mnist", "assignment", "optuna"} <= set(SWEEP_PRESETS)
     assert len(WANDB_SWEEPS) >= 3
@@ -59,7 +48,7 @@ def test_every_value_of_every_sweep_preset_builds_an_experiment(group, preset):
     assert params, f"conf/{group}/{preset}.yaml sweeps nothing"
     for key, values in params.items():
         for value in sample_values(f"{key}={values}"):
-            builds([f"{key}={value}"])
+            builds([f"+{group}={preset}", f"{key}={value}"])  # each value on top of its preset, as the sweep runs it
 
 
 @pytest.mark.parametrize("path", WANDB_SWEEPS, ids=[path.name for path in WANDB_SWEEPS])
