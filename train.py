@@ -27,11 +27,11 @@ if __name__ == "__main__":
         # key, a missing config): that is bad input, exit 2 like the flag errors. Runs keep their code.
         sys.exit(2 if stop.code == 1 and not job_started else stop.code)
     except KeyboardInterrupt:
-        # Ctrl-C in a parallel (joblib) multirun: the terminal sent SIGINT to the workers too, and each
-        # job stopped at the end of a batch with its checkpoint (README, "Nothing lost"); here in the
-        # parent it ends the sweep, no job after it starts.
-        print("interrupted: the running jobs stopped and kept their checkpoints; to continue, rerun the same "
-              "command with the same hydra.sweep.dir", file=sys.stderr)
+        # Ctrl-C in a parallel (joblib) multirun, where the terminal sent SIGINT to the workers too and
+        # each job stopped at the end of a batch with its checkpoint, or a second Ctrl-C in a run
+        # (README, "Nothing lost"): no traceback, and no job after it starts.
+        print("interrupted: the checkpoints of the last complete epochs are kept; to continue, rerun the same "
+              "command with the same hydra.run.dir (hydra.sweep.dir for a sweep)", file=sys.stderr)
         sys.exit(130)
     except ValueError as error:
         if job_started:  # fmnist.app.run reports a job's own errors; this one is not from the command line

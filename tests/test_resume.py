@@ -402,7 +402,7 @@ def test_ctrl_c_in_a_parallel_multirun_exits_130_in_one_line_and_the_rerun_ends_
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     # the workers' own lines may come after the parent's: they share the terminal
-    assert sum(line.startswith("interrupted: the running jobs stopped and kept their checkpoints")
+    assert sum(line.startswith("interrupted: the checkpoints of the last complete epochs are kept")
                for line in stderr.splitlines()) == 1
     assert not (stopped / "2" / METRICS_FILE).exists()  # the sweep ended: the third job never started
     assert all(metrics_of(stopped / job)["status"] in ("interrupted", "running") for job in "01")
