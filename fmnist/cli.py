@@ -449,12 +449,14 @@ def extras_note(items: list[tuple[Flag, str] | str], conf_dir: Path) -> str | No
         return None
     if typed & set(SHAPE_KEYS):
         typed.add("model")  # -nhl/-sz select model=mlp
-    optimizers = [name for name in _chosen_optimizers(items, conf_dir) if (conf_dir / "optimizer" / f"{name}.yaml").is_file()]
+    optimizers = [name for name in _chosen_optimizers(items, conf_dir)
+                  if (conf_dir / "optimizer" / f"{name}.yaml").is_file()]
     chosen = {"optimizer": optimizers[0]} if len(optimizers) == 1 else {}
     group, name = PLAIN_PRESET
-    plain = preset_settings(conf_dir / group / f"{name}.yaml")
-    extras = [f"{key}={default_value(conf_dir, key, chosen)}" for key, value in plain.items()
-              if key not in typed and default_value(conf_dir, key, chosen) != value]
+    plain = {key: value for key, value in preset_settings(conf_dir / group / f"{name}.yaml").items()
+             if key not in typed}
+    ours = {key: default_value(conf_dir, key, chosen) for key in plain}
+    extras = [f"{key}={ours[key]}" for key, value in plain.items() if ours[key] != value]
     if not extras:
         return None
     return (f"note: the flags run on top of this project's extras ({' '.join(extras)}); "

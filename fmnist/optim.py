@@ -241,7 +241,8 @@ class RMSProp(Optimizer):
 
     def update(self, param, grad, state):
         square_avg = state["square_avg"]
-        if self._fused_update(param, grad, (square_avg,), (self.l2_coefficient, 1.0 - self.beta, self.epsilon, self.lr)):
+        if self._fused_update(param, grad, (square_avg,),
+                              (self.l2_coefficient, 1.0 - self.beta, self.epsilon, self.lr)):
             return
         grad = self._regularised(param, grad, state)
         scratch = state["scratch"]
