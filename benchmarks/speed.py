@@ -6,8 +6,9 @@ Workloads (float32; cross-entropy, label-smoothed in D):
     A  3x128 tanh, Adam, batch 16      target: fmnist <= 0.30 x PyTorch
     B  3x128 ReLU, Adam, batch 64      target: fmnist <= 0.35 x PyTorch
     C  3x1024 ReLU, Adam, batch 256    target: fmnist <= 0.95 x PyTorch (bounded by matrix multiplies)
-    D  the default of `python train.py`: 1024-512 ReLU, dropout 0.2, RMSProp with weight decay, label
-       smoothing 0.1, batch 256 (no target; scikit-learn has none of these, so it sits this one out)
+    D  the first default (`python train.py +experiment=first_default`, the default until 2026-12-02):
+       1024-512 ReLU, dropout 0.2, RMSProp with weight decay, label smoothing 0.1, batch 256 (no target;
+       scikit-learn has none of these, so it sits this one out)
 
 "fmnist" uses the optional kernels of fmnist/kernels.py (optimiser step, cross-entropy) when numba is
 installed; "numpy" is the same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone
@@ -62,7 +63,7 @@ class Workload:
     hidden_sizes: tuple[int, ...]
     activation: str  # tanh or relu
     batch_size: int
-    optimizer: str = "adam"  # adam: lr 1e-3; rmsprop: the default's lr 4e-4, β 0.9, weight decay 5e-4
+    optimizer: str = "adam"  # adam: lr 1e-3; rmsprop: the first default's lr 4e-4, β 0.9, weight decay 5e-4
     dropout: float = 0.0
     smoothing: float = 0.0  # label smoothing of the cross-entropy
     target: float | None = None  # fmnist / PyTorch to reach
@@ -84,7 +85,7 @@ WORKLOADS = {
     "C": Workload((1024,) * 3, "relu", 256, target=0.95),
     "D": Workload((1024, 512), "relu", 256, optimizer="rmsprop", dropout=0.2, smoothing=0.1),
 }
-RMSPROP = {"lr": 4e-4, "beta": 0.9, "epsilon": 1e-8, "weight_decay": 5e-4}  # conf/config.yaml's optimizer
+RMSPROP = {"lr": 4e-4, "beta": 0.9, "epsilon": 1e-8, "weight_decay": 5e-4}  # conf/experiment/first_default.yaml's
 #: PyTorch's fastest documented settings per optimiser ("torch"); "torch_default" passes none of them.
 TORCH_FASTEST = {"adam": {"fused": True}, "rmsprop": {"foreach": True}}
 #: Implementations run with subnormal numbers flushed to zero (``torch.set_flush_denormal(True)``, a

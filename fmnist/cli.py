@@ -326,7 +326,7 @@ def help_text(conf_dir: Path = DEFAULT_CONF_DIR) -> str:
 
 
 def flag_help(flag: Flag, conf_dir: Path, defaults: dict[str, object]) -> str:
-    """``optimiser {adam,...} -> optimizer (default: rmsprop)``; the choices, and the optimisers that take an
+    """``optimiser {adam,...} -> optimizer (default: adamw)``; the choices, and the optimisers that take an
     optimiser key when not all do, are read from conf/."""
     text = flag.help
     if flag.check is None:

@@ -8,7 +8,7 @@ import pytest
 
 from fmnist.averaging import ExponentialAverage
 from fmnist.nn.network import MLP
-from fmnist.trainer import Trainer, learning_rate_factor
+from fmnist.trainer import Trainer, learning_rate_factor, warmup_length
 from tests.conftest import build_option
 
 
@@ -29,9 +29,18 @@ def test_warmup_ramps_up_linearly_then_the_cosine_runs_over_the_remaining_epochs
            [learning_rate_factor("cosine", epoch, 3, warmup_epochs=0) for epoch in (1, 2, 3)]
 
 
-@pytest.mark.parametrize("warmup", [-1, 4, 1.5, True])
-def test_a_warmup_outside_0_to_epochs_minus_1_is_refused_naming_the_range(warmup):
-    with pytest.raises(ValueError, match=r"trainer.warmup_epochs must be a whole number from 0 to .* = 3"):
+def test_a_fractional_warmup_is_that_share_of_the_epochs_rounded_down():
+    assert [warmup_length(0.05, epochs) for epochs in (1, 10, 19, 20, 50, 100)] == [0, 0, 0, 1, 2, 5]
+    assert warmup_length(0.29, 100) == 29  # 0.29 * 100 is 28.999999999999996 in floats
+    assert [learning_rate_factor("constant", epoch, 40, warmup_epochs=0.1) for epoch in (1, 4, 5)] == [0.25, 1, 1]
+    assert [learning_rate_factor("cosine", epoch, 3, warmup_epochs=0.05) for epoch in (1, 2, 3)] == \
+           [learning_rate_factor("cosine", epoch, 3) for epoch in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("warmup", [-1, 4, 1.5, 1.0, 0.0, True, "0.05"])
+def test_a_warmup_outside_0_to_epochs_minus_1_or_0_1_is_refused_naming_both_forms(warmup):
+    with pytest.raises(ValueError, match=r"trainer.warmup_epochs must be a whole number of epochs from 0 to .* = 3, "
+                                         r"or a fraction of the epochs in \(0, 1\)"):
         learning_rate_factor("constant", 1, 4, warmup_epochs=warmup)
 
 
@@ -42,7 +51,7 @@ def test_an_ema_decay_outside_0_1_is_refused(decay):
 
 
 def test_the_average_is_what_its_formula_says_and_becomes_the_final_weights(tiny_data):
-    decay = 0.9
+    decay = 0.7
     trainer = make_trainer(tiny_data, ExponentialAverage(decay))
     steps = []
     original_step = trainer.optimizer.step
@@ -55,8 +64,10 @@ def test_the_average_is_what_its_formula_says_and_becomes_the_final_weights(tiny
     initial = trainer.network.params.astype(np.float64)
     result = trainer.fit(tiny_data)
     expected = initial
-    for params in steps:  # θ̄_t = d θ̄_{t-1} + (1 - d) θ_t, in float64
-        expected = decay * expected + (1 - decay) * params
+    for t, params in enumerate(steps, start=1):  # θ̄_t = d_t θ̄_{t-1} + (1 - d_t) θ_t, in float64
+        decay_t = min(decay, (1 + t) / (10 + t))
+        expected = decay_t * expected + (1 - decay_t) * params
+    assert len(steps) > 20  # past t = 20, where d_t reaches d = 0.7: both regimes are in the average
     np.testing.assert_allclose(trainer.network.params, expected, rtol=1e-4, atol=1e-6)
     assert not np.allclose(steps[-1], expected, atol=1e-4)  # the raw weights differ from their average
     loss, accuracy, _ = trainer.evaluate(tiny_data.x_test, tiny_data.y_test)

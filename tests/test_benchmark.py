@@ -97,12 +97,12 @@ def test_keras_and_torch_train_the_network_fmnist_trains(name):
                for layer in dense)
 
 
-def test_the_default_workload_is_the_default_configuration():
-    """Workload D must stay what `python train.py` trains."""
+def test_the_default_workload_is_the_first_default_configuration():
+    """Workload D must stay what `python train.py +experiment=first_default` trains."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        config = compose(config_name="config")
+        config = compose(config_name="config", overrides=["+experiment=first_default"])
     default = speed.WORKLOADS["D"]
     assert list(default.hidden_sizes) == list(config.model.hidden_sizes)
     assert (default.dropout, default.batch_size) == (config.model.dropout, config.trainer.batch_size)

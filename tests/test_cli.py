@@ -8,7 +8,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.cli import FLAGS, flag_defaults, help_text, rewrite_argv
+from fmnist.cli import FLAGS, default_choices, flag_defaults, help_text, rewrite_argv
 from tests.conftest import CONF_DIR, ROOT, group_options, load_option
 
 CHOICE_FLAGS = [flag for flag in FLAGS if flag.check is None]  # -o, -a, ...: one option per file of conf/<group>/
@@ -139,8 +139,10 @@ def test_a_flag_used_by_some_swept_optimizers_is_added_for_those(capsys):
 
 
 def test_the_default_optimizer_decides_when_no_optimizer_is_given(capsys):
-    assert rewrite_argv(["t", "-m", "0.9"]) == ["t"]  # the default, rmsprop, has no momentum
-    assert "not used by optimizer rmsprop" in capsys.readouterr().err
+    default = default_choices(CONF_DIR)["optimizer"]
+    assert "momentum" not in load_option("optimizer", default)
+    assert rewrite_argv(["t", "-m", "0.9"]) == ["t"]
+    assert f"not used by optimizer {default}" in capsys.readouterr().err
     assert rewrite_argv(["t", "optimizer=nag", "-m", "0.9"]) == ["t", "optimizer=nag", "optimizer.momentum=0.9"]
 
 
@@ -208,7 +210,8 @@ def test_help_shows_every_flag_and_leaves_help_for_hydra(capsys):
     text = capsys.readouterr().out
     for flag in FLAGS:
         assert flag.long in text and flag.short in text
-    assert "default: rmsprop" in text and "-m followed by a number is --momentum" in text
+    assert f"default: {default_choices(CONF_DIR)['optimizer']}" in text
+    assert "-m followed by a number is --momentum" in text
 
 
 def test_help_defaults_are_those_of_the_composed_config(tmp_path):
@@ -301,7 +304,8 @@ def test_no_note_with_a_preset_or_without_flags(argv, capsys):
 def test_the_note_leaves_out_what_the_command_line_sets(capsys):
     rewrite_argv(["t", "-nhl", "3", "-w_d", "0", "-l", "cross_entropy", "model.dropout=0.1"])
     named = capsys.readouterr().err.partition("(")[2].partition(")")[0].split()
-    assert [item.partition("=")[0] for item in named] == ["trainer.lr_schedule"]
+    assert [item.partition("=")[0] for item in named] == ["trainer.lr_schedule", "trainer.warmup_epochs",
+                                                          "trainer.ema_decay"]
 
 
 # ---------------------------------------------------------------------------------------- other tools' habits

@@ -60,10 +60,12 @@ def test_wandb_sweep_file_is_valid_and_runs_train_py_with_hydra_overrides(path):
     assert (ROOT / config["program"]).is_file()
     assert "${args_no_hyphens}" in config["command"]
     assert path.stem not in {"config", *(folder.name for folder in CONF_DIR.iterdir())}
+    fixed = [argument for argument in config["command"] if not argument.startswith("${")]  # e.g. +experiment=NAME
+    fixed += [f"{key}={spec['value']}" for key, spec in config["parameters"].items() if "value" in spec]
     for key, spec in config["parameters"].items():
         values = spec["values"] if "values" in spec else [spec["value"]] if "value" in spec else [spec["min"], spec["max"]]
         for value in values:
-            builds([f"{key}={value}"])
+            builds([*fixed, f"{key}={value}"])  # each value among the fixed ones, as an agent runs it
 
 
 def multirun(*args, sweep_dir: Path, data_dir: Path, timeout=300):

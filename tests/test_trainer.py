@@ -156,7 +156,7 @@ def test_trainer_rejects_bad_settings(tiny_data, key, value):
 
 def test_a_warmup_as_long_as_the_run_is_refused_when_the_trainer_is_built(tiny_data):
     trainer = make_trainer(tiny_data, epochs=3)
-    with pytest.raises(ValueError, match="trainer.warmup_epochs must be a whole number from 0 to .* = 2, got 3"):
+    with pytest.raises(ValueError, match="trainer.warmup_epochs must be a whole number of epochs from 0 to .* = 2, .*; got 3"):
         Trainer(trainer.network, trainer.loss, trainer.optimizer, epochs=3, batch_size=32, rng=trainer.rng,
                 warmup_epochs=3)
 
