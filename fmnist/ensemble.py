@@ -1,15 +1,23 @@
 """Average the predictions of saved models, and of shifted copies of each image:
 
-    python -m fmnist.ensemble RUN_DIR... [--top K SWEEP_DIR] [--tta N] [--out DIR] [--dataset-path DIR]
+    python -m fmnist.ensemble RUN_DIR... [--top K SWEEP_DIR...] [--tta N] [--select greedy] [--out DIR]
+                              [--dataset-path DIR]
 
 Members are the runs named (each a training run's folder holding ``model.npz``) and, with ``--top K
-SWEEP_DIR``, the K runs of a sweep with the best validation accuracy (``metrics.json``, ranked as
-:mod:`fmnist.report` ranks them; never by test). A run named twice counts once. With M members f_m
-(logits) and N test-time copies (``--tta N``, default 1: the image as it is):
+SWEEP_DIR...``, the K runs of one or more sweeps with the best validation accuracy (``metrics.json``,
+ranked together as :mod:`fmnist.report` ranks them; never by test). A run named twice counts once. With
+M members f_m (logits) and N test-time copies (``--tta N``, default 1: the image as it is):
 
     p_m(x) = (1/N) Σ_{j<N} softmax(f_m(S_j x))      each member's probabilities, averaged over the copies
-    P(x)   = (1/M) Σ_m p_m(x)                       the ensemble's probabilities (n, k)
+    P(x)   = Σ_m w_m p_m(x)                         the ensemble's probabilities (n, k)
     ŷ(x)   = argmax_k P(x)_k
+
+with w_m = 1/M, or with ``--select greedy`` w_m = c_m / Σ c: forward selection with replacement
+(Caruana et al. 2004) from the members as a library. Starting from no pick, each pick adds the member
+(again, possibly) whose addition gives the lowest validation log loss -mean_i log P(x_i)_{y_i}; c_m counts
+the picks of member m, and selection stops when no addition lowers the loss (or after ``MAX_PICKS``).
+Validation decides the picks, so the selected ensemble's validation accuracy is optimistic; its test
+accuracy is the honest figure.
 
 where S_j moves the image by ``TTA_SHIFTS[j]`` = (dy, dx) pixels (rows down, columns right, vacated pixels
 0, as :func:`fmnist.augment.shifted` does): (0, 0) the image itself, then (0, -1) left, (0, 1) right,
@@ -51,6 +59,7 @@ from fmnist.nn.network import MLP
 
 #: Test-time copies, in the order ``--tta N`` takes them: (dy, dx) in pixels.
 TTA_SHIFTS = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1))
+MAX_PICKS = 100  # --select greedy: picks at most (it stops earlier, when no pick lowers the loss)
 ENSEMBLE_FILE = "ensemble.json"
 SPLIT_FIX = ("Ensemble runs trained on the same data: the same dataset, dataset.val_fraction, dataset.subset and "
              "dataset.standardize, and one dataset.split_seed=S for all of them (their seeds may differ), e.g.\n"
@@ -71,16 +80,21 @@ class Member:
 # ---------------------------------------------------------------------------------------- members
 
 
-def top_runs(sweep_dir: Path, count: int) -> list[Path]:
-    """The ``count`` runs below ``sweep_dir`` with the highest validation accuracy (ties in job order)."""
+def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
+    """The ``count`` runs below the ``sweep_dirs`` with the highest validation accuracy, ranked together
+    (ties in the order of the folders, then of their jobs)."""
     from fmnist.report import collect_runs, ranked
 
-    if not sweep_dir.is_dir():
-        raise EnsembleError(f"--top {count} {sweep_dir}: no such folder; pass a sweep's folder (hydra.sweep.dir)")
-    finished = [run for run in ranked(collect_runs(sweep_dir)) if run.finished]
+    runs = []
+    for sweep_dir in sweep_dirs:
+        if not sweep_dir.is_dir():
+            raise EnsembleError(f"--top {count} {sweep_dir}: no such folder; pass a sweep's folder (hydra.sweep.dir)")
+        runs += collect_runs(sweep_dir)
+    finished = [run for run in ranked(runs) if run.finished]
     if len(finished) < count:
-        raise EnsembleError(f"--top {count} {sweep_dir}: the sweep has {len(finished)} runs with a validation "
-                            f"accuracy, fewer than {count}; use --top {len(finished)} or less")
+        where = "the sweep has" if len(sweep_dirs) == 1 else f"the {len(sweep_dirs)} sweeps have"
+        raise EnsembleError(f"--top {count} {' '.join(map(str, sweep_dirs))}: {where} {len(finished)} runs with a "
+                            f"validation accuracy, fewer than {count}; use --top {len(finished)} or less")
     return [run.job_dir for run in finished[:count]]
 
 
@@ -174,8 +188,8 @@ class EnsembleResult:
     outputs: dict[str, np.ndarray]  # "val", "test" -> softmax(f_m(S_j x)): (members, copies, n, k)
 
     def probabilities(self, split: str, members: list[int] | None = None, copies: int | None = None) -> np.ndarray:
-        """(n, k): the mean over ``members`` (all by default) and the first ``copies`` copies (all by default):
-        P, or a member's own p_m with ``members=[m]``."""
+        """(n, k): the mean over ``members`` (all by default; a member listed c times weighs c) and the first
+        ``copies`` copies (all by default): P, or a member's own p_m with ``members=[m]``."""
         chosen = self.outputs[split] if members is None else self.outputs[split][members]
         return chosen[:, :copies or self.copies].mean(axis=(0, 1))
 
@@ -189,6 +203,33 @@ class EnsembleResult:
             figures.update({f"tta_{split}_accuracy": accuracy(self.probabilities(split, members), labels[split])
                             for split in labels})
         return figures
+
+
+def log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """-mean_i log P(x_i)_{y_i}, with P clipped at 1e-12."""
+    return float(-np.log(np.maximum(probabilities[np.arange(len(labels)), labels], 1e-12)).mean())
+
+
+def greedy_selection(result: EnsembleResult) -> list[int]:
+    """Forward selection with replacement by validation log loss (see the module docstring): the picked
+    members' indices, in the order picked, repeats included."""
+    labels = result.data.y_val
+    if not len(labels):
+        raise EnsembleError("--select greedy picks members by validation loss, but the runs have no validation set "
+                            "(dataset.val_fraction=0); train with a validation split or leave out --select")
+    library = [result.probabilities("val", [member]) for member in range(len(result.run_dirs))]
+    picks: list[int] = []
+    total = np.zeros_like(library[0])
+    best = math.inf
+    while len(picks) < MAX_PICKS:
+        losses = [log_loss((total + member) / (len(picks) + 1), labels) for member in library]
+        pick = int(np.argmin(losses))  # ties: the first member
+        if losses[pick] >= best:
+            break
+        picks.append(pick)
+        total += library[pick]
+        best = losses[pick]
+    return picks
 
 
 def predict(members: list[Member], copies: int, dataset_path: str | None = None) -> EnsembleResult:
@@ -218,22 +259,26 @@ def default_out_dir(now: datetime) -> Path:
     return Path("outputs") / "ensembles" / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
 
 
-def write_outputs(result: EnsembleResult, out_dir: Path, seed: int) -> dict:
-    """``ensemble.json`` and the ensemble's test confusion matrix and misclassified images; returns the json."""
+def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[int] | None = None) -> dict:
+    """``ensemble.json`` and the ensemble's test confusion matrix and misclassified images; returns the json.
+    ``picks``: the members selected (repeats weigh more), or None for all of them alike."""
     from fmnist.outputs import write_evaluation_plots, write_json_atomically
 
     out_dir.mkdir(parents=True, exist_ok=True)
     data = result.data
-    predictions = result.probabilities("test").argmax(axis=1)
+    predictions = result.probabilities("test", picks).argmax(axis=1)
     copies = f", {result.copies} test-time copies" if result.copies > 1 else ""
+    size = len(result.run_dirs) if picks is None else f"{len(set(picks))} selected"
     write_evaluation_plots(out_dir, data.pixels(data.x_test), data.y_test, predictions, data.class_names, seed=seed,
-                           title=f"{data.name} test set, ensemble of {len(result.run_dirs)}{copies}")
+                           title=f"{data.name} test set, ensemble of {size}{copies}")
     summary = {
         "dataset": data.name,
         "tta": result.copies,
         "tta_shifts": [list(shift) for shift in TTA_SHIFTS[:result.copies]],
-        "ensemble": result.accuracies(),
-        "members": [{"run_dir": str(run_dir), **result.accuracies([index])}
+        "selection": "all" if picks is None else "greedy",
+        "ensemble": result.accuracies(picks),
+        "members": [{"run_dir": str(run_dir), **result.accuracies([index]),
+                     **({} if picks is None else {"picks": picks.count(index)})}
                     for index, run_dir in enumerate(result.run_dirs)],
     }
     write_json_atomically(out_dir / ENSEMBLE_FILE, summary)
@@ -241,17 +286,27 @@ def write_outputs(result: EnsembleResult, out_dir: Path, seed: int) -> dict:
 
 
 def format_report(summary: dict, out_dir: Path) -> str:
-    """A table: one row per member, then the ensemble; a column per accuracy, in percent."""
+    """A table: one row per member, then the ensemble; a column per accuracy, in percent (and the picks of
+    each member, after a selection)."""
     rows = [(member["run_dir"], member) for member in summary["members"]] + [("ensemble", summary["ensemble"])]
     columns = list(summary["ensemble"])
+    selected = summary["selection"] == "greedy"
     width = max(len(name) for name, _ in rows)
     lines = []
     if summary["tta"] > 1:
         shifts = " ".join(f"({dy}, {dx})" for dy, dx in summary["tta_shifts"])
         lines.append(f"tta_*: the mean over {summary['tta']} copies of each image, shifted by (dy, dx) = {shifts}")
-    lines.append(f"{'':<{width}}  " + "  ".join(columns))
+    if selected:
+        picks = sum(member["picks"] for member in summary["members"])
+        chosen = sum(member["picks"] > 0 for member in summary["members"])
+        lines.append(f"greedy selection by validation log loss: {picks} picks of {chosen} of the "
+                     f"{len(summary['members'])} runs, each weighing its picks (validation chose them: "
+                     "the ensemble's validation accuracy is optimistic, its test accuracy is not)")
+    lines.append(f"{'':<{width}}  " + "  ".join(columns) + ("  picks" if selected else ""))
     for name, figures in rows:
         cells = [format_percent(figures[column]).rjust(len(column)) for column in columns]
+        if selected:
+            cells.append(str(figures.get("picks", sum(m["picks"] for m in summary["members"]))).rjust(5))
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
     lines.append(f"{ENSEMBLE_FILE}, confusion matrix and misclassified test images of the ensemble in {out_dir}")
     return "\n".join(lines)
@@ -288,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fmnist.ensemble", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="*", type=Path, default=[], metavar="RUN_DIR",
                         help="training runs' folders (each holds model.npz)")
-    parser.add_argument("--top", nargs=2, metavar=("K", "SWEEP_DIR"),
-                        help="also the K runs of SWEEP_DIR with the best validation accuracy")
+    parser.add_argument("--top", nargs="+", metavar=("K", "SWEEP_DIR"),
+                        help="also the K runs with the best validation accuracy of the sweeps SWEEP_DIR...")
     parser.add_argument("--tta", type=tta_count, default=1, metavar="N",
                         help=f"average N copies of each image: the image and its shifts {TTA_SHIFTS[1:]}, "
                              "in that order (default 1: the image only)")
@@ -297,15 +352,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="output folder (default outputs/ensembles/DATE/TIME)")
     parser.add_argument("--dataset-path", metavar="DIR",
                         help="folder of the dataset's files, if not the first run's dataset.path")
+    parser.add_argument("--select", choices=["greedy"],
+                        help="greedy: weigh the runs by forward selection with replacement, by validation log loss")
     args = parser.parse_args(argv)
     try:
         run_dirs = list(args.run_dirs)
         if args.top:
-            run_dirs += top_runs(Path(args.top[1]), top_count(args.top[0]))
+            if len(args.top) < 2:
+                raise EnsembleError(f"--top {args.top[0]}: name the sweeps too, as in --top 3 SWEEP_DIR [SWEEP_DIR ...]")
+            run_dirs += top_runs([Path(folder) for folder in args.top[1:]], top_count(args.top[0]))
         members = load_members(run_dirs)
         result = predict(members, args.tta, args.dataset_path)
+        picks = greedy_selection(result) if args.select == "greedy" else None
         out_dir = args.out or default_out_dir(datetime.now())
-        summary = write_outputs(result, out_dir, seed=members[0].config["seed"])
+        summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=picks)
     except (EnsembleError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

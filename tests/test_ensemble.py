@@ -16,8 +16,8 @@ import pytest
 
 from fmnist.checkpoint import load_checkpoint, save_checkpoint
 from fmnist.data import load_dataset
-from fmnist.ensemble import (ENSEMBLE_FILE, TTA_SHIFTS, EnsembleError, check_shared_data, load_members, main,
-                             predict, top_runs, tta_copies)
+from fmnist.ensemble import (ENSEMBLE_FILE, TTA_SHIFTS, EnsembleError, check_shared_data, greedy_selection,
+                             load_members, main, predict, top_runs, tta_copies)
 from fmnist.nn.activations import ReLU
 from fmnist.nn.network import MLP
 from fmnist.outputs import CHECKPOINT_FILE, CONFUSION_MATRIX_PNG, METRICS_FILE
@@ -123,10 +123,49 @@ def test_top_k_picks_the_runs_with_the_best_validation_accuracy_never_test(runs,
         metrics = json.loads((runs[job] / METRICS_FILE).read_text())
         metrics.update(val_accuracy=val_accuracy, test_accuracy=test_accuracy)
         (sweep_dir / str(job) / METRICS_FILE).write_text(json.dumps(metrics))
-    assert top_runs(sweep_dir, 2) == [sweep_dir / "1", sweep_dir / "2"]
+    assert top_runs([sweep_dir], 2) == [sweep_dir / "1", sweep_dir / "2"]
     assert main(["--top", "2", str(sweep_dir), "--out", str(tmp_path / "out")]) == 0
     members = json.loads((tmp_path / "out" / ENSEMBLE_FILE).read_text())["members"]
     assert [member["run_dir"] for member in members] == [str(sweep_dir / "1"), str(sweep_dir / "2")]
+    other = tmp_path / "other"  # a second sweep: its job 0 (0.8) ranks between the first sweep's 0.9 and 0.7
+    shutil.copytree(sweep_dir / "0", other / "0")
+    metrics = json.loads((other / "0" / METRICS_FILE).read_text())
+    (other / "0" / METRICS_FILE).write_text(json.dumps({**metrics, "val_accuracy": 0.8}))
+    assert top_runs([sweep_dir, other], 3) == [sweep_dir / "1", other / "0", sweep_dir / "2"]
+
+
+def by_hand_log_loss(probabilities, labels):
+    return -np.mean(np.log(probabilities[np.arange(len(labels)), labels]))
+
+
+def test_greedy_selection_adds_the_member_that_lowers_validation_loss_most_until_none_does(runs):
+    result = predict(load_members(runs), 1)
+    labels = result.data.y_val
+    library = [result.outputs["val"][member, 0] for member in range(len(runs))]
+    picks = greedy_selection(result)
+    assert picks
+    for step, pick in enumerate(picks):  # each pick is the best addition to the picks before it
+        chosen = sum((library[m] for m in picks[:step]), np.zeros_like(library[0]))
+        losses = [by_hand_log_loss((chosen + member) / (step + 1), labels) for member in library]
+        assert losses[pick] == pytest.approx(min(losses), rel=1e-12)
+    final = sum(library[m] for m in picks) / len(picks)
+    assert all(by_hand_log_loss((final * len(picks) + member) / (len(picks) + 1), labels) >=
+               by_hand_log_loss(final, labels) - 1e-12 for member in library)  # no addition lowers it
+
+
+def test_select_greedy_weighs_each_run_by_its_picks_and_reports_them(runs, tmp_path, capsys):
+    assert main([*map(str, runs), "--select", "greedy", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())
+    result = predict(load_members(runs), 1)
+    picks = greedy_selection(result)
+    assert summary["selection"] == "greedy"
+    assert [member["picks"] for member in summary["members"]] == [picks.count(m) for m in range(len(runs))]
+    weights = np.array([picks.count(m) for m in range(len(runs))]) / len(picks)
+    for split, labels in (("val", result.data.y_val), ("test", result.data.y_test)):
+        weighted = np.tensordot(weights, result.outputs[split][:, 0], axes=1)
+        assert summary["ensemble"][f"{split}_accuracy"] == pytest.approx((weighted.argmax(1) == labels).mean())
+    out = capsys.readouterr().out
+    assert "greedy selection by validation log loss" in out and out.splitlines()[1].split()[-1] == "picks"
 
 
 def test_a_null_split_seed_is_the_runs_seed(runs, tmp_path):
@@ -174,6 +213,8 @@ def test_runs_with_different_input_sizes_are_refused(runs, tmp_path):
     ([], ["no runs", "--top K SWEEP_DIR"]),
     (["--top", "0", "{empty}"], ["--top 0", ">= 1"]),
     (["--top", "3", "{empty}"], ["--top 3", "0 runs with a validation accuracy"]),
+    (["--top", "3"], ["--top 3", "name the sweeps too"]),
+    (["{empty}", "--select", "best"], ["--select", "'best'", "greedy"]),
     (["{empty}", "--tta", "0"], ["--tta", "0", "from 1", "to 9"]),
     (["{empty}", "--tta", "10"], ["--tta", "10", "from 1", "to 9"]),
     (["{empty}", "--tta", "two"], ["--tta", "'two'", "whole number"]),
