@@ -6,11 +6,12 @@ import json
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from fmnist.checkpoint import load_checkpoint
 from fmnist.experiment import ConfigError, Experiment
 from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE
+from fmnist.trainer import warmup_length
 from tests.conftest import CONF_DIR, group_options
 
 GROUPS = ("dataset", "model", "activation", "init", "loss", "optimizer", "logger")
@@ -100,6 +101,17 @@ def test_every_experiment_preset_composes_and_trains(tiny_idx_dir, tmp_path, pre
         cfg.trainer.epochs = warmup + 1 if isinstance(warmup, int) else 1  # the fewest the warmup allows
     assert Experiment(cfg, tmp_path).run().status == "completed"
 
+
+
+def test_the_default_trains_what_the_recipe_pins():
+    """config.yaml is +experiment=recipe (README, "Past 90 %"): the same composed config, its warmup given as a
+    share of the epochs that comes to the recipe's 5 epochs."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        default, recipe = (OmegaConf.to_container(compose(config_name="config", overrides=overrides))
+                           for overrides in ([], ["+experiment=recipe"]))
+    default_warmup, recipe_warmup = default["trainer"].pop("warmup_epochs"), recipe["trainer"].pop("warmup_epochs")
+    assert warmup_length(default_warmup, default["trainer"]["epochs"]) == recipe_warmup == 5
+    assert default == recipe
 
 def test_keras_presets_hold_what_they_promise(tiny_idx_dir):
     dropout = compose_config(tiny_idx_dir, ["+experiment=keras_dropout"])
