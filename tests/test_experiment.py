@@ -75,14 +75,14 @@ def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_d
     assert json.loads((tmp_path / METRICS_FILE).read_text())["status"] == "failed"
 
 
-def test_augmentation_is_off_by_default_and_built_from_the_augment_block(tiny_idx_dir):
+def test_augmentation_is_built_from_the_augment_block_and_none_without_one(tiny_idx_dir):
     def built(overrides):
         experiment = Experiment(compose_config(tiny_idx_dir, overrides), "unused")
         return experiment.build_trainer(experiment.build_data(), np.random.default_rng(0)).augment
 
-    assert built([]) is None
-    augmentation = built(["augment.max_shift=2", "augment.horizontal_flip=true"])
-    assert (augmentation.max_shift, augmentation.horizontal_flip) == (2, True)
+    assert built(["augment.max_shift=0"]) is None and built(["+experiment=assignment"]) is None
+    augmentation = built(["augment.max_shift=2", "augment.horizontal_flip=true", "augment.until=0.5"])
+    assert (augmentation.max_shift, augmentation.horizontal_flip, augmentation.until) == (2, True, 0.5)
 
 
 def test_float64_runs_end_to_end(tiny_idx_dir, tmp_path):
@@ -103,12 +103,12 @@ def test_every_experiment_preset_composes_and_trains(tiny_idx_dir, tmp_path, pre
 
 
 
-def test_the_default_trains_what_the_recipe_pins():
-    """config.yaml is +experiment=recipe (README, "Past 90 %"): the same composed config, its warmup given as a
-    share of the epochs that comes to the recipe's 5 epochs."""
+def test_the_default_trains_the_recipe_with_stage_5s_winner():
+    """config.yaml is +experiment=recipe +study/member=shifts_1 (README, "Past 90 %"): the same composed config,
+    its warmup given as a share of the epochs that comes to the recipe's 5 epochs."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         default, recipe = (OmegaConf.to_container(compose(config_name="config", overrides=overrides))
-                           for overrides in ([], ["+experiment=recipe"]))
+                           for overrides in ([], ["+experiment=recipe", "+study/member=shifts_1"]))
     default_warmup, recipe_warmup = default["trainer"].pop("warmup_epochs"), recipe["trainer"].pop("warmup_epochs")
     assert warmup_length(default_warmup, default["trainer"]["epochs"]) == recipe_warmup == 5
     assert default == recipe
