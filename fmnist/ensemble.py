@@ -190,8 +190,11 @@ class EnsembleResult:
     def probabilities(self, split: str, members: list[int] | None = None, copies: int | None = None) -> np.ndarray:
         """(n, k): the mean over ``members`` (all by default; a member listed c times weighs c) and the first
         ``copies`` copies (all by default): P, or a member's own p_m with ``members=[m]``."""
-        chosen = self.outputs[split] if members is None else self.outputs[split][members]
-        return chosen[:, :copies or self.copies].mean(axis=(0, 1))
+        if members is None:
+            return self.outputs[split][:, :copies or self.copies].mean(axis=(0, 1))
+        distinct, counts = np.unique(members, return_counts=True)  # each member once, weighed by its count
+        means = self.outputs[split][distinct, :copies or self.copies].mean(axis=1)  # (distinct, n, k)
+        return np.tensordot(counts / counts.sum(), means, axes=1)
 
     def accuracies(self, members: list[int] | None = None) -> dict[str, float]:
         """val_accuracy and test_accuracy on the images as they are; with copies, tta_val_accuracy and
@@ -306,7 +309,7 @@ def format_report(summary: dict, out_dir: Path) -> str:
     for name, figures in rows:
         cells = [format_percent(figures[column]).rjust(len(column)) for column in columns]
         if selected:
-            cells.append(str(figures.get("picks", sum(m["picks"] for m in summary["members"]))).rjust(5))
+            cells.append(str(figures.get("picks", picks)).rjust(5))  # the ensemble's row: every pick
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
     lines.append(f"{ENSEMBLE_FILE}, confusion matrix and misclassified test images of the ensemble in {out_dir}")
     return "\n".join(lines)

@@ -65,6 +65,12 @@ def test_ensemble_probabilities_are_the_mean_of_each_members_softmax_over_member
         np.testing.assert_allclose(result.probabilities(split).sum(axis=1), 1.0, rtol=1e-12)
 
 
+def test_a_member_listed_twice_weighs_twice(runs):
+    result = predict(load_members(runs), 3)
+    own = [result.probabilities("val", [member]) for member in range(len(runs))]
+    np.testing.assert_allclose(result.probabilities("val", [1, 0, 1]), (own[0] + 2 * own[1]) / 3, rtol=1e-12)
+    np.testing.assert_allclose(result.probabilities("val", [0, 1, 2]), result.probabilities("val"), rtol=1e-12)
+
 def test_tta_with_one_copy_is_the_images_as_they_are(runs, data):
     plain = predict(load_members(runs), 1)
     with_shifts = predict(load_members(runs), 5)
