@@ -1,7 +1,7 @@
 """Average the predictions of saved models, and of shifted copies of each image:
 
-    python -m fmnist.ensemble RUN_DIR... [--top K SWEEP_DIR...] [--tta N] [--select greedy] [--out DIR]
-                              [--dataset-path DIR]
+    python -m fmnist.ensemble RUN_DIR... [--top K SWEEP_DIR...] [--tta N] [--select greedy [--by accuracy]]
+                              [--out DIR] [--dataset-path DIR]
 
 Members are the runs named (each a training run's folder holding ``model.npz``) and, with ``--top K
 SWEEP_DIR...``, the K runs of one or more sweeps with the best validation accuracy (``metrics.json``,
@@ -14,10 +14,13 @@ M members f_m (logits) and N test-time copies (``--tta N``, default 1: the image
 
 with w_m = 1/M, or with ``--select greedy`` w_m = c_m / Σ c: forward selection with replacement
 (Caruana et al. 2004) from the members as a library. Starting from no pick, each pick adds the member
-(again, possibly) whose addition gives the lowest validation log loss -mean_i log P(x_i)_{y_i}; c_m counts
-the picks of member m, and selection stops when no addition lowers the loss (or after ``MAX_PICKS``).
-Validation decides the picks, so the selected ensemble's validation accuracy is optimistic; its test
-accuracy is the honest figure.
+(again, possibly) whose addition gives the lowest validation score; c_m counts the picks of member m, and
+selection stops when no addition lowers the score (or after ``MAX_PICKS``). The score (``--by``) is
+``log_loss``, -mean_i log P(x_i)_{y_i}, or ``accuracy``: the validation error 1 - accuracy(P), ties
+broken by the log loss (Caruana's own criterion; label-smoothed members, whose probabilities are
+deliberately soft, lose on log loss to plain cross-entropy ones however accurate they are). Validation
+decides the picks, so the selected ensemble's validation accuracy is optimistic; its test accuracy is the
+honest figure.
 
 where S_j moves the image by ``TTA_SHIFTS[j]`` = (dy, dx) pixels (rows down, columns right, vacated pixels
 0, as :func:`fmnist.augment.shifted` does): (0, 0) the image itself, then (0, -1) left, (0, 1) right,
@@ -213,25 +216,31 @@ def log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.log(np.maximum(probabilities[np.arange(len(labels)), labels], 1e-12)).mean())
 
 
-def greedy_selection(result: EnsembleResult) -> list[int]:
-    """Forward selection with replacement by validation log loss (see the module docstring): the picked
-    members' indices, in the order picked, repeats included."""
+def selection_score(probabilities: np.ndarray, labels: np.ndarray, by: str) -> tuple[float, ...]:
+    """What greedy selection lowers (``--by``): (log loss,) or (1 - accuracy, log loss), compared in order."""
+    loss = log_loss(probabilities, labels)
+    return (loss,) if by == "log_loss" else (1 - accuracy(probabilities, labels), loss)
+
+
+def greedy_selection(result: EnsembleResult, by: str = "log_loss") -> list[int]:
+    """Forward selection with replacement by a validation score (``by``: log_loss or accuracy; see the module
+    docstring): the picked members' indices, in the order picked, repeats included."""
     labels = result.data.y_val
     if not len(labels):
-        raise EnsembleError("--select greedy picks members by validation loss, but the runs have no validation set "
+        raise EnsembleError(f"--select greedy picks members by validation {by}, but the runs have no validation set "
                             "(dataset.val_fraction=0); train with a validation split or leave out --select")
     library = [result.probabilities("val", [member]) for member in range(len(result.run_dirs))]
     picks: list[int] = []
     total = np.zeros_like(library[0])
-    best = math.inf
+    best = (math.inf,)
     while len(picks) < MAX_PICKS:
-        losses = [log_loss((total + member) / (len(picks) + 1), labels) for member in library]
-        pick = int(np.argmin(losses))  # ties: the first member
-        if losses[pick] >= best:
+        scores = [selection_score((total + member) / (len(picks) + 1), labels, by) for member in library]
+        pick = min(range(len(scores)), key=scores.__getitem__)  # ties: the first member
+        if scores[pick] >= best:
             break
         picks.append(pick)
         total += library[pick]
-        best = losses[pick]
+        best = scores[pick]
     return picks
 
 
@@ -262,9 +271,11 @@ def default_out_dir(now: datetime) -> Path:
     return Path("outputs") / "ensembles" / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
 
 
-def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[int] | None = None) -> dict:
+def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[int] | None = None,
+                  selected_by: str = "log_loss") -> dict:
     """``ensemble.json`` and the ensemble's test confusion matrix and misclassified images; returns the json.
-    ``picks``: the members selected (repeats weigh more), or None for all of them alike."""
+    ``picks``: the members selected by validation ``selected_by`` (repeats weigh more), or None for all of
+    them alike."""
     from fmnist.outputs import write_evaluation_plots, write_json_atomically
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -278,7 +289,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[
         "dataset": data.name,
         "tta": result.copies,
         "tta_shifts": [list(shift) for shift in TTA_SHIFTS[:result.copies]],
-        "selection": "all" if picks is None else "greedy",
+        "selection": "all" if picks is None else f"greedy by {selected_by}",
         "ensemble": result.accuracies(picks),
         "members": [{"run_dir": str(run_dir), **result.accuracies([index]),
                      **({} if picks is None else {"picks": picks.count(index)})}
@@ -293,7 +304,7 @@ def format_report(summary: dict, out_dir: Path) -> str:
     each member, after a selection)."""
     rows = [(member["run_dir"], member) for member in summary["members"]] + [("ensemble", summary["ensemble"])]
     columns = list(summary["ensemble"])
-    selected = summary["selection"] == "greedy"
+    selected = summary["selection"] != "all"
     width = max(len(name) for name, _ in rows)
     lines = []
     if summary["tta"] > 1:
@@ -302,7 +313,7 @@ def format_report(summary: dict, out_dir: Path) -> str:
     if selected:
         picks = sum(member["picks"] for member in summary["members"])
         chosen = sum(member["picks"] > 0 for member in summary["members"])
-        lines.append(f"greedy selection by validation log loss: {picks} picks of {chosen} of the "
+        lines.append(f"{summary['selection'].replace('_', ' ')} on validation: {picks} picks of {chosen} of the "
                      f"{len(summary['members'])} runs, each weighing its picks (validation chose them: "
                      "the ensemble's validation accuracy is optimistic, its test accuracy is not)")
     lines.append(f"{'':<{width}}  " + "  ".join(columns) + ("  picks" if selected else ""))
@@ -356,7 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset-path", metavar="DIR",
                         help="folder of the dataset's files, if not the first run's dataset.path")
     parser.add_argument("--select", choices=["greedy"],
-                        help="greedy: weigh the runs by forward selection with replacement, by validation log loss")
+                        help="greedy: weigh the runs by forward selection with replacement on the validation set")
+    parser.add_argument("--by", choices=["log_loss", "accuracy"], default="log_loss",
+                        help="--select greedy's criterion: log_loss (default), or accuracy with ties broken by "
+                             "log loss")
     args = parser.parse_args(argv)
     try:
         run_dirs = list(args.run_dirs)
@@ -366,9 +380,9 @@ def main(argv: list[str] | None = None) -> int:
             run_dirs += top_runs([Path(folder) for folder in args.top[1:]], top_count(args.top[0]))
         members = load_members(run_dirs)
         result = predict(members, args.tta, args.dataset_path)
-        picks = greedy_selection(result) if args.select == "greedy" else None
+        picks = greedy_selection(result, args.by) if args.select == "greedy" else None
         out_dir = args.out or default_out_dir(datetime.now())
-        summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=picks)
+        summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=picks, selected_by=args.by)
     except (EnsembleError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -144,34 +144,71 @@ def by_hand_log_loss(probabilities, labels):
     return -np.mean(np.log(probabilities[np.arange(len(labels)), labels]))
 
 
-def test_greedy_selection_adds_the_member_that_lowers_validation_loss_most_until_none_does(runs):
+def by_hand_score(probabilities, labels, by):
+    """What greedy selection lowers: the log loss, or the error rate with ties broken by the log loss."""
+    loss = by_hand_log_loss(probabilities, labels)
+    return (loss,) if by == "log_loss" else (np.mean(probabilities.argmax(1) != labels), loss)
+
+
+@pytest.mark.parametrize("by", ["log_loss", "accuracy"])
+def test_greedy_selection_adds_the_member_that_lowers_the_validation_score_most_until_none_does(runs, by):
     result = predict(load_members(runs), 1)
     labels = result.data.y_val
     library = [result.outputs["val"][member, 0] for member in range(len(runs))]
-    picks = greedy_selection(result)
+    picks = greedy_selection(result, by)
     assert picks
     for step, pick in enumerate(picks):  # each pick is the best addition to the picks before it
         chosen = sum((library[m] for m in picks[:step]), np.zeros_like(library[0]))
-        losses = [by_hand_log_loss((chosen + member) / (step + 1), labels) for member in library]
-        assert losses[pick] == pytest.approx(min(losses), rel=1e-12)
+        scores = [by_hand_score((chosen + member) / (step + 1), labels, by) for member in library]
+        assert scores[pick] == pytest.approx(min(scores), rel=1e-12)
     final = sum(library[m] for m in picks) / len(picks)
-    assert all(by_hand_log_loss((final * len(picks) + member) / (len(picks) + 1), labels) >=
-               by_hand_log_loss(final, labels) - 1e-12 for member in library)  # no addition lowers it
+    final_score = by_hand_score(final, labels, by)
+    assert not any(lower(by_hand_score((final * len(picks) + member) / (len(picks) + 1), labels, by), final_score)
+                   for member in library)  # no addition lowers it
 
 
-def test_select_greedy_weighs_each_run_by_its_picks_and_reports_them(runs, tmp_path, capsys):
-    assert main([*map(str, runs), "--select", "greedy", "--out", str(tmp_path)]) == 0
+def lower(score, other, tolerance=1e-12) -> bool:
+    """Whether ``score`` is below ``other``, compared in order, entries within ``tolerance`` counting as equal."""
+    for mine, theirs in zip(score, other):
+        if abs(mine - theirs) > tolerance:
+            return mine < theirs
+    return False
+
+
+def test_greedy_selection_by_accuracy_prefers_fewer_errors_to_a_lower_log_loss(runs):
+    """Three made-up members on four validation images: the confident one errs once and has the lowest
+    log loss alone; the soft one errs never. By log loss the first pick is the confident one, by accuracy
+    the soft one."""
+    result = predict(load_members(runs), 1)
+    labels = np.array([0, 1, 2, 3])
+    confident = np.full((4, 10), 0.001)
+    confident[np.arange(3), [0, 1, 2]] = 0.991
+    confident[3] = 0.0125
+    confident[3, [3, 4]] = 0.4, 0.5  # the last image wrong, but not by much
+    soft = np.full((4, 10), 0.08)
+    soft[np.arange(4), labels] = 0.28  # every image right, but with probability 0.28
+    result.data.y_val = labels
+    result.outputs["val"] = np.stack([confident, soft])[:, None]  # (members, copies, n, k)
+    result.run_dirs = runs[:2]
+    assert by_hand_log_loss(confident, labels) < by_hand_log_loss(soft, labels)
+    assert greedy_selection(result, "log_loss")[0] == 0
+    assert greedy_selection(result, "accuracy")[0] == 1
+
+
+@pytest.mark.parametrize("by", ["log_loss", "accuracy"])
+def test_select_greedy_weighs_each_run_by_its_picks_and_reports_them(runs, tmp_path, capsys, by):
+    assert main([*map(str, runs), "--select", "greedy", "--by", by, "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())
     result = predict(load_members(runs), 1)
-    picks = greedy_selection(result)
-    assert summary["selection"] == "greedy"
+    picks = greedy_selection(result, by)
+    assert summary["selection"] == f"greedy by {by}"
     assert [member["picks"] for member in summary["members"]] == [picks.count(m) for m in range(len(runs))]
     weights = np.array([picks.count(m) for m in range(len(runs))]) / len(picks)
     for split, labels in (("val", result.data.y_val), ("test", result.data.y_test)):
         weighted = np.tensordot(weights, result.outputs[split][:, 0], axes=1)
         assert summary["ensemble"][f"{split}_accuracy"] == pytest.approx((weighted.argmax(1) == labels).mean())
     out = capsys.readouterr().out
-    assert "greedy selection by validation log loss" in out and out.splitlines()[1].split()[-1] == "picks"
+    assert f"greedy by {by.replace('_', ' ')} on validation" in out and out.splitlines()[1].split()[-1] == "picks"
 
 
 def test_a_null_split_seed_is_the_runs_seed(runs, tmp_path):
