@@ -46,6 +46,7 @@ class TrainResult:
     summary: dict = field(default_factory=dict)
     test_labels: np.ndarray | None = None  # (n_test,) true classes
     test_predictions: np.ndarray | None = None  # (n_test,) predicted classes, None if never evaluated
+    stopped_by: str | None = None  # status "interrupted": what asked to stop, e.g. "SIGUSR2" or "Ctrl-C (SIGINT)"
 
 
 class Callback:

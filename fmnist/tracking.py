@@ -4,6 +4,12 @@ Mode: ``WANDB_MODE`` in the environment wins; then ``logger.mode``; then online 
 (``WANDB_API_KEY`` or an ``api.wandb.ai`` entry in ~/.netrc), else offline with a one-line hint on
 ``wandb sync``. Never a login prompt, never a wait: if an online start fails, the run goes offline.
 wandb itself is imported only when a run is opened, so ``logger=none`` imports nothing of it.
+
+In a wandb sweep (a run started by ``wandb agent``), a run stopped by a signal other than SIGTERM
+(Ctrl-C, SLURM's SIGUSR1/SIGUSR2 warnings) is marked preempting before it finishes: the sweep puts it
+back in its queue, and the agent that takes it up again starts it with the same run id, in the same
+folder (the sweep files set ``hydra.run.dir`` from the sweep and run ids), where it continues from its
+checkpoint. SIGTERM is what a stop from the run's wandb page sends: that stop is final.
 """
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ log = logging.getLogger(__name__)
 
 WANDB_HOST = "api.wandb.ai"
 MODES = ("online", "offline", "disabled")
+#: In a wandb sweep, a run stopped by this signal is not put back in the sweep's queue (the module docstring).
+FINAL_STOP_SIGNAL = "SIGTERM"
 
 #: Override key -> short name in run names, in the order they appear there.
 RUN_NAME_KEYS = {
@@ -165,4 +173,11 @@ class WandbLogger(Callback):
             if images:
                 self.run.log(images)
         finally:
+            if self.requeued_by_sweep(result):
+                self.run.mark_preempting()
             self.run.finish(exit_code=0 if result.status == "completed" else 1)
+
+    def requeued_by_sweep(self, result: TrainResult) -> bool:
+        """Whether the run's sweep should run it again: stopped in a sweep by a signal that is not final."""
+        return (result.status == "interrupted" and bool(self.run.sweep_id)
+                and FINAL_STOP_SIGNAL not in (result.stopped_by or ""))

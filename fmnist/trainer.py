@@ -246,7 +246,7 @@ class Trainer:
                               "Try a smaller learning rate (optimizer.lr / -lr) or weight decay.")
         except (Stopped, KeyboardInterrupt) as stop:
             result.status = "interrupted"
-            reason = stop.args[0] if isinstance(stop, Stopped) else "Ctrl-C"
+            reason = result.stopped_by = stop.args[0] if isinstance(stop, Stopped) else "Ctrl-C"
             result.message = (f"interrupted by {reason} in epoch {len(result.history) + 1} "
                               f"after {len(result.history)} complete epoch(s)")
         except Exception as error:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,46 @@ def test_offline_run_logs_what_metrics_json_holds(tmp_path, monkeypatch):
     assert run["display_name"] == "lr_1e-3"
     assert run["config"]["update"]["optimizer.lr"] == 0.001
     assert [record["exit"]["exit_code"] for record in records if record["type"] == "exit"] == [0]
+
+
+def agent_command(sweep_file: Path, program: list[str], arguments: list[str]) -> list[str]:
+    """The command ``wandb agent`` runs for ``sweep_file`` (its ``command`` list): ``${interpreter}
+    ${program}`` become ``program``, ``${args_no_hyphens}`` the ``arguments`` the sweep chose."""
+    import yaml
+
+    macros = {"${env}": [], "${interpreter}": program, "${program}": [], "${args_no_hyphens}": arguments}
+    command = yaml.safe_load(sweep_file.read_text())["command"]
+    return [part for item in command for part in macros.get(item, [item])]
+
+
+@pytest.mark.parametrize("signal_name, requeued", [("INT", True), ("USR2", True), ("TERM", False)])
+def test_a_wandb_sweep_run_stopped_by_a_signal_is_requeued_unless_sigterm_and_continues_in_its_folder(
+        tiny_idx_dir, tmp_path, signal_name, requeued):
+    """As ``wandb agent`` runs it: the sweep file's command, with the sweep and run ids in the environment.
+    Stopped in epoch 2, the run is marked preempting (the sweep then queues it again) unless SIGTERM
+    stopped it (a stop from its wandb page); the same command with the same run id continues it."""
+    import signal
+
+    sweep_file = ROOT / "multirun_sweeps" / "wandb_grid.yaml"
+    arguments = ["optimizer=adam", "activation=relu", f"dataset.path={tiny_idx_dir}", "dataset.download=false",
+                 "trainer.epochs=3", "trainer.batch_size=32", "model.hidden_size=16", "plots=false"]  # 9 steps an epoch
+    environment = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_SWEEP_ID": "sweep7",
+                   "WANDB_RUN_ID": "run42"}
+    run_dir = tmp_path / "outputs" / "wandb_sweeps" / "sweep7" / "run42"
+    stopped = subprocess.run(agent_command(sweep_file, [sys.executable, str(ROOT / "tests" / "killer.py"), "step", "12",
+                                                        signal_name], arguments),
+                             cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 128 + getattr(signal, f"SIG{signal_name}"), stopped.stderr
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
+    records = read_offline_run(run_dir)
+    (run,) = [record["run"] for record in records if record["type"] == "run"]
+    assert (run["run_id"], run["sweep_id"]) == ("run42", "sweep7")
+    assert any(record["type"] == "preempting" for record in records) == requeued
+    assert [record["exit"]["exit_code"] for record in records if record["type"] == "exit"] == [1]
+
+    continued = subprocess.run(agent_command(sweep_file, [sys.executable, str(ROOT / "train.py")], arguments),
+                               cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
+    assert continued.returncode == 0, continued.stderr
+    assert f"resuming {run_dir} after epoch 1 of 3" in continued.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
