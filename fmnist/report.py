@@ -4,7 +4,8 @@ Reads every run under SWEEP_DIR (each folder holding ``metrics.json``, with ``co
 ``.hydra/overrides.yaml`` beside it, as a Hydra multirun leaves them) and writes into SWEEP_DIR/report/:
 
 - ``runs.csv``, ``runs.md``: one row per run, best validation accuracy first; runs without one
-  (failed, diverged, still running) last, with their status;
+  (failed, diverged, still running, stopped: marked running with no process holding them) last,
+  with their status;
 - ``importance.csv``, ``importance.png``: for each hyperparameter that varies, how much of the
   variance of validation accuracy its values explain (η², between-group / total variance), the η²
   that chance alone gives on average with that many values and runs, and the absolute Spearman rank
@@ -35,6 +36,7 @@ from omegaconf import OmegaConf
 from fmnist.cli import preset_settings
 from fmnist.outputs import CONFIG_FILE, METRICS_FILE, read_metrics, write_json_atomically
 from fmnist.resume import is_output_only
+from fmnist.run_lock import is_in_use
 from fmnist.tracking import RUN_NAME_KEYS, flatten
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -45,6 +47,7 @@ SWEEP_PRESET_GROUPS = ("sweep", "study")  # conf/GROUP/NAME.yaml, chosen with +s
 #: Keys a config ignores when another is set: an explicit layer list makes num_layers x hidden_size unused.
 SHADOWED_BY = {"model.hidden_sizes": ("model.num_layers", "model.hidden_size")}
 FAILED_STATUSES = ("failed", "diverged")
+STOPPED = "stopped"
 MAX_GROUPS = 4  # quantile bins for a continuous hyperparameter in η²
 FEW_RUNS = 10  # fewer finished runs than this: importance is flagged as coming from a handful
 #: Optuna samplers that do not learn from earlier trials: under them, as in a grid, job order means nothing.
@@ -62,7 +65,12 @@ class Run:
 
     @property
     def status(self) -> str:
-        return self.metrics.get("status", "unknown")
+        """metrics.json's status, except that a run marked running which no living process holds is
+        ``stopped``: killed before it could say so (kill -9, a lost node, joblib ending it mid-save)."""
+        status = self.metrics.get("status", "unknown")
+        if status == "running" and not is_in_use(self.job_dir):
+            return STOPPED
+        return status
 
     @property
     def val_accuracy(self) -> float:
@@ -600,6 +608,9 @@ def format_summary(summary: dict, out_dir: Path) -> str:
     """The lines printed after a report: runs by status, the best run, what mattered, the command."""
     statuses = ", ".join(f"{count} {status}" for status, count in summary["statuses"].items())
     lines = [f"{summary['runs']} runs: {statuses}"]
+    if STOPPED in summary["statuses"]:
+        lines.append(f"{STOPPED}: killed before they could say so; their checkpoints remain, and the sweep's command "
+                     "with the same hydra.sweep.dir continues them")
     if summary["best_job"] is not None:
         lines.append(f"best (by validation accuracy): job {summary['best_job']}  "
                      f"val_accuracy {summary['best_val_accuracy']:.4f}  "

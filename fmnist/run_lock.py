@@ -23,7 +23,7 @@ def is_in_use(run_dir: str | Path) -> bool:
     path = Path(run_dir) / LOCK_FILE
     if not path.is_file():
         return False
-    with path.open("a") as file:
+    with path.open() as file:  # flock needs no write access: a read-only results folder is fine
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -356,3 +356,19 @@ def test_top_must_be_a_positive_number(sweep_dir, capsys):
         main([str(sweep_dir), "--top", "0"])
     assert exit_info.value.code == 2
     assert "use a whole number >= 1" in capsys.readouterr().err
+
+
+def test_a_run_marked_running_that_no_process_holds_is_reported_stopped(sweep_dir, capsys):
+    """kill -9 leaves metrics.json saying running; the folder's lock tells a live run from a dead one."""
+    from fmnist.run_lock import RunFolderLock
+
+    for job in ("11", "12"):
+        write_job(sweep_dir, job, "adam", 0.001, "ReLU", math.nan, status="running")
+    with RunFolderLock(sweep_dir / "11"):  # job 11 is training; job 12's process is gone
+        (sweep_dir / "12" / ".lock").write_text("process 1 on a host that died\n")
+        statuses = {run.name: run.status for run in collect_runs(sweep_dir)}
+        assert (statuses["11"], statuses["12"]) == ("running", "stopped")
+        assert main([str(sweep_dir)]) == 0
+    output = capsys.readouterr().out
+    assert "12 runs: 8 completed, 1 diverged, 1 failed, 1 running, 1 stopped" in output
+    assert "stopped: killed before they could say so" in output
