@@ -113,6 +113,16 @@ def test_the_default_trains_the_recipe_with_stage_5s_winner():
     assert warmup_length(default_warmup, default["trainer"]["epochs"]) == recipe_warmup == 5
     assert default == recipe
 
+
+def test_the_long_recipe_is_stage_7s_winner():
+    """+experiment=recipe_long trains what stage 7 (+study=recipe_long) ran with 1-pixel shifts."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        long_recipe, stage_7 = (OmegaConf.to_container(compose(config_name="config", overrides=overrides))
+                                for overrides in (["+experiment=recipe_long"],
+                                                  ["+study=recipe_long", "augment.max_shift=1", "seed=0"]))
+    assert long_recipe == stage_7 and long_recipe["trainer"]["epochs"] == 200
+
+
 def test_keras_presets_hold_what_they_promise(tiny_idx_dir):
     dropout = compose_config(tiny_idx_dir, ["+experiment=keras_dropout"])
     assert (dropout.model.num_layers, dropout.model.hidden_size, dropout.model.dropout) == (5, 128, 0.3)
