@@ -13,6 +13,7 @@ from fmnist.experiment import ConfigError, Experiment
 from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE
 from fmnist.trainer import warmup_length
 from tests.conftest import CONF_DIR, group_options
+from tests.test_sweeps import compose_with
 
 GROUPS = ("dataset", "model", "activation", "init", "loss", "optimizer", "logger")
 
@@ -106,9 +107,8 @@ def test_every_experiment_preset_composes_and_trains(tiny_idx_dir, tmp_path, pre
 def test_the_default_trains_the_recipe_with_stage_5s_winner():
     """config.yaml is +experiment=recipe +study/member=shifts_1 (README, "Past 90 %"): the same composed config,
     its warmup given as a share of the epochs that comes to the recipe's 5 epochs."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        default, recipe = (OmegaConf.to_container(compose(config_name="config", overrides=overrides))
-                           for overrides in ([], ["+experiment=recipe", "+study/member=shifts_1"]))
+    default, recipe = (OmegaConf.to_container(compose_with(overrides))
+                       for overrides in ([], ["+experiment=recipe", "+study/member=shifts_1"]))
     default_warmup, recipe_warmup = default["trainer"].pop("warmup_epochs"), recipe["trainer"].pop("warmup_epochs")
     assert warmup_length(default_warmup, default["trainer"]["epochs"]) == recipe_warmup == 5
     assert default == recipe
@@ -116,10 +116,9 @@ def test_the_default_trains_the_recipe_with_stage_5s_winner():
 
 def test_the_long_recipe_is_stage_7s_winner():
     """+experiment=recipe_long trains what stage 7 (+study=recipe_long) ran with 1-pixel shifts."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        long_recipe, stage_7 = (OmegaConf.to_container(compose(config_name="config", overrides=overrides))
-                                for overrides in (["+experiment=recipe_long"],
-                                                  ["+study=recipe_long", "augment.max_shift=1", "seed=0"]))
+    long_recipe, stage_7 = (OmegaConf.to_container(compose_with(overrides))
+                            for overrides in (["+experiment=recipe_long"],
+                                              ["+study=recipe_long", "augment.max_shift=1", "seed=0"]))
     assert long_recipe == stage_7 and long_recipe["trainer"]["epochs"] == 200
 
 
