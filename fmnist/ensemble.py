@@ -368,10 +368,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of the dataset's files, if not the first run's dataset.path")
     parser.add_argument("--select", choices=["greedy"],
                         help="greedy: weigh the runs by forward selection with replacement on the validation set")
-    parser.add_argument("--by", choices=["log_loss", "accuracy"], default="log_loss",
+    parser.add_argument("--by", choices=["log_loss", "accuracy"],
                         help="--select greedy's criterion: log_loss (default), or accuracy with ties broken by "
                              "log loss")
     args = parser.parse_args(argv)
+    if args.by and not args.select:
+        parser.error(f"--by {args.by} is the criterion of --select greedy: add --select greedy, or leave out --by")
+    selected_by = args.by or "log_loss"
     try:
         run_dirs = list(args.run_dirs)
         if args.top:
@@ -380,9 +383,9 @@ def main(argv: list[str] | None = None) -> int:
             run_dirs += top_runs([Path(folder) for folder in args.top[1:]], top_count(args.top[0]))
         members = load_members(run_dirs)
         result = predict(members, args.tta, args.dataset_path)
-        picks = greedy_selection(result, args.by) if args.select == "greedy" else None
+        picks = greedy_selection(result, selected_by) if args.select == "greedy" else None
         out_dir = args.out or default_out_dir(datetime.now())
-        summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=picks, selected_by=args.by)
+        summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=picks, selected_by=selected_by)
     except (EnsembleError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -258,6 +258,7 @@ def test_runs_with_different_input_sizes_are_refused(runs, tmp_path):
     (["--top", "3", "{empty}"], ["--top 3", "0 runs with a validation accuracy"]),
     (["--top", "3"], ["--top 3", "name the sweeps too"]),
     (["{empty}", "--select", "best"], ["--select", "'best'", "greedy"]),
+    (["{empty}", "--by", "accuracy"], ["--by accuracy", "add --select greedy"]),
     (["{empty}", "--tta", "0"], ["--tta", "0", "from 1", "to 9"]),
     (["{empty}", "--tta", "10"], ["--tta", "10", "from 1", "to 9"]),
     (["{empty}", "--tta", "two"], ["--tta", "'two'", "whole number"]),
