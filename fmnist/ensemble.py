@@ -1,7 +1,7 @@
 """Average the predictions of saved models, and of shifted copies of each image:
 
     python -m fmnist.ensemble RUN_DIR... [--top K SWEEP_DIR...] [--tta N] [--select greedy [--by accuracy]]
-                              [--out DIR] [--dataset-path DIR]
+                              [--held-out] [--out DIR] [--dataset-path DIR]
 
 Members are the runs named (each a training run's folder holding ``model.npz``) and, with ``--top K
 SWEEP_DIR...``, the K runs of one or more sweeps with the best validation accuracy (``metrics.json``,
@@ -21,6 +21,17 @@ broken by the log loss (Caruana's own criterion; label-smoothed members, whose p
 deliberately soft, lose on log loss to plain cross-entropy ones however accurate they are). Validation
 decides the picks, so the selected ensemble's validation accuracy is optimistic; its test accuracy is the
 honest figure.
+
+``--held-out`` measures the selection on validation images it did not see, so that ensembles can be
+compared (chosen between) on validation without the selection's optimism. The validation images are
+split into halves H_1, H_2 (the first ⌊n/2⌋ of ``np.random.default_rng(HELD_OUT_SEED).permutation(n)``,
+and the rest); with picks(H) the selection made on the images H alone,
+
+    held_out_val_accuracy = ½ [acc_{H_2}(P_picks(H_1)) + acc_{H_1}(P_picks(H_2))]
+
+where acc_H is the accuracy on the images H. Without ``--select`` nothing is chosen and it is the mean
+of the two halves' accuracies (the validation accuracy, for an even n). Each selection sees half the
+images the final one sees, so the figure is, if anything, pessimistic about the final selection.
 
 where S_j moves the image by ``TTA_SHIFTS[j]`` = (dy, dx) pixels (rows down, columns right, vacated pixels
 0, as :func:`fmnist.augment.shifted` does): (0, 0) the image itself, then (0, -1) left, (0, 1) right,
@@ -51,7 +62,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -63,6 +74,7 @@ from fmnist.nn.network import MLP
 #: Test-time copies, in the order ``--tta N`` takes them: (dy, dx) in pixels.
 TTA_SHIFTS = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1))
 MAX_PICKS = 100  # --select greedy: picks at most (it stops earlier, when no pick lowers the loss)
+HELD_OUT_SEED = 0  # --held-out: the seed of the permutation that halves the validation images
 ENSEMBLE_FILE = "ensemble.json"
 SPLIT_FIX = ("Ensemble runs trained on the same data: the same dataset, dataset.val_fraction, dataset.subset and "
              "dataset.standardize, and one dataset.split_seed=S for all of them (their seeds may differ), e.g.\n"
@@ -222,14 +234,16 @@ def selection_score(probabilities: np.ndarray, labels: np.ndarray, by: str) -> t
     return (loss,) if by == "log_loss" else (1 - accuracy(probabilities, labels), loss)
 
 
-def greedy_selection(result: EnsembleResult, by: str = "log_loss") -> list[int]:
+def greedy_selection(result: EnsembleResult, by: str = "log_loss", images: np.ndarray | None = None) -> list[int]:
     """Forward selection with replacement by a validation score (``by``: log_loss or accuracy; see the module
-    docstring): the picked members' indices, in the order picked, repeats included."""
-    labels = result.data.y_val
+    docstring) on the validation ``images`` (indices; all by default): the picked members' indices, in the
+    order picked, repeats included."""
+    images = slice(None) if images is None else images
+    labels = result.data.y_val[images]
     if not len(labels):
         raise EnsembleError(f"--select greedy picks members by validation {by}, but the runs have no validation set "
                             "(dataset.val_fraction=0); train with a validation split or leave out --select")
-    library = [result.probabilities("val", [member]) for member in range(len(result.run_dirs))]
+    library = [result.probabilities("val", [member])[images] for member in range(len(result.run_dirs))]
     picks: list[int] = []
     total = np.zeros_like(library[0])
     best = (math.inf,)
@@ -242,6 +256,30 @@ def greedy_selection(result: EnsembleResult, by: str = "log_loss") -> list[int]:
         total += library[pick]
         best = scores[pick]
     return picks
+
+
+def validation_halves(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """H_1, H_2: the indices of ``count`` validation images in two halves drawn with ``HELD_OUT_SEED``."""
+    order = np.random.default_rng(HELD_OUT_SEED).permutation(count)
+    return order[:count // 2], order[count // 2:]
+
+
+def held_out_accuracies(result: EnsembleResult, select: Callable[[np.ndarray], list[int] | None]) -> dict[str, float]:
+    """held_out_val_accuracy (and, with copies, tta_held_out_val_accuracy): the mean over the two halves of
+    the validation images of the accuracy there of the members that ``select`` (validation image indices ->
+    picks, or None for all members alike) chose on the other half."""
+    labels = result.data.y_val
+    if len(labels) < 2:
+        raise EnsembleError(f"--held-out splits the validation images in two, but the runs have {len(labels)}; "
+                            "train with a validation split (dataset.val_fraction > 0) or leave out --held-out")
+    halves = validation_halves(len(labels))
+    folds = [(select(chosen_on), measured_on) for chosen_on, measured_on in (halves, halves[::-1])]
+    names = {"held_out_val_accuracy": 1}
+    if result.copies > 1:
+        names["tta_held_out_val_accuracy"] = result.copies
+    return {name: float(np.mean([accuracy(result.probabilities("val", picks, copies)[images], labels[images])
+                                 for picks, images in folds]))
+            for name, copies in names.items()}
 
 
 def predict(members: list[Member], copies: int, dataset_path: str | None = None) -> EnsembleResult:
@@ -272,10 +310,10 @@ def default_out_dir(now: datetime) -> Path:
 
 
 def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[int] | None = None,
-                  selected_by: str = "log_loss") -> dict:
+                  selected_by: str = "log_loss", held_out: dict[str, float] | None = None) -> dict:
     """``ensemble.json`` and the ensemble's test confusion matrix and misclassified images; returns the json.
     ``picks``: the members selected by validation ``selected_by`` (repeats weigh more), or None for all of
-    them alike."""
+    them alike; ``held_out``: the ensemble's held-out validation accuracies, if measured."""
     from fmnist.outputs import write_evaluation_plots, write_json_atomically
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -290,7 +328,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[
         "tta": result.copies,
         "tta_shifts": [list(shift) for shift in TTA_SHIFTS[:result.copies]],
         "selection": "all" if picks is None else f"greedy by {selected_by}",
-        "ensemble": result.accuracies(picks),
+        "ensemble": {**result.accuracies(picks), **(held_out or {})},
         "members": [{"run_dir": str(run_dir), **result.accuracies([index]),
                      **({} if picks is None else {"picks": picks.count(index)})}
                     for index, run_dir in enumerate(result.run_dirs)],
@@ -310,6 +348,10 @@ def format_report(summary: dict, out_dir: Path) -> str:
     if summary["tta"] > 1:
         shifts = " ".join(f"({dy}, {dx})" for dy, dx in summary["tta_shifts"])
         lines.append(f"tta_*: the mean over {summary['tta']} copies of each image, shifted by (dy, dx) = {shifts}")
+    if "held_out_val_accuracy" in summary["ensemble"]:
+        chosen_where = "of the selection made on the other half, " if selected else ""
+        lines.append(f"held_out_*: the accuracy on each half of the validation images {chosen_where}averaged over "
+                     "the two halves (the ensemble only; compare ensembles by it)")
     if selected:
         picks = sum(member["picks"] for member in summary["members"])
         chosen = sum(member["picks"] > 0 for member in summary["members"])
@@ -318,7 +360,8 @@ def format_report(summary: dict, out_dir: Path) -> str:
                      "the ensemble's validation accuracy is optimistic, its test accuracy is not)")
     lines.append(f"{'':<{width}}  " + "  ".join(columns) + ("  picks" if selected else ""))
     for name, figures in rows:
-        cells = [format_percent(figures[column]).rjust(len(column)) for column in columns]
+        cells = [(format_percent(figures[column]) if column in figures else "").rjust(len(column))
+                 for column in columns]
         if selected:
             cells.append(str(figures.get("picks", picks)).rjust(5))  # the ensemble's row: every pick
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
@@ -371,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by", choices=["log_loss", "accuracy"],
                         help="--select greedy's criterion: log_loss (default), or accuracy with ties broken by "
                              "log loss")
+    parser.add_argument("--held-out", action="store_true",
+                        help="also measure the ensemble on validation images its selection did not see: select on "
+                             "one half of them, measure on the other, both ways (compare ensembles by this)")
     args = parser.parse_args(argv)
     if args.by and not args.select:
         parser.error(f"--by {args.by} is the criterion of --select greedy: add --select greedy, or leave out --by")
@@ -383,9 +429,13 @@ def main(argv: list[str] | None = None) -> int:
             run_dirs += top_runs([Path(folder) for folder in args.top[1:]], top_count(args.top[0]))
         members = load_members(run_dirs)
         result = predict(members, args.tta, args.dataset_path)
-        picks = greedy_selection(result, selected_by) if args.select == "greedy" else None
+        def select(images: np.ndarray | None = None) -> list[int] | None:
+            return greedy_selection(result, selected_by, images) if args.select == "greedy" else None
+
+        held_out = held_out_accuracies(result, select) if args.held_out else None
         out_dir = args.out or default_out_dir(datetime.now())
-        summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=picks, selected_by=selected_by)
+        summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=select(),
+                                selected_by=selected_by, held_out=held_out)
     except (EnsembleError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ refused are copies of one of them with an edited config (fmnist.checkpoint.save_
 """
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -16,8 +17,9 @@ import pytest
 
 from fmnist.checkpoint import load_checkpoint, save_checkpoint
 from fmnist.data import load_dataset
-from fmnist.ensemble import (ENSEMBLE_FILE, TTA_SHIFTS, EnsembleError, check_shared_data, greedy_selection,
-                             load_members, main, predict, top_runs, tta_copies)
+from fmnist.ensemble import (ENSEMBLE_FILE, HELD_OUT_SEED, TTA_SHIFTS, EnsembleError, check_shared_data,
+                             greedy_selection, held_out_accuracies, load_members, main, predict, top_runs, tta_copies,
+                             validation_halves)
 from fmnist.nn.activations import ReLU
 from fmnist.nn.network import MLP
 from fmnist.outputs import CHECKPOINT_FILE, CONFUSION_MATRIX_PNG, METRICS_FILE
@@ -276,3 +278,74 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, arguments, 
 def test_a_dataset_path_without_the_data_exits_2_naming_it(runs, tmp_path, capsys):
     assert main([str(runs[0]), "--dataset-path", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert f"dataset.path={tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().err
+
+
+def test_held_out_accuracy_of_all_runs_alike_is_the_mean_of_the_two_halves(runs, tmp_path):
+    assert main([*map(str, runs), "--tta", "3", "--held-out", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())["ensemble"]
+    result = predict(load_members(runs), 3)
+    labels = result.data.y_val
+    order = np.random.default_rng(HELD_OUT_SEED).permutation(len(labels))
+    halves = order[:len(labels) // 2], order[len(labels) // 2:]
+    for name, copies in (("held_out_val_accuracy", 1), ("tta_held_out_val_accuracy", 3)):
+        average = result.outputs["val"][:, :copies].mean(axis=(0, 1))
+        by_half = [(average[half].argmax(1) == labels[half]).mean() for half in halves]
+        assert summary[name] == pytest.approx(np.mean(by_half))
+    if len(labels) % 2 == 0:
+        assert summary["held_out_val_accuracy"] == pytest.approx(summary["val_accuracy"])
+
+
+def lucky_members(labels: np.ndarray, halves) -> np.ndarray:
+    """(3, 1, n, 10) made-up softmax outputs: member 0 is sure and right on the first half and sure and wrong on
+    the second, member 1 the reverse, member 2 right on every image but one in four, with probability 0.6."""
+    wrong = (labels + 1) % 10
+    outputs = np.full((3, len(labels), 10), 0.01 / 9)
+    for member, right_on in ((0, halves[0]), (1, halves[1])):
+        targets = np.where(np.isin(np.arange(len(labels)), right_on), labels, wrong)
+        outputs[member, np.arange(len(labels)), targets] = 0.99
+    steady = np.where(np.arange(len(labels)) % 4 == 3, wrong, labels)
+    outputs[2] = 0.4 / 9
+    outputs[2, np.arange(len(labels)), steady] = 0.6
+    return outputs[:, None]
+
+
+@pytest.mark.parametrize("by", ["log_loss", "accuracy"])
+def test_held_out_accuracy_measures_a_selection_on_the_images_it_did_not_see(runs, by):
+    """A member right by luck on the half it is chosen on is measured on the other half, where it is wrong:
+    held out, the selection scores 0 although it scores 100 % on the images it was chosen on."""
+    result = predict(load_members(runs), 1)
+    labels = np.arange(40) % 10
+    halves = validation_halves(len(labels))
+    result.data.y_val = labels
+    result.outputs["val"] = lucky_members(labels, halves)
+    result.run_dirs = runs
+    assert greedy_selection(result, by, halves[0]) == [0] and greedy_selection(result, by, halves[1]) == [1]
+    select = functools.partial(greedy_selection, result, by)
+    assert held_out_accuracies(result, select) == {"held_out_val_accuracy": 0.0}
+    assert held_out_accuracies(result, lambda images: [2]) == {"held_out_val_accuracy": 0.75}
+
+
+def test_validation_halves_split_the_images_in_two():
+    for count in (2, 7, 6000):
+        first, second = validation_halves(count)
+        assert len(first) == count // 2 and sorted(np.concatenate([first, second])) == list(range(count))
+
+
+def test_held_out_without_validation_images_is_refused(runs):
+    result = predict(load_members(runs), 1)
+    result.data.y_val = result.data.y_val[:1]
+    with pytest.raises(EnsembleError, match="--held-out splits the validation images in two, but the runs have 1"):
+        held_out_accuracies(result, lambda images: None)
+
+
+def test_select_greedy_held_out_is_printed_and_written_with_the_whole_validation_selection(runs, tmp_path, capsys):
+    assert main([*map(str, runs), "--select", "greedy", "--held-out", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())
+    result = predict(load_members(runs), 1)
+    held_out = held_out_accuracies(result, functools.partial(greedy_selection, result, "log_loss"))
+    assert summary["ensemble"]["held_out_val_accuracy"] == held_out["held_out_val_accuracy"]
+    assert [member["picks"] for member in summary["members"]] == [greedy_selection(result).count(m) for m in range(3)]
+    out = capsys.readouterr().out
+    assert "held_out_*: the accuracy on each half of the validation images of the selection made on the other" in out
+    header = next(line for line in out.splitlines() if line.strip().startswith("val_accuracy"))
+    assert header.split()[-2:] == ["held_out_val_accuracy", "picks"]
