@@ -10,8 +10,13 @@ through in order. Choices are case-insensitive and come from the files in ``conf
 In a multirun a flag takes Hydra's sweep syntax: every value of ``-lr 1e-3,1e-4`` is checked;
 ``range(...)``/``choice(...)`` pass as they are.
 
+A flag's value follows it (``-lr 0.01``) or is joined by ``=`` (``-lr=0.01``, ``--learning_rate=0.01``),
+as argparse allows. A dash word that is neither one of :data:`FLAGS` nor one of Hydra's options (``-lrr``,
+``--epoch``) exits with status 2, naming the closest flag.
+
 ``-m`` is both the assignment's ``--momentum`` and Hydra's ``--multirun``: followed by a number (or a
-comma list of numbers) it is momentum, otherwise (nothing, another flag, ``key=value``) multirun.
+comma list of numbers) it is momentum, otherwise (nothing, another flag, ``key=value``) multirun;
+``-m=0.9`` is momentum.
 
 ``-nhl``/``-sz`` (and the overrides ``model.num_layers=``/``model.hidden_size=``) describe an ``mlp``
 (num_layers x hidden_size), so they also select ``model=mlp`` unless the command line picks a model
@@ -32,6 +37,7 @@ omegaconf and (for ``--help``) hydra are imported, so the shim is fast.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import sys
 from dataclasses import dataclass
@@ -262,21 +268,38 @@ def _split_flags(argv: list[str], conf_dir: Path) -> tuple[list[tuple[Flag, str]
             _stop(f"{typed}: train.py has no --mode; it trains once by default, and {sweep_advice(conf_dir)}")
         if token == "-m" and (following is None or not _is_number_list(following)):
             token = MULTIRUN
+        # a dash word's value may be joined by "=", as argparse allows: --learning_rate=0.01, -lr=0.01, --cfg=job
+        spelling, joined, inline = token.partition("=") if token.startswith("-") else (token, "", "")
         if token == MULTIRUN:
             in_multirun = True
             items.append(token)
-        elif token in BY_NAME:
-            if following is None:
-                _fail(BY_NAME[token], "", "needs a value")
-            items.append((BY_NAME[token], following))
-            index += 1
+        elif spelling in BY_NAME:
+            if joined:
+                items.append((BY_NAME[spelling], inline))
+            elif following is None:
+                _fail(BY_NAME[spelling], "", "needs a value")
+            else:
+                items.append((BY_NAME[spelling], following))
+                index += 1
+        elif spelling.startswith("-") and spelling not in HYDRA_OPTIONS:
+            _stop(f"{spelling}: unknown flag; {_closest_flag(spelling)}python train.py --help lists the flags")
         else:
             if not token.startswith(("-", "~")) and "=" not in token and previous not in (*HYDRA_OPTIONS_WITH_VALUE,
-                                                                                          "--info"):
+                                                                                          *HYDRA_INFO):
                 _refuse_word(token, previous == "-m", conf_dir)
             items.append(token)
         index += 1
     return items, in_multirun
+
+
+def _closest_flag(spelling: str) -> str:
+    """``did you mean -lr (--learning_rate)? `` for ``-lrr``: the assignment flag or Hydra option spelled most
+    like it, case aside; empty when none is close."""
+    closest = difflib.get_close_matches(spelling.lower(), [*BY_NAME, *HYDRA_OPTIONS], n=1)
+    if not closest:
+        return ""
+    flag = BY_NAME.get(closest[0])
+    return f"did you mean {f'{flag.short} ({flag.long})' if flag else closest[0]}? "
 
 
 def _chosen_optimizers(items, conf_dir: Path) -> list[str]:
@@ -365,9 +388,13 @@ def flag_defaults(conf_dir: Path = DEFAULT_CONF_DIR) -> dict[str, object]:
     return defaults
 
 
-#: Hydra's own options that take a value (``--info`` takes one optionally).
+#: Hydra's own options: those that take a value, the one that takes one optionally, those that take none.
 HYDRA_OPTIONS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
                             "--config-dir", "-cd", "--experimental-rerun")
+HYDRA_INFO = ("--info", "-i")
+HYDRA_SWITCHES = ("--help", "-h", "--hydra-help", "--version", "--resolve", "--run", "-r", MULTIRUN, "-m",
+                  "--shell-completion", "-sc")
+HYDRA_OPTIONS = (*HYDRA_OPTIONS_WITH_VALUE, *HYDRA_INFO, *HYDRA_SWITCHES)
 
 
 def hydra_options_first(tokens: list[str]) -> list[str]:
@@ -377,7 +404,7 @@ def hydra_options_first(tokens: list[str]) -> list[str]:
         token = tokens[index]
         if token.startswith("-"):
             takes_value = token in HYDRA_OPTIONS_WITH_VALUE or (
-                token == "--info" and index + 1 < len(tokens) and "=" not in tokens[index + 1])
+                token in HYDRA_INFO and index + 1 < len(tokens) and "=" not in tokens[index + 1])
             options += tokens[index:index + 2] if takes_value else [token]
             index += 2 if takes_value else 1
         else:
@@ -475,9 +502,6 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
     optimizers = _chosen_optimizers(items, conf_dir)
     needs_mlp = not any(isinstance(item, str) and item.lstrip("+").startswith(MODEL_CHOOSERS) for item in items)
     tracking_off = "logger=none" in items
-    note = extras_note(items, conf_dir)
-    if note:
-        print(note, file=sys.stderr)
     rewritten = []
     for item in items:
         if needs_mlp and _sets_layer_shape(item):
@@ -496,4 +520,7 @@ def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str
                 rewritten.append(override)
         else:
             rewritten.append(f"{flag.key}={value}")
+    note = extras_note(items, conf_dir)  # once every value is checked: no note before an error
+    if note:
+        print(note, file=sys.stderr)
     return [program, *hydra_options_first(rewritten)]

@@ -8,7 +8,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.cli import FLAGS, default_choices, flag_defaults, help_text, rewrite_argv
+from fmnist.cli import BY_NAME, FLAGS, HYDRA_OPTIONS, default_choices, flag_defaults, help_text, rewrite_argv
 from tests.conftest import CONF_DIR, ROOT, group_options, load_option
 
 CHOICE_FLAGS = [flag for flag in FLAGS if flag.check is None]  # -o, -a, ...: one option per file of conf/<group>/
@@ -43,6 +43,30 @@ def test_each_flag_short_and_long_maps_to_its_override(short, long, value, expec
     context = ["-o", "nadam"] if expected.startswith("optimizer=nadam ") else []  # betas are Adam-family keys
     assert rewrite_argv(["train.py", *context, short, value]) == ["train.py", *expected.split()]
     assert rewrite_argv(["train.py", *context, long, value]) == ["train.py", *expected.split()]
+
+
+VALUE_OF = {long: value for _, long, value, _ in TABLE} | {"--momentum": "0.9", "--beta": "0.9"}  # one valid each
+
+
+@pytest.mark.parametrize("flag", FLAGS, ids=[flag.long for flag in FLAGS])
+def test_flag_equals_value_form_is_the_same_as_the_spaced_form(flag, capsys):
+    """argparse's other spelling, --learning_rate=0.01 and -lr=0.01, with the same override and warnings."""
+    value = VALUE_OF[flag.long]
+    for spelling in (flag.short, flag.long):
+        spaced = rewrite_argv(["t", spelling, value]), capsys.readouterr().err
+        assert (rewrite_argv(["t", f"{spelling}={value}"]), capsys.readouterr().err) == spaced
+
+
+@pytest.mark.parametrize("argv", [["-m", "-lr=1e-3,1e-4", "--optimizer=adam,NAdam"], ["-m", "-o=nag", "-m=0.8,0.9"],
+                                  ["--multirun", "--num_layers=range(1,4)"]])
+def test_a_joined_sweep_list_is_the_same_as_the_spaced_one(argv):
+    spaced = [part for token in argv for part in (token.split("=", 1) if token.startswith("-") else [token])]
+    assert rewrite_argv(["t", *argv]) == rewrite_argv(["t", *spaced])
+
+
+def test_hydra_options_joined_by_equals_pass_through():
+    assert rewrite_argv(["t", "-o=sgd", "--cfg=job", "--config-name=config"]) == \
+        ["t", "--cfg=job", "--config-name=config", "optimizer=sgd"]
 
 
 def test_layer_flags_select_the_mlp_once_unless_a_model_is_given():
@@ -163,6 +187,10 @@ BAD_VALUES = [
     (["-lr", "1e-3,1e-4"], "a list of values needs --multirun"),
     (["--multirun", "-lr", "1e-3,0"], "-lr/--learning_rate 0: must be > 0"),
     (["-e"], "-e/--epochs : needs a value"),
+    (["--learning_rate=0"], "-lr/--learning_rate 0: must be > 0"),
+    (["-b=3.5"], "-b/--batch_size 3.5: not an integer"),
+    (["-o", "momentum", "-m=abc"], "-m/--momentum abc: not a number"),
+    (["-lr=1e-3,1e-4"], "a list of values needs --multirun"),
 ]
 
 
@@ -312,6 +340,12 @@ def test_the_note_leaves_out_what_the_command_line_sets(capsys):
            [key for key in every if key not in {"loss", "model.dropout", "optimizer.weight_decay"}]
 
 
+def test_no_note_when_a_flag_then_fails(capsys):
+    with pytest.raises(SystemExit):
+        rewrite_argv(["t", "-nhl", "3", "-lr", "0"])
+    assert "note:" not in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------- other tools' habits
 
 
@@ -349,3 +383,57 @@ def test_train_py_sweep_exits_2_before_hydra():
     process = subprocess.run([sys.executable, str(ROOT / "train.py"), "sweep"], capture_output=True, text=True,
                              timeout=30, cwd=ROOT)
     assert process.returncode == 2 and "-m +sweep=NAME" in process.stderr and "EQUAL" not in process.stderr
+
+
+def misspellings(flag):
+    """How a flag gets mistyped: its last letter doubled (-lrr), the long form short of its last letter (--epoch;
+    not --beta1 -> --beta, another flag)."""
+    return [typo for typo in (flag.short + flag.short[-1], flag.long[:-1]) if typo not in BY_NAME]
+
+
+@pytest.mark.parametrize("flag", FLAGS, ids=[flag.long for flag in FLAGS])
+def test_a_misspelled_flag_is_named_with_a_suggestion_and_exit_2(flag, capsys):
+    """The flag is named, not the value after it (which Hydra would otherwise blame, or its usage text)."""
+    for typo in misspellings(flag):
+        for argv in ([typo, "1"], [typo], [f"{typo}=1"], ["-o", "adam", typo.upper(), "1"]):
+            with pytest.raises(SystemExit) as exit_info:
+                rewrite_argv(["t", *argv])
+            assert exit_info.value.code == 2
+            spelled = argv[-2] if len(argv) > 1 else typo
+            assert capsys.readouterr().err == (f"error: {spelled}: unknown flag; did you mean {flag.short} ({flag.long})? "
+                                               "python train.py --help lists the flags\n")
+
+
+@pytest.mark.parametrize("typo, closest", [("--lr", "-lr (--learning_rate)"), ("--batch-size", "-b (--batch_size)"),
+                                           ("--multi", "--multirun"), ("--cgf", "--cfg")])
+def test_other_spellings_and_hydra_options_are_suggested_too(typo, closest, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        rewrite_argv(["t", typo, "x"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {typo}: unknown flag; did you mean {closest}? ")
+
+
+def test_an_unknown_flag_far_from_every_flag_points_to_the_help(capsys):
+    with pytest.raises(SystemExit):
+        rewrite_argv(["t", "--xyzzy"])
+    assert capsys.readouterr().err == "error: --xyzzy: unknown flag; python train.py --help lists the flags\n"
+
+
+def test_the_shim_knows_every_option_of_hydra_so_none_is_taken_for_a_typo():
+    from hydra._internal.utils import get_args_parser
+
+    assert set(HYDRA_OPTIONS) == {option for action in get_args_parser()._actions for option in action.option_strings}
+    argv = ["--cfg", "job", "--resolve", "-p", "optimizer", "-cn", "config", "--config-dir", "extra", "-i", "config",
+            "--hydra-help", "--version", "-sc", "--run", "hydra/launcher=basic"]
+    assert rewrite_argv(["t", *argv]) == ["t", *argv]
+
+
+def test_train_py_takes_joined_values_and_names_a_misspelled_flag():
+    joined = subprocess.run([sys.executable, str(ROOT / "train.py"), "--learning_rate=0.0123", "-o=adam", "--cfg",
+                             "job"], capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert joined.returncode == 0, joined.stderr
+    assert OmegaConf.create(joined.stdout).optimizer.lr == 0.0123
+    typo = subprocess.run([sys.executable, str(ROOT / "train.py"), "-lrr", "0.1"], capture_output=True, text=True,
+                          timeout=30, cwd=ROOT)
+    assert typo.returncode == 2 and typo.stderr.startswith("error: -lrr: unknown flag; did you mean -lr")
+    assert "usage" not in typo.stderr and "Traceback" not in typo.stderr
