@@ -5,6 +5,7 @@ import hydra
 from omegaconf import DictConfig
 
 from fmnist.cli import rewrite_argv
+from fmnist.hydra_callbacks import JobsFailed
 
 sys.argv = rewrite_argv(sys.argv)
 job_started = False  # set once Hydra has composed a config and handed it to us
@@ -22,6 +23,8 @@ def main(cfg: DictConfig) -> float:
 if __name__ == "__main__":
     try:
         main()
+    except JobsFailed:
+        sys.exit(1)  # a multirun with failed jobs (fmnist.hydra_callbacks.SweepOutcome named them)
     except SystemExit as stop:
         # Hydra prints its message and exits 1 when the command line does not compose (a misspelled
         # key, a missing config): that is bad input, exit 2 like the flag errors. Runs keep their code.

@@ -159,6 +159,8 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
                         "use a fraction in [0, 1), e.g. 0.1.")
     if dtype not in ("float32", "float64"):
         raise DataError(f"dtype={dtype!r} is not allowed: use 'float32' or 'float64'.")
+    if not isinstance(standardize, bool):
+        raise DataError(f"dataset.standardize={standardize!r} is not allowed: use true or false.")
     (train_images, train_labels), (test_images, test_labels) = load_data(name, path=path, download=download)
 
     if split_seed is not None and (isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer))):

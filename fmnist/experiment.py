@@ -36,18 +36,29 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message says which key, what it was and what is allowed."""
 
 
+def whole_number(value, key: str, minimum: int) -> int:
+    """``value`` if it is an integer >= ``minimum`` (true and false are not), else a ConfigError naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def true_or_false(value, key: str) -> bool:
+    """``value`` if it is true or false, else a ConfigError naming ``key`` (``plots=no`` is not false)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
 def hidden_sizes(model: DictConfig) -> list[int]:
     """``model.hidden_sizes`` if given, else ``model.num_layers`` x ``model.hidden_size``."""
     if model.get("hidden_sizes") is not None:
         sizes = list(model.hidden_sizes)
-        if not all(isinstance(size, int) and size >= 1 for size in sizes):
+        if not all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in sizes):
             raise ConfigError(f"model.hidden_sizes must be a list of integers >= 1, got {sizes}")
         return sizes
-    if not isinstance(model.num_layers, int) or model.num_layers < 0:
-        raise ConfigError(f"model.num_layers must be an integer >= 0, got {model.num_layers}")
-    if not isinstance(model.hidden_size, int) or model.hidden_size < 1:
-        raise ConfigError(f"model.hidden_size must be an integer >= 1, got {model.hidden_size}")
-    return [model.hidden_size] * model.num_layers
+    layers = whole_number(model.num_layers, "model.num_layers", 0)
+    return [whole_number(model.hidden_size, "model.hidden_size", 1)] * layers
 
 
 def instantiate(node: DictConfig, key: str, **kwargs):
@@ -112,7 +123,8 @@ class Experiment:
         dtype = self.cfg.model.dtype
         if dtype not in DTYPES:
             raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        return instantiate(self.cfg.dataset, "dataset", seed=self.cfg.seed, dtype=dtype)
+        seed = whole_number(self.cfg.seed, "seed", 0)
+        return instantiate(self.cfg.dataset, "dataset", seed=seed, dtype=dtype)
 
     def build_network(self, input_size: int, num_classes: int, rng: np.random.Generator) -> MLP:
         model = self.cfg.model
@@ -126,7 +138,7 @@ class Experiment:
     def build_callbacks(self, data, network: MLP) -> list[Callback]:
         callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job),
                                      ModelWriter(self.run_dir, network, self.config), self.metrics_file]
-        if self.cfg.get("plots", True):
+        if true_or_false(self.cfg.get("plots", True), "plots"):
             callbacks.append(PlotWriter(self.run_dir, data.pixels(data.x_test), data.class_names, seed=self.cfg.seed))
         if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
             # partial: the run's config holds _target_ keys that Hydra must not try to build
@@ -140,17 +152,14 @@ class Experiment:
         network = self.build_network(data.x_train.shape[1], len(data.class_names), init_rng)
         trainer_cfg = self.cfg.trainer
         for key in ("epochs", "batch_size"):
-            if not isinstance(trainer_cfg[key], int) or trainer_cfg[key] < 1:
-                raise ConfigError(f"trainer.{key} must be an integer >= 1, got {trainer_cfg[key]}")
+            whole_number(trainer_cfg[key], f"trainer.{key}", 1)
         warning = batch_size_warning(trainer_cfg.batch_size, len(data.x_train))
         if warning:
             log.warning("%s", warning)
         schedule = trainer_cfg.get("lr_schedule", "constant")
         if schedule not in LR_SCHEDULES:
             raise ConfigError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
-        every = self.cfg.get("checkpoint", {}).get("every_n_epochs", 1)
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ConfigError(f"checkpoint.every_n_epochs must be an integer >= 1, got {every!r}")
+        every = whole_number(self.cfg.get("checkpoint", {}).get("every_n_epochs", 1), "checkpoint.every_n_epochs", 1)
         optimizer = instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer")
         try:
             ema_decay = trainer_cfg.get("ema_decay", 0)
@@ -187,6 +196,8 @@ class Experiment:
         with RunFolderLock(self.run_dir):
             checkpoint = prepare_run_folder(self.run_dir, self.cfg.get("resume", "auto"), self.training_config)
             if checkpoint is not None and checkpoint.finished:
+                log.info("%s already %s: nothing trained. To train it again, add resume=never (its files are moved "
+                         "aside) or choose another hydra.run.dir", self.run_dir, checkpoint.status)
                 return TrainResult(status=checkpoint.status, message=f"already {checkpoint.status}; nothing to do",
                                    history=checkpoint.state.history, summary=checkpoint.summary)
             if checkpoint is not None:

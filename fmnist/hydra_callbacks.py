@@ -1,7 +1,9 @@
 """Hydra callbacks (registered in conf/config.yaml under ``hydra.callbacks``)."""
 from __future__ import annotations
 
+import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -27,3 +29,35 @@ def create_output_folder(folder, key: str) -> None:
         print(f"error: {key}={path} cannot be used as the output folder ({error.strerror or error}); "
               f"choose a folder you can create and write to", file=sys.stderr)
         sys.exit(2)
+
+
+class JobsFailed(SystemExit):
+    """A multirun ended with failed jobs: exit code 1, as a single run that failed."""
+
+    def __init__(self):
+        super().__init__(1)
+
+
+class SweepOutcome(Callback):
+    """At the end of a multirun, one line counting its jobs by status (from each job's metrics.json) and a
+    line for each failed job, with its message; the command then exits 1 if any job failed (a bad value
+    in a sweep list, a crash). Diverged jobs are results of their settings, not failures."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        from fmnist.outputs import METRICS_FILE
+        from fmnist.resume import REPLACED_DIR
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        jobs = {path.parent: json.loads(path.read_text()) for path in sorted(sweep_dir.rglob(METRICS_FILE))
+                if REPLACED_DIR not in path.relative_to(sweep_dir).parts}  # not files that resume=never moved aside
+        if not jobs:
+            return
+        counts = Counter(metrics.get("status", "unknown") for metrics in jobs.values())
+        tally = ", ".join(f"{count} {status}" for status, count in counts.items())
+        print(f"sweep {sweep_dir}: {len(jobs)} jobs: {tally}; compare them with python -m fmnist.report {sweep_dir}",
+              file=sys.stderr)
+        failed = {job_dir: metrics for job_dir, metrics in jobs.items() if metrics.get("status") == "failed"}
+        for job_dir, metrics in failed.items():
+            print(f"error: job {job_dir.relative_to(sweep_dir)} failed: {metrics.get('message', '')}", file=sys.stderr)
+        if failed:
+            raise JobsFailed()

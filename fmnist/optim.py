@@ -27,10 +27,10 @@ from fmnist.kernels import flush_floor, fused_adaptive_moment_step, fused_rmspro
 
 def _check(name: str, value: float, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
     """``value`` if it lies in [low, high) (or (low, high)), else a ValueError naming the key."""
-    above = value >= low if low_inclusive else value > low
-    if not (isinstance(value, (int, float)) and above and value < high):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and (value >= low if low_inclusive else value > low) and value < high):
         bracket = "[" if low_inclusive else "("
-        raise ValueError(f"optimizer.{name} must be in {bracket}{low:g}, {high:g}), got {value!r}")
+        raise ValueError(f"optimizer.{name} must be a number in {bracket}{low:g}, {high:g}), got {value!r}")
     return float(value)
 
 

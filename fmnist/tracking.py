@@ -138,6 +138,9 @@ class WandbLogger(Callback):
     def __init__(self, project: str = "fmnist", entity: str | None = None, group: str | None = None,
                  mode: str | None = None, *, run_config: dict, run_dir: str, overrides: list[str] = (),
                  sweep_name: str | None = None, run_id: str | None = None):
+        if mode is not None and mode not in (*MODES, "dryrun"):  # refused now, not after the data is loaded
+            raise ValueError(f"logger.mode={mode!r} is not allowed: use one of {', '.join(MODES)}, or null to log "
+                             "online when wandb credentials exist and offline otherwise")
         self.settings = dict(project=project, entity=entity, mode=mode, group=group or sweep_name)
         self.config = flatten(run_config)
         self.run_dir = Path(run_dir)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -66,6 +67,11 @@ def test_run_leaves_config_metrics_and_a_checkpoint_that_agrees(tiny_idx_dir, tm
     ("model.dtype=float16", "model.dtype must be one of float32, float64"),
     ("trainer.batch_size=0", "trainer.batch_size must be an integer >= 1, got 0"),
     ("optimizer.lr=-1", "optimizer: "),
+    ("optimizer.lr=abc", "optimizer: optimizer.lr must be a number in (0, inf), got 'abc'"),
+    ("trainer.batch_size=abc", "trainer.batch_size must be an integer >= 1, got 'abc'"),
+    ("seed=abc", "seed must be an integer >= 0, got 'abc'"),
+    ("seed=-1", "seed must be an integer >= 0, got -1"),
+    ("dataset.standardize=maybe", "dataset: dataset.standardize='maybe' is not allowed: use true or false."),
     ("augment.max_shift=-2", "augment: augment.max_shift must be a whole number of pixels from 0 to 27"),
 ])
 def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_dir, tmp_path, override, message):
@@ -73,6 +79,21 @@ def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_d
     with pytest.raises(ConfigError) as error:
         Experiment(cfg, tmp_path).run()
     assert message in str(error.value)
+    assert json.loads((tmp_path / METRICS_FILE).read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("plots", "no", "plots must be true or false, got 'no'"),  # a word that means no is not false
+    ("logger", {"_target_": "fmnist.tracking.WandbLogger", "mode": "foo"},
+     "logger.mode='foo' is not allowed: use one of online, offline, disabled"),
+])
+def test_bad_values_of_switches_are_refused_before_training(tiny_idx_dir, tmp_path, monkeypatch, key, value, message):
+    monkeypatch.setenv("WANDB_MODE", "offline")  # the environment's mode wins, but a bad logger.mode is still refused
+    cfg = compose_config(tiny_idx_dir)
+    with open_dict(cfg):
+        cfg[key] = value
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Experiment(cfg, tmp_path).run()
     assert json.loads((tmp_path / METRICS_FILE).read_text())["status"] == "failed"
 
 

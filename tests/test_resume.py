@@ -173,6 +173,7 @@ def test_a_finished_run_is_not_trained_again(tiny_idx_dir, tmp_path):
     again = train(tmp_path, tiny_idx_dir)
     assert again.returncode == 0, again.stderr
     assert "epoch 1/" not in again.stdout
+    assert f"{tmp_path} already completed: nothing trained. To train it again, add resume=never" in again.stdout
     assert again.stdout.strip().splitlines()[-1] == first.stdout.strip().splitlines()[-1]
     assert {path: path.read_bytes() for path in files} == files
 

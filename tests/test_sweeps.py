@@ -80,18 +80,23 @@ def job_metrics(sweep_dir: Path) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_parallel_joblib_multirun_goes_on_past_a_failing_job_and_reports(tiny_idx_dir, tmp_path):
+def test_parallel_joblib_multirun_goes_on_past_a_failing_job_names_it_at_the_end_and_exits_1(tiny_idx_dir, tmp_path):
     from fmnist.report import write_report
 
     sweep_dir = tmp_path / "sweep"
     process = multirun("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.epochs=2",
                        "optimizer=adam,sgd", "optimizer.lr=0.001,-1", sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
-    assert process.returncode == 0, process.stderr
+    assert process.returncode == 1, process.stderr
     metrics = job_metrics(sweep_dir)
     assert len(metrics) == 4
     statuses = sorted(run["status"] for run in metrics.values())
     assert statuses == ["completed", "completed", "failed", "failed"]
     assert all("optimizer.lr" in run["message"] for run in metrics.values() if run["status"] == "failed")
+    closing = process.stderr.splitlines()[-3:]  # the count, then one line per failed job
+    assert closing[0] == (f"sweep {sweep_dir}: 4 jobs: 2 completed, 2 failed; compare them with "
+                          f"python -m fmnist.report {sweep_dir}")
+    assert closing[1:] == [f"error: job {job} failed: {run['message']}" for job, run in metrics.items()
+                           if run["status"] == "failed"]
     summary = write_report(sweep_dir)
     completed = {job: run for job, run in metrics.items() if run["status"] == "completed"}
     best_job = max(completed, key=lambda job: completed[job]["val_accuracy"])
@@ -129,3 +134,4 @@ def test_submitit_local_launcher_runs_each_job_in_its_own_process(tiny_idx_dir, 
     metrics = job_metrics(sweep_dir)
     assert sorted(metrics) == ["0", "1"]
     assert all(run["status"] == "completed" for run in metrics.values())
+    assert f"sweep {sweep_dir}: 2 jobs: 2 completed;" in process.stderr
