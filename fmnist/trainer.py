@@ -175,7 +175,9 @@ class Trainer:
         ``shuffled_x`` is a preallocated buffer the size of ``x`` (reused across epochs).
         """
         order = self.rng.permutation(len(x))
-        np.take(x, order, axis=0, out=shuffled_x)
+        # mode="clip": with out=, the default mode ("raise") gathers into a temporary first and copies it,
+        # 4x the time (0.30 s against 0.075 s for 54,000 images); a permutation never needs clipping.
+        np.take(x, order, axis=0, out=shuffled_x, mode="clip")
         if augment and self.augment is not None:
             self.augment(shuffled_x, self.rng)
         shuffled_labels = labels[order]
