@@ -70,6 +70,7 @@ from fmnist.augment import shifted
 from fmnist.data import IMAGE_SHAPE, DataError, DataSplits, load_dataset
 from fmnist.nn.losses import softmax
 from fmnist.nn.network import MLP
+from fmnist.outputs import CHECKPOINT_FILE, OutputFolderError, create_output_folder
 
 #: Test-time copies, in the order ``--tta N`` takes them: (dy, dx) in pixels.
 TTA_SHIFTS = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1))
@@ -116,7 +117,6 @@ def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
 def load_members(run_dirs: list[Path]) -> list[Member]:
     """Each run's network and config from its ``model.npz``, each folder once."""
     from fmnist.checkpoint import load_checkpoint
-    from fmnist.outputs import CHECKPOINT_FILE
 
     members, seen = [], set()
     for run_dir in run_dirs:
@@ -127,8 +127,9 @@ def load_members(run_dirs: list[Path]) -> list[Member]:
         if not run_dir.is_dir():
             raise EnsembleError(f"{run_dir}: no such folder; pass training runs' folders")
         if not path.is_file():
-            raise EnsembleError(f"{run_dir} holds no {CHECKPOINT_FILE}: pass the folder of a training run that "
-                                "completed (or was interrupted after its first epoch), where the model is saved")
+            raise EnsembleError(f"{run_dir} holds no {CHECKPOINT_FILE}: " + (sweep_hint(run_dir) or
+                                "pass the folder of a training run that completed (or was interrupted after its "
+                                "first epoch), where the model is saved"))
         try:
             network, config = load_checkpoint(path)
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
@@ -137,6 +138,21 @@ def load_members(run_dirs: list[Path]) -> list[Member]:
     if not members:
         raise EnsembleError("no runs to ensemble: name RUN_DIRs and/or --top K SWEEP_DIR")
     return members
+
+
+def sweep_hint(folder: Path) -> str | None:
+    """For a sweep's folder named where a run's is expected: what it holds and what to pass instead."""
+    from fmnist.report import run_dirs
+
+    jobs = [job for job in run_dirs(folder) if job != folder]
+    if not jobs:
+        return None
+    saved = [job for job in jobs if (job / CHECKPOINT_FILE).is_file()]
+    if not saved:
+        return ("it is a sweep's folder, and none of the runs in it has a saved model yet (running, or stopped: "
+                "rerun the sweep's command with the same hydra.sweep.dir to finish them)")
+    return (f"it is a sweep's folder (runs with a saved model: {len(saved)} of {len(jobs)}); pass "
+            f"--top K {folder} for its K runs with the best validation accuracy, or name run folders, e.g. {saved[0]}")
 
 
 def data_settings(member: Member) -> dict[str, str]:
@@ -428,15 +444,16 @@ def main(argv: list[str] | None = None) -> int:
                 raise EnsembleError(f"--top {args.top[0]}: name the sweeps too, as in --top 3 SWEEP_DIR [SWEEP_DIR ...]")
             run_dirs += top_runs([Path(folder) for folder in args.top[1:]], top_count(args.top[0]))
         members = load_members(run_dirs)
+        check_shared_data(members)  # (predict checks too) refused runs leave no output folder behind
+        out_dir = create_output_folder(args.out or default_out_dir(datetime.now()))  # before the work, not after it
         result = predict(members, args.tta, args.dataset_path)
         def select(images: np.ndarray | None = None) -> list[int] | None:
             return greedy_selection(result, selected_by, images) if args.select == "greedy" else None
 
         held_out = held_out_accuracies(result, select) if args.held_out else None
-        out_dir = args.out or default_out_dir(datetime.now())
         summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=select(),
                                 selected_by=selected_by, held_out=held_out)
-    except (EnsembleError, DataError) as error:
+    except (EnsembleError, DataError, OutputFolderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_report(summary, out_dir))

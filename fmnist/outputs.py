@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,30 @@ def write_json_atomically(path: Path, payload: dict) -> None:
     """Readers (and a resumed run) never see half a file: see :mod:`fmnist.atomic`."""
     text = json.dumps(_json_safe(payload), indent=2) + "\n"
     write_atomically(path, lambda file: file.write(text.encode()))
+
+
+class OutputFolderError(Exception):
+    """An output folder that cannot be created or written to, with a message for the user."""
+
+
+def create_output_folder(folder: str | Path, option: str = "--out") -> Path:
+    """Create ``folder`` (and its parents) and check that files can be written in it, so that a tool
+    given a bad ``--out`` stops at once, before any work, with one line instead of a traceback.
+
+    Raises :class:`OutputFolderError` naming ``option``, the folder and the reason.
+    """
+    folder = Path(folder)
+    step = "cannot create it"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        step = "cannot create files in it"  # a folder can exist and still refuse them (read-only, /proc)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        reason = "a file of that name is in the way" if isinstance(error, FileExistsError) else \
+            f"{step}: {error.strerror or error}"
+        raise OutputFolderError(f"{option} {folder}: cannot write there ({reason}); "
+                                "pass a folder you can write to") from None
+    return folder
 
 
 def read_metrics(run_dir: str | Path) -> dict:

@@ -3,9 +3,10 @@
 Reads every run under SWEEP_DIR (each folder holding ``metrics.json``, with ``config.yaml`` and
 ``.hydra/overrides.yaml`` beside it, as a Hydra multirun leaves them) and writes into SWEEP_DIR/report/:
 
-- ``runs.csv``, ``runs.md``: one row per run, best validation accuracy first; runs without one
-  (failed, diverged, still running, stopped: marked running with no process holding them) last,
-  with their status;
+- ``runs.csv``, ``runs.md``: one row per run, best validation accuracy first; then the unfinished runs
+  (still running, or stopped: marked running with no process holding them), whose best_val_accuracy and
+  epochs_completed are those of their epochs so far, read from their history, best first; then the
+  runs without any (failed, diverged, stopped before their first epoch), with their status;
 - ``importance.csv``, ``importance.png``: for each hyperparameter that varies, how much of the
   variance of validation accuracy its values explain (η², between-group / total variance), the η²
   that chance alone gives on average with that many values and runs, and the absolute Spearman rank
@@ -15,8 +16,8 @@ Reads every run under SWEEP_DIR (each folder holding ``metrics.json``, with ``co
 - ``val_accuracy_by_run.png``: validation accuracy per job; for a sequential search (Optuna's TPE, where
   each trial is chosen from the earlier ones) also a least-squares trend and the running best;
 - ``curves.png``: validation accuracy and loss per epoch of the best runs;
-- ``best_command.txt``, ``summary.json``: the best run by validation accuracy (never by test) as a
-  ready ``python train.py ...`` command.
+- ``best_command.txt``, ``summary.json``: the best finished run by validation accuracy (never by test) as a
+  ready ``python train.py ...`` command; ``summary.json`` also names the best unfinished run so far.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from fmnist.cli import preset_settings
-from fmnist.outputs import CONFIG_FILE, METRICS_FILE, read_metrics, write_json_atomically
+from fmnist.outputs import (CONFIG_FILE, METRICS_FILE, OutputFolderError, create_output_folder, read_metrics,
+                            write_json_atomically)
 from fmnist.resume import is_output_only
 from fmnist.run_lock import is_in_use
 from fmnist.tracking import RUN_NAME_KEYS, flatten
@@ -79,9 +81,21 @@ class Run:
         return math.nan if value is None else float(value)
 
     @property
+    def best_val_accuracy(self) -> float:
+        value = self.metrics.get("best_val_accuracy", math.nan)
+        return math.nan if value is None else float(value)
+
+    @property
     def finished(self) -> bool:
         """Has a validation accuracy to compare: not failed or diverged, and evaluated."""
         return self.status not in FAILED_STATUSES and math.isfinite(self.val_accuracy)
+
+    @property
+    def unfinished(self) -> bool:
+        """Not evaluated at the end (running, stopped) but through at least one validated epoch: its
+        best_val_accuracy is that of its epochs so far (:func:`progress_from_history`)."""
+        return (not self.finished and self.status not in FAILED_STATUSES
+                and math.isfinite(self.best_val_accuracy))
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -133,8 +147,22 @@ def run_dirs(sweep_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda job_dir: _natural_key(job_dir.relative_to(sweep_dir).as_posix()))
 
 
+def progress_from_history(history: list[dict]) -> dict:
+    """epochs_completed, best_val_accuracy and best_epoch of the epochs in ``history``, as the trainer's
+    final summary has them (the first epoch with the highest val_accuracy): how far a run without that
+    summary (still running, or stopped) got."""
+    progress = {"epochs_completed": len(history)}
+    validated = [row for row in history if isinstance(row.get("val_accuracy"), (int, float))
+                 and math.isfinite(row["val_accuracy"])]
+    if validated:
+        best = max(validated, key=lambda row: row["val_accuracy"])
+        progress.update(best_val_accuracy=best["val_accuracy"], best_epoch=best["epoch"])
+    return progress
+
+
 def collect_runs(sweep_dir: str | Path) -> list[Run]:
-    """Every run below ``sweep_dir``, in job order (numeric), with its flat config, metrics and overrides."""
+    """Every run below ``sweep_dir``, in job order (numeric), with its flat config, metrics and overrides.
+    A run whose metrics.json has no final summary yet gets its progress from its history."""
     sweep_dir = Path(sweep_dir)
     options = option_names()
     runs = []
@@ -143,7 +171,10 @@ def collect_runs(sweep_dir: str | Path) -> list[Run]:
         config = OmegaConf.to_container(OmegaConf.load(config_path)) if config_path.is_file() else {}
         overrides = [str(item) for item in OmegaConf.load(overrides_path)] if overrides_path.is_file() else []
         relative = job_dir.relative_to(sweep_dir).as_posix()
-        runs.append(Run(job_dir, flat_config(config, options), read_metrics(job_dir), overrides,
+        metrics = read_metrics(job_dir)
+        if "epochs_completed" not in metrics:  # written with the summary, at the end of training
+            metrics.update(progress_from_history(metrics.get("history") or []))
+        runs.append(Run(job_dir, flat_config(config, options), metrics, overrides,
                         name=job_dir.name if relative == "." else relative))
     return runs
 
@@ -163,8 +194,14 @@ def varying_hyperparameters(runs: list[Run]) -> list[str]:
 
 
 def ranked(runs: list[Run]) -> list[Run]:
-    """Best validation accuracy first; runs without one (failed, diverged, running) last, in job order."""
-    return sorted(runs, key=lambda run: (not run.finished, -run.val_accuracy if run.finished else 0.0))
+    """Finished runs, best validation accuracy first; then unfinished ones (running, stopped), best validation
+    accuracy so far first; then the rest (failed, diverged, no epoch validated), in job order."""
+    def order(run: Run) -> tuple[int, float]:
+        if run.finished:
+            return 0, -run.val_accuracy
+        return (1, -run.best_val_accuracy) if run.unfinished else (2, 0.0)
+
+    return sorted(runs, key=order)
 
 
 # ---------------------------------------------------------------------------------------- formatting
@@ -313,6 +350,7 @@ def _mean_seconds_per_epoch(run: Run) -> float:
 
 
 TABLE_METRICS = ("val_accuracy", "best_val_accuracy", "test_accuracy", "epochs_completed")
+UNFINISHED_PROGRESS = ("best_val_accuracy", "best_epoch", "epochs_completed")  # see progress_from_history
 
 
 def table_rows(runs: list[Run], keys: list[str]) -> list[dict]:
@@ -347,8 +385,13 @@ def _markdown_cell(column: str, value) -> str:
     return format_value(value)
 
 
-def write_tables(rows: list[dict], out_dir: Path) -> None:
-    """runs.csv (csv module, full precision) and runs.md (a Markdown table, short numbers)."""
+UNFINISHED_NOTE = ("Unfinished runs (running, stopped): best_val_accuracy and epochs_completed so far, from their "
+                   "history; val_accuracy and test_accuracy come with the final evaluation. Ranked after the "
+                   "finished runs.")
+
+
+def write_tables(rows: list[dict], out_dir: Path, note: str | None = None) -> None:
+    """runs.csv (csv module, full precision) and runs.md (a Markdown table, short numbers, then ``note``)."""
     columns = list(rows[0])
     with (out_dir / "runs.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=columns)
@@ -356,6 +399,8 @@ def write_tables(rows: list[dict], out_dir: Path) -> None:
         writer.writerows({key: _csv_cell(value) for key, value in row.items()} for row in rows)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_markdown_cell(key, row[key]) for key in columns) + " |" for row in rows]
+    if note:
+        lines += ["", note]
     (out_dir / "runs.md").write_text("\n".join(lines) + "\n")
 
 
@@ -566,9 +611,10 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
     out_dir.mkdir(parents=True, exist_ok=True)
     keys = varying_hyperparameters(runs)
     rows = table_rows(runs, keys)
-    write_tables(rows, out_dir)
-    scores = importance(runs, keys)
     best_runs = [run for run in ranked(runs) if run.finished]
+    unfinished = [run for run in ranked(runs) if run.unfinished]
+    write_tables(rows, out_dir, UNFINISHED_NOTE if unfinished else None)
+    scores = importance(runs, keys)
     figures = []
     if best_runs and keys:
         write_importance(scores, out_dir)
@@ -576,12 +622,17 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
         figures.append(plot_importance(scores, out_dir / "importance.png"))
     if best_runs:
         figures.append(plot_by_run_order(runs, out_dir / "val_accuracy_by_run.png", sequential_search(runs)))
-        shown = [run for run in best_runs[:top] if run.metrics.get("history")]
+    shown = [run for run in best_runs + unfinished if run.metrics.get("history")][:top]
+    if shown:
         label_keys = varying_hyperparameters(shown)
-        curves = {run_label(run, label_keys): run.metrics["history"] for run in shown}
-        figures.append(metric_overlay(curves, out_dir / "curves.png",
-                                      title=f"Top {len(curves)} runs by validation accuracy"))
+        curves = {run_label(run, label_keys) + (f" ({run.status})" if run.unfinished else ""): run.metrics["history"]
+                  for run in shown}
+        title = f"Top {len(curves)} runs by validation accuracy"
+        if any(run.unfinished for run in shown):
+            title += ": unfinished runs (status in brackets) after the finished ones"
+        figures.append(metric_overlay(curves, out_dir / "curves.png", title=title))
     best = best_runs[0] if best_runs else None
+    leader = unfinished[0] if unfinished else None
     summary = {
         "runs": len(runs),
         "statuses": dict(Counter(run.status for run in runs)),
@@ -590,6 +641,9 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
         "best_test_accuracy": best.metrics.get("test_accuracy", math.nan) if best else math.nan,
         "best_command": best_command(best, keys) if best else None,
         "finished_runs": len(best_runs),
+        "unfinished_runs": len(unfinished),
+        "best_unfinished": {"job": leader.name, "status": leader.status,
+                            **{key: leader.metrics.get(key) for key in UNFINISHED_PROGRESS}} if leader else None,
         "importance": [[row["hyperparameter"], row["eta_squared"], row["eta_squared_by_chance"]] for row in scores],
     }
     if best:
@@ -603,6 +657,15 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
         table = [[_csv_cell(row[column]) for column in columns] for row in rows]
         wandb_run.log({"report/runs": wandb.Table(columns=columns, data=table)})
     return summary
+
+
+def format_unfinished(summary: dict) -> str:
+    """The best unfinished run so far: how far it got, said to be unfinished."""
+    leader = summary["best_unfinished"]
+    return (f"best of the {summary['unfinished_runs']} unfinished runs so far (from their history; ranked after "
+            f"the finished runs): job {leader['job']} ({leader['status']})  "
+            f"best_val_accuracy {leader['best_val_accuracy']:.4f} in epoch {leader['best_epoch']} of "
+            f"{leader['epochs_completed']} completed")
 
 
 def format_summary(summary: dict, out_dir: Path) -> str:
@@ -623,8 +686,11 @@ def format_summary(summary: dict, out_dir: Path) -> str:
             if summary["finished_runs"] < FEW_RUNS:
                 lines.append(f"importance from only {summary['finished_runs']} finished runs: a hint, not a ranking")
         lines.append(f"rerun the best: {summary['best_command']}")
-    else:
-        lines.append("no run has a validation accuracy yet: nothing to rank")
+    if summary["best_unfinished"] is not None:
+        lines.append(format_unfinished(summary))
+    if summary["best_job"] is None:
+        lines.append("no run has finished yet: no final validation accuracy to rank by, no best command"
+                     if summary["best_unfinished"] else "no run has a validation accuracy yet: nothing to rank")
     lines.append(f"report in {out_dir}")
     return "\n".join(lines)
 
@@ -650,7 +716,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no runs under {args.sweep_dir}: none of its folders holds a {METRICS_FILE}. "
               "Pass the folder of a multirun whose jobs have started", file=sys.stderr)
         return 2
-    out_dir = args.out or args.sweep_dir / "report"
+    try:
+        out_dir = create_output_folder(args.out or args.sweep_dir / "report")
+    except OutputFolderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     wandb_run = None
     if args.wandb:
         from fmnist.tracking import open_run

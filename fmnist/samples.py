@@ -45,10 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     from hydra.errors import HydraException
 
     from fmnist.experiment import ConfigError
+    from fmnist.outputs import OutputFolderError, create_output_folder
 
     try:
-        path = write_samples(args.overrides, args.out)
-    except (ConfigError, HydraException) as error:
+        path = write_samples(args.overrides, create_output_folder(args.out))
+    except (ConfigError, HydraException, OutputFolderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(path)

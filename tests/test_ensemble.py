@@ -349,3 +349,30 @@ def test_select_greedy_held_out_is_printed_and_written_with_the_whole_validation
     assert "held_out_*: the accuracy on each half of the validation images of the selection made on the other" in out
     header = next(line for line in out.splitlines() if line.strip().startswith("val_accuracy"))
     assert header.split()[-2:] == ["held_out_val_accuracy", "picks"]
+
+
+def test_an_out_folder_that_cannot_be_written_exits_2_before_the_predictions(runs, tmp_path, capsys, monkeypatch):
+    in_the_way = tmp_path / "a_file"
+    in_the_way.write_text("not a folder\n")
+    monkeypatch.setattr("fmnist.ensemble.predict", lambda *args: pytest.fail("predicted before checking --out"))
+    assert main([str(runs[0]), "--out", str(in_the_way / "ensemble")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --out {in_the_way / 'ensemble'}: cannot write there (")
+    assert "pass a folder you can write to" in error
+
+
+def test_a_sweeps_folder_named_as_a_run_suggests_its_top_runs(runs, tmp_path, capsys):
+    sweep_dir = runs[0].parent
+    assert main([str(sweep_dir), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert f"{sweep_dir} holds no {CHECKPOINT_FILE}: it is a sweep's folder (runs with a saved model: 3 of 3)" in error
+    assert f"--top K {sweep_dir}" in error and f"e.g. {runs[0]}" in error
+
+
+def test_a_sweeps_folder_whose_runs_have_no_model_yet_says_how_to_finish_them(tmp_path, capsys):
+    (tmp_path / "sweep" / "0").mkdir(parents=True)
+    (tmp_path / "sweep" / "0" / METRICS_FILE).write_text(json.dumps({"status": "running", "history": []}))
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "it is a sweep's folder, and none of the runs in it has a saved model yet" in error
+    assert "same hydra.sweep.dir" in error

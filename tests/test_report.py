@@ -372,3 +372,56 @@ def test_a_run_marked_running_that_no_process_holds_is_reported_stopped(sweep_di
     output = capsys.readouterr().out
     assert "12 runs: 8 completed, 1 diverged, 1 failed, 1 running, 1 stopped" in output
     assert "stopped: killed before they could say so" in output
+
+
+@pytest.mark.parametrize("out", ["a_file", "a_file/report"])
+def test_an_out_folder_that_cannot_be_written_exits_2_with_one_line(sweep_dir, tmp_path, capsys, out):
+    (tmp_path / "a_file").write_text("in the way\n")
+    assert main([str(sweep_dir), "--out", str(tmp_path / out)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --out {tmp_path / out}: cannot write there (")
+    assert error.rstrip().endswith("pass a folder you can write to") and error.count("\n") == 1
+
+
+def write_unfinished_job(sweep_dir, number, val_accuracies):
+    """A job stopped mid-training (a parallel sweep's parent got Ctrl-C): metrics.json still says running and
+    holds only its history, no summary; no process holds the folder."""
+    write_job(sweep_dir, number, "adam", 0.01, "ReLU", math.nan)
+    history = [{"epoch": epoch, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.0, "val_accuracy": value,
+                "seconds_per_epoch": 0.5} for epoch, value in enumerate(val_accuracies, start=1)]
+    (sweep_dir / str(number) / "metrics.json").write_text(
+        json.dumps({"status": "running", "message": "", "history": history}))
+
+
+def test_stopped_runs_show_how_far_they_got_and_are_ranked_after_the_finished_ones(sweep_dir, capsys):
+    write_unfinished_job(sweep_dir, 11, [0.5, 0.6, 0.55])
+    write_unfinished_job(sweep_dir, 12, [0.7, 0.95, 0.9, 0.92])  # better so far than every finished run
+    assert main([str(sweep_dir)]) == 0
+    rows = list(csv.DictReader((sweep_dir / "report" / "runs.csv").open()))
+    assert [row["job"] for row in rows] == ["7", "6", "5", "4", "3", "2", "1", "0", "12", "11", "8", "10"]
+    assert [(row["status"], row["val_accuracy"], row["best_val_accuracy"], row["test_accuracy"],
+             row["epochs_completed"]) for row in rows[8:10]] == [("stopped", "", "0.95", "", "4"),
+                                                                 ("stopped", "", "0.6", "", "3")]
+    assert "Unfinished runs (running, stopped)" in (sweep_dir / "report" / "runs.md").read_text()
+    output = capsys.readouterr().out
+    assert "job 7  val_accuracy 0.8060" in output  # the best command comes from a finished run
+    assert ("best of the 2 unfinished runs so far (from their history; ranked after the finished runs): job 12 "
+            "(stopped)  best_val_accuracy 0.9500 in epoch 2 of 4 completed") in output
+    summary = json.loads((sweep_dir / "report" / "summary.json").read_text())
+    assert summary["best_job"] == "7" and summary["finished_runs"] == 8 and summary["unfinished_runs"] == 2
+    assert summary["best_unfinished"] == {"job": "12", "status": "stopped", "best_val_accuracy": 0.95,
+                                          "best_epoch": 2, "epochs_completed": 4}
+
+
+def test_a_sweep_stopped_before_any_run_finished_shows_their_progress_but_no_best_command(tmp_path, capsys):
+    write_unfinished_job(tmp_path, 0, [0.4, 0.8, 0.7])
+    write_unfinished_job(tmp_path, 1, [])  # stopped before its first epoch ended
+    assert main([str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert "job 0 (stopped)  best_val_accuracy 0.8000 in epoch 2 of 3 completed" in output
+    assert "no run has finished yet: no final validation accuracy to rank by, no best command" in output
+    rows = list(csv.DictReader((tmp_path / "report" / "runs.csv").open()))
+    assert [(row["job"], row["best_val_accuracy"], row["epochs_completed"]) for row in rows] == [("0", "0.8", "3"),
+                                                                                                ("1", "", "0")]
+    assert_png(tmp_path / "report" / "curves.png")
+    assert not (tmp_path / "report" / "best_command.txt").exists()

@@ -33,3 +33,12 @@ def test_sample_grid_is_logged_to_an_offline_wandb_run(tiny_idx_dir, tmp_path, m
     assert any("samples" in key for item in logged for key in item)
     (run,) = [record["run"] for record in records if record["type"] == "run"]
     assert run["display_name"] == "samples-fashion_mnist"
+
+
+def test_an_out_folder_that_cannot_be_written_exits_2_naming_it(tiny_idx_dir, tmp_path, capsys):
+    in_the_way = tmp_path / "a_file"
+    in_the_way.write_text("not a folder\n")
+    arguments = [f"dataset.path={tiny_idx_dir}", "dataset.download=false", "logger=none"]
+    assert main([*arguments, "--out", str(in_the_way)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --out {in_the_way}: cannot write there (") and "pass a folder you can write to" in error
