@@ -109,8 +109,10 @@ def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
     finished = [run for run in ranked(runs) if run.finished]
     if len(finished) < count:
         where = "the sweep has" if len(sweep_dirs) == 1 else f"the {len(sweep_dirs)} sweeps have"
+        fix = (f"use --top {len(finished)} or less" if finished else
+               "let their runs finish first (rerun the sweep's command with the same hydra.sweep.dir)")
         raise EnsembleError(f"--top {count} {' '.join(map(str, sweep_dirs))}: {where} {len(finished)} runs with a "
-                            f"validation accuracy, fewer than {count}; use --top {len(finished)} or less")
+                            f"validation accuracy, fewer than {count}; {fix}")
     return [run.job_dir for run in finished[:count]]
 
 

@@ -22,12 +22,13 @@ class CheckOutputFolder(Callback):
 
 def create_output_folder(folder, key: str) -> None:
     """Create ``folder`` (Hydra would, a moment later; ``${now:...}`` resolves to the same time, it is cached)."""
-    path = Path(str(folder))
+    from fmnist.outputs import OutputFolderError
+    from fmnist.outputs import create_output_folder as create_writable_folder
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        print(f"error: {key}={path} cannot be used as the output folder ({error.strerror or error}); "
-              f"choose a folder you can create and write to", file=sys.stderr)
+        create_writable_folder(str(folder), setting=f"{key}={folder}")
+    except OutputFolderError as error:
+        print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 
 

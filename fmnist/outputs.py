@@ -43,11 +43,12 @@ class OutputFolderError(Exception):
     """An output folder that cannot be created or written to, with a message for the user."""
 
 
-def create_output_folder(folder: str | Path, option: str = "--out") -> Path:
+def create_output_folder(folder: str | Path, setting: str | None = None) -> Path:
     """Create ``folder`` (and its parents) and check that files can be written in it, so that a tool
-    given a bad ``--out`` stops at once, before any work, with one line instead of a traceback.
+    given a bad ``--out`` (or a run a bad ``hydra.run.dir``) stops at once, before any work, with one
+    line instead of a traceback.
 
-    Raises :class:`OutputFolderError` naming ``option``, the folder and the reason.
+    Raises :class:`OutputFolderError` naming the setting (``setting``, default ``--out FOLDER``) and the reason.
     """
     folder = Path(folder)
     step = "cannot create it"
@@ -58,7 +59,7 @@ def create_output_folder(folder: str | Path, option: str = "--out") -> Path:
     except OSError as error:
         reason = "a file of that name is in the way" if isinstance(error, FileExistsError) else \
             f"{step}: {error.strerror or error}"
-        raise OutputFolderError(f"{option} {folder}: cannot write there ({reason}); "
+        raise OutputFolderError(f"{setting or f'--out {folder}'}: cannot write there ({reason}); "
                                 "pass a folder you can write to") from None
     return folder
 

@@ -257,7 +257,7 @@ def test_runs_with_different_input_sizes_are_refused(runs, tmp_path):
     (["{empty}/nowhere"], ["{empty}/nowhere", "no such folder"]),
     ([], ["no runs", "--top K SWEEP_DIR"]),
     (["--top", "0", "{empty}"], ["--top 0", ">= 1"]),
-    (["--top", "3", "{empty}"], ["--top 3", "0 runs with a validation accuracy"]),
+    (["--top", "3", "{empty}"], ["--top 3", "0 runs with a validation accuracy", "let their runs finish first"]),
     (["--top", "3"], ["--top 3", "name the sweeps too"]),
     (["{empty}", "--select", "best"], ["--select", "'best'", "greedy"]),
     (["{empty}", "--by", "accuracy"], ["--by accuracy", "add --select greedy"]),

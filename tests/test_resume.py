@@ -265,7 +265,7 @@ def test_an_unusable_output_folder_exits_2_with_one_line(tmp_path, arguments):
     process = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
     key = arguments[-1].partition("=")[0]
     assert process.returncode == 2
-    assert process.stderr.startswith(f"error: {key}=") and "output folder" in process.stderr
+    assert process.stderr.startswith(f"error: {key}=") and "cannot write there" in process.stderr
     assert "Traceback" not in process.stderr and len(process.stderr.strip().splitlines()) == 1
 
 
