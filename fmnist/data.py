@@ -309,6 +309,9 @@ def _files_in_user_folder(folder: Path) -> dict[str, Path]:
         raise DataError(f"dataset.path={folder}: no such folder. Pass a folder holding {expected}, "
                         "or leave dataset.path unset to use the system copy or the download cache.")
     found, missing = _files_in(folder)
+    if len(missing) == len(FILE_NAMES):
+        raise DataError(f"dataset.path={folder} holds none of the four files it needs, gzipped or not: "
+                        f"{expected}.")
     if missing:
         raise DataError(f"dataset.path={folder} lacks {', '.join(missing)}. The folder must hold all four "
                         f"files, gzipped or not: {expected}.")

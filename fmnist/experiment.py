@@ -6,6 +6,7 @@ A run folder is used by one process at a time (:mod:`fmnist.run_lock`) and resum
 """
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import secrets
@@ -48,6 +49,28 @@ def true_or_false(value, key: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{key} must be true or false, got {value!r}")
     return value
+
+
+SETTINGS = {  # the keys of the blocks read here one by one (the other blocks go to their classes' constructors)
+    "model": ("hidden_sizes", "num_layers", "hidden_size", "dropout", "dtype"),
+    "trainer": ("epochs", "batch_size", "lr_schedule", "warmup_epochs", "ema_decay", "progress"),
+    "checkpoint": ("every_n_epochs",),
+}
+
+
+def known_settings_only(cfg: DictConfig) -> None:
+    """A ConfigError for a key of ``model``, ``trainer`` or ``checkpoint`` that nothing reads.
+
+    ``+trainer.epochz=3`` adds a key without checking it; unchecked, the run would train its default
+    epochs with the typo sitting in its config.
+    """
+    for block, known in SETTINGS.items():
+        for name in cfg.get(block) or {}:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {block}.{close[0]}? " if close else ""
+                raise ConfigError(f"{block}.{name} is not a setting: {hint}{block} has "
+                                  f"{', '.join(known)}")
 
 
 def hidden_sizes(model: DictConfig) -> list[int]:
@@ -120,6 +143,7 @@ class Experiment:
         self.wandb_run_id: str | None = None  # kept in the checkpoints, so a resumed run logs to the same wandb run
 
     def build_data(self):
+        known_settings_only(self.cfg)
         dtype = self.cfg.model.dtype
         if dtype not in DTYPES:
             raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")

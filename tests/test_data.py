@@ -200,6 +200,14 @@ def test_user_folder_lacking_files_names_the_folder_and_the_missing_files(datase
     assert "lacks train-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz." in message
 
 
+def test_empty_user_folder_names_each_needed_file_once(tmp_path):
+    with pytest.raises(DataError) as error:
+        find_dataset_files("fashion_mnist", path=str(tmp_path))
+    message = str(error.value)
+    assert f"dataset.path={tmp_path} holds none of the four files it needs" in message
+    assert all(message.count(name) == 1 for name in data.FILE_NAMES.values())
+
+
 def test_uncompressed_files_are_accepted(dataset_folder):
     for gzipped in list(dataset_folder.iterdir()):
         gzipped.with_suffix("").write_bytes(gzip.decompress(gzipped.read_bytes()))

@@ -73,6 +73,9 @@ def test_run_leaves_config_metrics_and_a_checkpoint_that_agrees(tiny_idx_dir, tm
     ("seed=-1", "seed must be an integer >= 0, got -1"),
     ("dataset.standardize=maybe", "dataset: dataset.standardize='maybe' is not allowed: use true or false."),
     ("augment.max_shift=-2", "augment: augment.max_shift must be a whole number of pixels from 0 to 27"),
+    ("+trainer.epochz=3", "trainer.epochz is not a setting: did you mean trainer.epochs? trainer has epochs, "),
+    ("+model.dropuot=0.1", "model.dropuot is not a setting: did you mean model.dropout?"),
+    ("+checkpoint.keep=5", "checkpoint.keep is not a setting: checkpoint has every_n_epochs"),
 ])
 def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_dir, tmp_path, override, message):
     cfg = compose_config(tiny_idx_dir, ["model=mlp", override])

@@ -27,9 +27,10 @@ def compose_with(overrides: list[str], return_hydra_config: bool = False):
 
 def builds(overrides: list[str]) -> None:
     """The overrides compose and every object of the experiment can be built from them."""
-    from fmnist.experiment import hidden_sizes, instantiate, without_unused_keys
+    from fmnist.experiment import hidden_sizes, instantiate, known_settings_only, without_unused_keys
 
     cfg = compose_with(["logger=none", *overrides])
+    known_settings_only(cfg)
     instantiate(without_unused_keys(cfg.optimizer, "optimizer"), "optimizer")
     instantiate(cfg.activation, "activation"), instantiate(cfg.init, "init"), instantiate(cfg.loss, "loss")
     assert all(size >= 1 for size in hidden_sizes(cfg.model))
