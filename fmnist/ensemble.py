@@ -108,6 +108,9 @@ def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
         runs += collect_runs(sweep_dir)
     finished = [run for run in ranked(runs) if run.finished]
     if len(finished) < count:
+        if len(sweep_dirs) == 1 and [run.job_dir for run in runs] == sweep_dirs:
+            raise EnsembleError(f"--top {count} {sweep_dirs[0]}: that is one training run's folder, not a sweep's; "
+                                f"name run folders without --top, or give --top a sweep's folder (hydra.sweep.dir)")
         where = "the sweep has" if len(sweep_dirs) == 1 else f"the {len(sweep_dirs)} sweeps have"
         fix = (f"use --top {len(finished)} or less" if finished else
                "let their runs finish first (rerun the sweep's command with the same hydra.sweep.dir)")

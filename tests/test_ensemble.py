@@ -275,6 +275,12 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, arguments, 
     assert "Traceback" not in process.stderr
 
 
+def test_top_given_a_run_folder_says_it_is_not_a_sweep(runs, tmp_path, capsys):
+    assert main(["--top", "2", str(runs[0]), "--out", str(tmp_path / "out")]) == 2
+    assert f"--top 2 {runs[0]}: that is one training run's folder, not a sweep's" in capsys.readouterr().err
+    assert main(["--top", "1", str(runs[0]), "--out", str(tmp_path / "out")]) == 0  # a pool may hold single runs
+
+
 def test_a_dataset_path_without_the_data_exits_2_naming_it(runs, tmp_path, capsys):
     assert main([str(runs[0]), "--dataset-path", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert f"dataset.path={tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().err
