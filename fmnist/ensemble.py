@@ -442,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.by and not args.select:
         parser.error(f"--by {args.by} is the criterion of --select greedy: add --select greedy, or leave out --by")
     selected_by = args.by or "log_loss"
+    out_dir = Path(args.out or default_out_dir(datetime.now()))
+    out_existed = out_dir.exists()
     try:
         run_dirs = list(args.run_dirs)
         if args.top:
@@ -450,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dirs += top_runs([Path(folder) for folder in args.top[1:]], top_count(args.top[0]))
         members = load_members(run_dirs)
         check_shared_data(members)  # (predict checks too) refused runs leave no output folder behind
-        out_dir = create_output_folder(args.out or default_out_dir(datetime.now()))  # before the work, not after it
+        create_output_folder(out_dir)  # before the work, not after it
         result = predict(members, args.tta, args.dataset_path)
         def select(images: np.ndarray | None = None) -> list[int] | None:
             return greedy_selection(result, selected_by, images) if args.select == "greedy" else None
@@ -459,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=select(),
                                 selected_by=selected_by, held_out=held_out)
     except (EnsembleError, DataError, OutputFolderError) as error:
+        if not out_existed and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # e.g. a wrong --dataset-path: no empty folder left behind
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_report(summary, out_dir))

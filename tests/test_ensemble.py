@@ -284,6 +284,7 @@ def test_top_given_a_run_folder_says_it_is_not_a_sweep(runs, tmp_path, capsys):
 def test_a_dataset_path_without_the_data_exits_2_naming_it(runs, tmp_path, capsys):
     assert main([str(runs[0]), "--dataset-path", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert f"dataset.path={tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # the output folder, made before the data was looked for, is gone again
 
 
 def test_held_out_accuracy_of_all_runs_alike_is_the_mean_of_the_two_halves(runs, tmp_path):
