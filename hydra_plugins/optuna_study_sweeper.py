@@ -141,9 +141,16 @@ class OptunaStudySweeper(Sweeper):
             study.enqueue_trial(trial.params, user_attrs={RESUMES_TRIAL: job_folder(trial)})
             log.info("Trial %d stopped before it ended (%s): queued again to continue there", trial.number, folder)
 
+    def check_counts(self) -> None:
+        """``n_trials`` >= 0 (0: only queue stopped trials again) and ``n_jobs`` >= 1, whole numbers."""
+        for key, value, least in (("n_trials", self.n_trials, 0), ("n_jobs", self.n_jobs, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise SweeperConfigError(f"hydra.sweeper.{key}={value}: must be a whole number >= {least}")
+
     def sweep(self, arguments: list[str]) -> None:
         import optuna
 
+        self.check_counts()
         distributions, fixed = search_space([*self.params, *arguments])
         study = optuna.create_study(study_name=self.study_name, storage=open_storage(self.storage),
                                     sampler=self.sampler, direction=self.direction, load_if_exists=True)

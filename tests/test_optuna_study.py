@@ -65,11 +65,16 @@ def test_unusable_storage_is_refused_with_what_to_do(storage, message):
     assert is_sweeper_config_error(error.value)
 
 
-def test_bad_storage_on_the_command_line_exits_2_without_a_traceback(tiny_idx_dir, tmp_path):
-    process = multirun("+sweep=optuna", "hydra.sweeper.storage=study.log", sweep_dir=tmp_path / "sweep",
-                       data_dir=tiny_idx_dir, timeout=120)
+@pytest.mark.parametrize("setting, message", [
+    ("hydra.sweeper.storage=study.log", "hydra.sweeper.storage=study.log is neither a database URL nor a journal file"),
+    ("hydra.sweeper.n_trials=-1", "hydra.sweeper.n_trials=-1: must be a whole number >= 0"),
+    ("hydra.sweeper.n_jobs=0", "hydra.sweeper.n_jobs=0: must be a whole number >= 1"),
+])
+def test_bad_sweeper_settings_on_the_command_line_exit_2_without_a_traceback(tiny_idx_dir, tmp_path, setting,
+                                                                              message):
+    process = multirun("+sweep=optuna", setting, sweep_dir=tmp_path / "sweep", data_dir=tiny_idx_dir, timeout=120)
     assert process.returncode == 2
-    assert "hydra.sweeper.storage=study.log is neither a database URL nor a journal file" in process.stderr
+    assert message in process.stderr
     assert "Traceback" not in process.stderr
 
 
