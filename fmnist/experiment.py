@@ -21,7 +21,8 @@ from fmnist.averaging import ExponentialAverage
 from fmnist.callbacks import Callback, TrainResult
 from fmnist.data import batch_size_warning
 from fmnist.nn.network import MLP
-from fmnist.outputs import CONFIG_FILE, MetricsFile, ModelWriter, PlotWriter
+from fmnist.checkpoint import load_checkpoint
+from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, LEARNING_CURVES_PNG, MetricsFile, ModelWriter, PlotWriter
 from fmnist.progress import ConsoleProgress
 from fmnist.resume import (FINAL_STATUSES, Checkpoint, mark_finished, prepare_run_folder, training_config,
                            write_checkpoint)
@@ -214,6 +215,16 @@ class Experiment:
         augmentation = instantiate(self.cfg.augment, "augment")
         return augmentation if augmentation.active else None
 
+    def plot_finished_run(self, result: TrainResult) -> None:
+        """The plots of a run that ended with ``plots=false``, asked for by a rerun: its learning curves from
+        its history and, if it completed, the test plots of its saved model (the weights it was tested with)."""
+        data = self.build_data()
+        if result.status == "completed":
+            network, _ = load_checkpoint(self.run_dir / CHECKPOINT_FILE)
+            result.test_labels, result.test_predictions = data.y_test, network.predict(data.x_test)
+        PlotWriter(self.run_dir, data.pixels(data.x_test), data.class_names, seed=self.cfg.seed).on_train_end(result)
+        log.info("its plots, which it was run without, are now in %s", self.run_dir)
+
     def run(self) -> TrainResult:
         """Build, train (or continue training), evaluate, save. A failure while building still leaves
         metrics.json (status failed); a run that already ended for good returns its result untouched."""
@@ -222,8 +233,12 @@ class Experiment:
             if checkpoint is not None and checkpoint.finished:
                 log.info("%s already %s: nothing trained. To train it again, add resume=never (its files are moved "
                          "aside) or choose another hydra.run.dir", self.run_dir, checkpoint.status)
-                return TrainResult(status=checkpoint.status, message=f"already {checkpoint.status}; nothing to do",
-                                   history=checkpoint.state.history, summary=checkpoint.summary)
+                result = TrainResult(status=checkpoint.status, message=f"already {checkpoint.status}; nothing to do",
+                                     history=checkpoint.state.history, summary=checkpoint.summary)
+                if (true_or_false(self.cfg.get("plots", True), "plots")
+                        and not (self.run_dir / LEARNING_CURVES_PNG).is_file()):
+                    self.plot_finished_run(result)
+                return result
             if checkpoint is not None:
                 log.info("resuming %s after epoch %d of %d", self.run_dir, checkpoint.state.epoch,
                          self.cfg.trainer.epochs)

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from fmnist.outputs import CHECKPOINT_FILE, METRICS_FILE
+from fmnist.outputs import (CHECKPOINT_FILE, CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, METRICS_FILE,
+                            MISCLASSIFIED_PNG)
 from fmnist.resume import CHECKPOINT_DIR, LAST, PREVIOUS, read_checkpoint
 from tests.conftest import CONF_DIR, ROOT, group_options
 
@@ -176,6 +177,19 @@ def test_a_finished_run_is_not_trained_again(tiny_idx_dir, tmp_path):
     assert f"{tmp_path} already completed: nothing trained. To train it again, add resume=never" in again.stdout
     assert again.stdout.strip().splitlines()[-1] == first.stdout.strip().splitlines()[-1]
     assert {path: path.read_bytes() for path in files} == files
+
+
+def test_a_finished_run_rerun_with_plots_gets_them_without_training(tiny_idx_dir, tmp_path):
+    assert train(tmp_path, tiny_idx_dir).returncode == 0  # plots=false
+    files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and ".hydra" not in path.parts
+             and path.suffix != ".log" and path.name != ".lock"}
+    assert not list(tmp_path.glob("*.png"))
+    again = train(tmp_path, tiny_idx_dir, "plots=true")
+    assert again.returncode == 0, again.stderr
+    assert "epoch 1/" not in again.stdout and "nothing trained" in again.stdout
+    assert {path.name for path in tmp_path.glob("*.png")} == {LEARNING_CURVES_PNG, CONFUSION_MATRIX_PNG,
+                                                              MISCLASSIFIED_PNG}
+    assert {path: path.read_bytes() for path in files} == files  # model, metrics and checkpoints untouched
 
 
 def test_resuming_with_another_config_exits_2_naming_the_keys_and_touches_nothing(tiny_idx_dir, tmp_path):
