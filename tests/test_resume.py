@@ -192,6 +192,14 @@ def test_a_finished_run_rerun_with_plots_gets_them_without_training(tiny_idx_dir
     assert {path: path.read_bytes() for path in files} == files  # model, metrics and checkpoints untouched
 
 
+def test_a_finished_run_whose_plots_cannot_be_drawn_still_reruns_as_finished(tiny_idx_dir, tmp_path):
+    assert train(tmp_path, tiny_idx_dir).returncode == 0  # plots=false
+    again = train(tmp_path, tmp_path / "no_data_here", "plots=true")
+    assert again.returncode == 0, again.stderr
+    assert "its plots were not drawn: dataset: dataset.path=" in again.stdout + again.stderr
+    assert metrics_of(tmp_path)["status"] == "completed" and not list(tmp_path.glob("*.png"))
+
+
 def test_resuming_with_another_config_exits_2_naming_the_keys_and_touches_nothing(tiny_idx_dir, tmp_path):
     killed = train(tmp_path, tiny_idx_dir, kill=("step", BATCHES_PER_EPOCH + 2, "KILL"))
     assert killed.returncode == -9
