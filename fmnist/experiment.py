@@ -231,7 +231,8 @@ class Experiment:
 
     def run(self) -> TrainResult:
         """Build, train (or continue training), evaluate, save. A failure while building still leaves
-        metrics.json (status failed); a run that already ended for good returns its result untouched."""
+        metrics.json (status failed); a run that already ended for good returns its result untouched (drawing
+        the plots it was run without, if they are asked for now)."""
         with RunFolderLock(self.run_dir):
             checkpoint = prepare_run_folder(self.run_dir, self.cfg.get("resume", "auto"), self.training_config)
             if checkpoint is not None and checkpoint.finished:
