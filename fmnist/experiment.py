@@ -19,9 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 from fmnist.atomic import write_atomically
 from fmnist.averaging import ExponentialAverage
 from fmnist.callbacks import Callback, TrainResult
+from fmnist.checkpoint import load_checkpoint
 from fmnist.data import batch_size_warning
 from fmnist.nn.network import MLP
-from fmnist.checkpoint import load_checkpoint
 from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, LEARNING_CURVES_PNG, MetricsFile, ModelWriter, PlotWriter
 from fmnist.progress import ConsoleProgress
 from fmnist.resume import (FINAL_STATUSES, Checkpoint, mark_finished, prepare_run_folder, training_config,
@@ -144,7 +144,6 @@ class Experiment:
         self.wandb_run_id: str | None = None  # kept in the checkpoints, so a resumed run logs to the same wandb run
 
     def build_data(self):
-        known_settings_only(self.cfg)
         dtype = self.cfg.model.dtype
         if dtype not in DTYPES:
             raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -251,6 +250,7 @@ class Experiment:
             config_text = OmegaConf.to_yaml(self.config)
             write_atomically(self.run_dir / CONFIG_FILE, lambda file: file.write(config_text.encode()))
             try:
+                known_settings_only(self.cfg)
                 data = self.build_data()
                 trainer = self.build_trainer(data, np.random.default_rng(self.cfg.seed))
             except Exception as error:
