@@ -279,8 +279,9 @@ class Trainer:
     def _summary(result: TrainResult, started: float, **final) -> dict:
         summary = dict.fromkeys(SUMMARY_METRICS, math.nan)
         summary.update(final)
-        if result.history:
-            best = max(result.history, key=lambda row: row["val_accuracy"])
+        validated = [row for row in result.history if math.isfinite(row["val_accuracy"])]
+        if validated:  # none without a validation split (dataset.val_fraction=0): nothing is "best" then
+            best = max(validated, key=lambda row: row["val_accuracy"])
             summary["best_val_accuracy"] = best["val_accuracy"]
             summary["best_epoch"] = best["epoch"]
         summary["epochs_completed"] = len(result.history)
