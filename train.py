@@ -4,8 +4,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from fmnist.cli import rewrite_argv
-from fmnist.hydra_callbacks import JobsFailed
+from fmnist.front.cli import rewrite_argv
+from fmnist.front.hydra_callbacks import JobsFailed
 
 sys.argv = rewrite_argv(sys.argv)
 job_started = False  # set once Hydra has composed a config and handed it to us
@@ -15,7 +15,7 @@ job_started = False  # set once Hydra has composed a config and handed it to us
 def main(cfg: DictConfig) -> float:
     global job_started
     job_started = True
-    from fmnist.app import run
+    from fmnist.front.app import run
 
     return run(cfg)
 
@@ -24,7 +24,7 @@ if __name__ == "__main__":
     try:
         main()
     except JobsFailed:
-        sys.exit(1)  # a multirun with failed jobs (fmnist.hydra_callbacks.SweepOutcome named them)
+        sys.exit(1)  # a multirun with failed jobs (fmnist.front.hydra_callbacks.SweepOutcome named them)
     except SystemExit as stop:
         # Hydra prints its message and exits 1 when the command line does not compose (a misspelled
         # key, a missing config): that is bad input, exit 2 like the flag errors. Runs keep their code.
@@ -37,7 +37,7 @@ if __name__ == "__main__":
               "command with the same hydra.run.dir (hydra.sweep.dir for a sweep)", file=sys.stderr)
         sys.exit(130)
     except ValueError as error:
-        if job_started:  # fmnist.app.run reports a job's own errors; this one is not from the command line
+        if job_started:  # fmnist.front.app.run reports a job's own errors; this one is not from the command line
             raise
         # Hydra's complaint about the command line itself, e.g. two modes at once (-m with --cfg job)
         print(f"error: {error}", file=sys.stderr)

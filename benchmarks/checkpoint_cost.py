@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from fmnist.experiment import Experiment  # noqa: E402
-from fmnist.resume import Checkpoint, training_config, write_checkpoint  # noqa: E402
+from fmnist.front.experiment import Experiment  # noqa: E402
+from fmnist.runs.resume import Checkpoint, training_config, write_checkpoint  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 

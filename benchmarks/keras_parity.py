@@ -12,7 +12,7 @@ threads as numpy's BLAS, and with subnormal numbers flushed to zero (``torch.set
 unless ``--keras-keeps-subnormals``: under Adam with L2 decay the funnel's unused weights decay
 geometrically into the subnormal range, where every operation costs a microcode assist on x86, and an
 epoch slows several-fold within ten epochs (fmnist's kernels keep their numbers normal,
-fmnist/kernels.py).
+fmnist/core/kernels.py).
 
 fmnist side: ``python train.py +experiment=NAME seed=S`` (conf/experiment/NAME.yaml, whose comments map
 each Keras setting), with only ``--epochs`` and ``--subset`` changed when given.
@@ -102,7 +102,7 @@ def fmnist_config(network: str, seed: int, settings: Settings):
 
 
 def train_fmnist(network: str, seed: int, settings: Settings) -> Run:
-    from fmnist.experiment import Experiment
+    from fmnist.front.experiment import Experiment
 
     with tempfile.TemporaryDirectory() as run_dir:
         result = Experiment(fmnist_config(network, seed, settings), run_dir).run()
@@ -117,7 +117,7 @@ def train_keras(network: str, seed: int, settings: Settings) -> Run:
     import keras
     import torch
 
-    from fmnist.experiment import Experiment
+    from fmnist.front.experiment import Experiment
 
     torch.set_num_threads(threads)
     torch.set_flush_denormal(not settings.keras_keeps_subnormals)

@@ -10,7 +10,7 @@ Workloads (float32; cross-entropy, label-smoothed in D):
        1024-512 ReLU, dropout 0.2, RMSProp with weight decay, label smoothing 0.1, batch 256 (no target;
        scikit-learn has none of these, so it sits this one out)
 
-"fmnist" uses the optional kernels of fmnist/kernels.py (optimiser step, cross-entropy) when numba is
+"fmnist" uses the optional kernels of fmnist/core/kernels.py (optimiser step, cross-entropy) when numba is
 installed; "numpy" is the same epoch with pure NumPy; "matmul" is the epoch's matrix multiplies alone
 (forward and backward, same shapes), the least any implementation must spend.
 
@@ -49,13 +49,13 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported, here or in a worker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fmnist.data import load_dataset  # noqa: E402
-from fmnist.nn.activations import ReLU, Tanh  # noqa: E402
-from fmnist.nn.init import He  # noqa: E402
-from fmnist.nn.losses import CrossEntropy, SmoothedCrossEntropy  # noqa: E402
-from fmnist.nn.network import MLP  # noqa: E402
-from fmnist.optim import Adam, RMSProp  # noqa: E402
-from fmnist.trainer import Trainer  # noqa: E402
+from fmnist.data.datasets import load_dataset  # noqa: E402
+from fmnist.core.activations import ReLU, Tanh  # noqa: E402
+from fmnist.core.init import He  # noqa: E402
+from fmnist.core.losses import CrossEntropy, SmoothedCrossEntropy  # noqa: E402
+from fmnist.core.network import MLP  # noqa: E402
+from fmnist.core.optim import Adam, RMSProp  # noqa: E402
+from fmnist.training.trainer import Trainer  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ RMSPROP = {"lr": 4e-4, "beta": 0.9, "epsilon": 1e-8, "weight_decay": 5e-4}  # co
 #: PyTorch's fastest documented settings per optimiser ("torch"); "torch_default" passes none of them.
 TORCH_FASTEST = {"adam": {"fused": True}, "rmsprop": {"foreach": True}}
 #: Implementations run with subnormal numbers flushed to zero (``torch.set_flush_denormal(True)``, a
-#: documented PyTorch CPU setting): fmnist's kernels keep their numbers normal (fmnist/kernels.py), and
+#: documented PyTorch CPU setting): fmnist's kernels keep their numbers normal (fmnist/core/kernels.py), and
 #: a peer is measured at its best. "torch_default" keeps PyTorch's default (subnormals kept).
 FLUSH_SUBNORMALS = {"torch", "keras"}
 #: Optional implementations and the module each needs.

@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fmnist.nn.activations import Tanh  # noqa: E402
-from fmnist.nn.init import He  # noqa: E402
-from fmnist.nn.network import MLP  # noqa: E402
-from fmnist.optim import Adam  # noqa: E402
+from fmnist.core.activations import Tanh  # noqa: E402
+from fmnist.core.init import He  # noqa: E402
+from fmnist.core.network import MLP  # noqa: E402
+from fmnist.core.optim import Adam  # noqa: E402
 
 LAYER_SIZES = [784, 128, 128, 128, 10]  # workload A of benchmarks/speed.py
 

@@ -12,7 +12,7 @@ Processes, SLURM jobs or machines that name the same ``storage`` and ``study_nam
     journal:/shared/fmnist.log                                 a journal file, no database server needed
 
 A job's folder is named after its trial number, which is unique in the study, so the processes can
-share ``hydra.sweep.dir`` too, and ``python -m fmnist.report SWEEP_DIR`` then covers the whole study.
+share ``hydra.sweep.dir`` too, and ``python -m fmnist.tools.report SWEEP_DIR`` then covers the whole study.
 With a storage the sampler's seed is not used: each process draws its own random numbers, as processes
 seeded alike would propose the same trials (and timing decides a shared study's order anyway).
 
@@ -105,8 +105,8 @@ def job_folder(trial) -> int:
 
 def run_was_stopped(folder: Path) -> bool:
     """The run in ``folder`` started, did not end, and no process holds it (its process was killed)."""
-    from fmnist.outputs import METRICS_FILE, read_metrics
-    from fmnist.run_lock import is_in_use
+    from fmnist.runs.outputs import METRICS_FILE, read_metrics
+    from fmnist.runs.run_lock import is_in_use
 
     return ((folder / METRICS_FILE).is_file() and read_metrics(folder)["status"] in ("running", "interrupted")
             and not is_in_use(folder))

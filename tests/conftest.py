@@ -49,6 +49,6 @@ def tiny_idx_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_data(tiny_idx_dir):
-    from fmnist.data import load_dataset
+    from fmnist.data.datasets import load_dataset
 
     return load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0)

@@ -43,14 +43,14 @@ def main() -> None:
     signum, count = getattr(signal, f"SIG{signal_name}"), int(count)
     sys.path.insert(0, str(ROOT))
     if moment == "step":
-        from fmnist.optim import Optimizer
+        from fmnist.core.optim import Optimizer
 
         fire_on_call(Optimizer, "step", count, signum)
     elif moment == "checkpoint":
         fire_on_call(os, "replace", count, signum, when=lambda source, target: Path(target).name == "last.npz",
                      before=True)
     elif moment == "final":
-        from fmnist.trainer import Trainer
+        from fmnist.training.trainer import Trainer
 
         fire_on_call(Trainer, "_final_evaluation", count, signum, before=True)
     else:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist.augment import Augmentation
-from fmnist.nn.network import MLP
-from fmnist.trainer import Trainer
+from fmnist.core.augment import Augmentation
+from fmnist.core.network import MLP
+from fmnist.training.trainer import Trainer
 from tests.conftest import build_option
 
 SIDE = 28

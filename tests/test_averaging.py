@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from fmnist.averaging import ExponentialAverage
-from fmnist.nn.network import MLP
-from fmnist.trainer import Trainer, learning_rate_factor, warmup_length
+from fmnist.core.averaging import ExponentialAverage
+from fmnist.core.network import MLP
+from fmnist.training.trainer import Trainer, learning_rate_factor, warmup_length
 from tests.conftest import build_option
 
 

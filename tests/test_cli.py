@@ -8,7 +8,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.cli import BY_NAME, FLAGS, HYDRA_OPTIONS, default_choices, flag_defaults, help_text, rewrite_argv
+from fmnist.front.cli import BY_NAME, FLAGS, HYDRA_OPTIONS, default_choices, flag_defaults, help_text, rewrite_argv
 from tests.conftest import CONF_DIR, ROOT, group_options, load_option
 
 CHOICE_FLAGS = [flag for flag in FLAGS if flag.check is None]  # -o, -a, ...: one option per file of conf/<group>/
@@ -263,7 +263,7 @@ def test_train_py_help_lists_flags_and_config_groups_quickly():
     assert process.returncode == 0, process.stderr
     assert "--learning_rate" in process.stdout
     assert f"optimizer: {', '.join(group_options('optimizer'))}" in process.stdout
-    modules = subprocess.run([sys.executable, "-X", "importtime", "-c", "import fmnist.cli"], capture_output=True,
+    modules = subprocess.run([sys.executable, "-X", "importtime", "-c", "import fmnist.front.cli"], capture_output=True,
                              text=True, cwd=ROOT).stderr
     assert not any(heavy in modules for heavy in ("wandb", "matplotlib", "numpy"))
 

@@ -1,4 +1,4 @@
-"""Specification of fmnist.data: IDX parsing and its checks, where files come from, the splits."""
+"""Specification of fmnist.data.datasets: IDX parsing and its checks, where files come from, the splits."""
 from __future__ import annotations
 
 import gzip
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import requests
 
-from fmnist import data
-from fmnist.data import DataError, find_dataset_files, load_dataset, read_idx, stratified_sample
+from fmnist.data import datasets as data
+from fmnist.data.datasets import DataError, find_dataset_files, load_dataset, read_idx, stratified_sample
 from tests.conftest import FASHION_MNIST_DIR as REAL_FASHION_MNIST
 from tests.idx_files import (balanced_labels, idx_bytes, make_blob_images, write_gz, write_idx_dataset,
                              write_idx_images, write_idx_labels)

@@ -1,7 +1,7 @@
-"""python -m fmnist.ensemble: the averaged probabilities, the shifted copies, picking runs from a sweep, refusals.
+"""python -m fmnist.tools.ensemble: the averaged probabilities, the shifted copies, picking runs from a sweep, refusals.
 
 Members are three tiny runs of one sweep (seeds 0-2 sharing dataset.split_seed=0); runs that must be
-refused are copies of one of them with an edited config (fmnist.checkpoint.save_checkpoint).
+refused are copies of one of them with an edited config (fmnist.runs.model_file.save_model).
 """
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist.checkpoint import load_checkpoint, save_checkpoint
-from fmnist.data import load_dataset
-from fmnist.ensemble import (ENSEMBLE_FILE, HELD_OUT_SEED, TTA_SHIFTS, EnsembleError, check_shared_data,
+from fmnist.runs.model_file import load_model, save_model
+from fmnist.data.datasets import load_dataset
+from fmnist.tools.ensemble import (ENSEMBLE_FILE, HELD_OUT_SEED, TTA_SHIFTS, EnsembleError, check_shared_data,
                              greedy_selection, held_out_accuracies, load_members, main, predict, top_runs, tta_copies,
                              validation_halves)
-from fmnist.nn.activations import ReLU
-from fmnist.nn.network import MLP
-from fmnist.outputs import CHECKPOINT_FILE, CONFUSION_MATRIX_PNG, METRICS_FILE
+from fmnist.core.activations import ReLU
+from fmnist.core.network import MLP
+from fmnist.runs.outputs import MODEL_FILE, CONFUSION_MATRIX_PNG, METRICS_FILE
 from tests.conftest import ROOT
 from tests.test_sweeps import multirun
 
@@ -39,7 +39,7 @@ def runs(tiny_idx_dir, tmp_path_factory) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def data(tiny_idx_dir):
-    """The members' data, loaded independently of fmnist.ensemble."""
+    """The members' data, loaded independently of fmnist.tools.ensemble."""
     return load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, split_seed=0)
 
 
@@ -50,10 +50,10 @@ def softmax_by_hand(logits: np.ndarray) -> np.ndarray:
 
 def edited_copy(run_dir: Path, destination: Path, edit) -> Path:
     """A copy of a run's model whose saved config ``edit(config)`` changed."""
-    network, config = load_checkpoint(run_dir / CHECKPOINT_FILE)
+    network, config = load_model(run_dir / MODEL_FILE)
     edit(config)
     destination.mkdir(parents=True)
-    save_checkpoint(destination / CHECKPOINT_FILE, network, config)
+    save_model(destination / MODEL_FILE, network, config)
     return destination
 
 
@@ -61,7 +61,7 @@ def edited_copy(run_dir: Path, destination: Path, edit) -> Path:
 def test_ensemble_probabilities_are_the_mean_of_each_members_softmax_over_members_and_copies(runs, data, copies):
     result = predict(load_members(runs), copies)
     for split, features in (("val", data.x_val), ("test", data.x_test)):
-        expected = np.mean([softmax_by_hand(load_checkpoint(run / CHECKPOINT_FILE)[0].predict_logits(copy))
+        expected = np.mean([softmax_by_hand(load_model(run / MODEL_FILE)[0].predict_logits(copy))
                             for run in runs for copy in tta_copies(features, copies)], axis=0)
         np.testing.assert_allclose(result.probabilities(split), expected, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(result.probabilities(split).sum(axis=1), 1.0, rtol=1e-12)
@@ -111,7 +111,7 @@ def test_an_ensemble_of_one_run_reproduces_its_metrics(runs, tmp_path, capsys):
 
 
 def test_command_prints_each_member_and_the_ensemble_with_and_without_shifted_copies(runs, tmp_path):
-    process = subprocess.run([sys.executable, "-m", "fmnist.ensemble", *map(str, runs), "--tta", "3",
+    process = subprocess.run([sys.executable, "-m", "fmnist.tools.ensemble", *map(str, runs), "--tta", "3",
                               "--out", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert process.returncode == 0, process.stderr
     summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())
@@ -245,9 +245,9 @@ def test_runs_with_different_data_are_refused_with_exit_2_naming_what_differs(ru
 
 
 def test_runs_with_different_input_sizes_are_refused(runs, tmp_path):
-    _, config = load_checkpoint(runs[0] / CHECKPOINT_FILE)
+    _, config = load_model(runs[0] / MODEL_FILE)
     (tmp_path / "small").mkdir()
-    save_checkpoint(tmp_path / "small" / CHECKPOINT_FILE, MLP([196, 10], ReLU()), config)
+    save_model(tmp_path / "small" / MODEL_FILE, MLP([196, 10], ReLU()), config)
     with pytest.raises(EnsembleError, match="input size: 784 in .*; 196 in"):
         check_shared_data(load_members([runs[0], tmp_path / "small"]))
 
@@ -267,7 +267,7 @@ def test_runs_with_different_input_sizes_are_refused(runs, tmp_path):
 ])
 def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, arguments, words):
     arguments = [argument.format(empty=tmp_path) for argument in arguments]
-    process = subprocess.run([sys.executable, "-m", "fmnist.ensemble", *arguments, "--out", str(tmp_path / "out")],
+    process = subprocess.run([sys.executable, "-m", "fmnist.tools.ensemble", *arguments, "--out", str(tmp_path / "out")],
                              capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert process.returncode == 2
     for word in words:
@@ -361,7 +361,7 @@ def test_select_greedy_held_out_is_printed_and_written_with_the_whole_validation
 def test_an_out_folder_that_cannot_be_written_exits_2_before_the_predictions(runs, tmp_path, capsys, monkeypatch):
     in_the_way = tmp_path / "a_file"
     in_the_way.write_text("not a folder\n")
-    monkeypatch.setattr("fmnist.ensemble.predict", lambda *args: pytest.fail("predicted before checking --out"))
+    monkeypatch.setattr("fmnist.tools.ensemble.predict", lambda *args: pytest.fail("predicted before checking --out"))
     assert main([str(runs[0]), "--out", str(in_the_way / "ensemble")]) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: --out {in_the_way / 'ensemble'}: cannot write there (")
@@ -372,7 +372,7 @@ def test_a_sweeps_folder_named_as_a_run_suggests_its_top_runs(runs, tmp_path, ca
     sweep_dir = runs[0].parent
     assert main([str(sweep_dir), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
-    assert f"{sweep_dir} holds no {CHECKPOINT_FILE}: it is a sweep's folder (runs with a saved model: 3 of 3)" in error
+    assert f"{sweep_dir} holds no {MODEL_FILE}: it is a sweep's folder (runs with a saved model: 3 of 3)" in error
     assert f"--top K {sweep_dir}" in error and f"e.g. {runs[0]}" in error
 
 

@@ -9,10 +9,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
-from fmnist.checkpoint import load_checkpoint
-from fmnist.experiment import ConfigError, Experiment
-from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE
-from fmnist.trainer import warmup_length
+from fmnist.runs.model_file import load_model
+from fmnist.front.experiment import ConfigError, Experiment
+from fmnist.runs.outputs import MODEL_FILE, CONFIG_FILE, METRICS_FILE
+from fmnist.training.trainer import warmup_length
 from tests.conftest import CONF_DIR, group_options
 from tests.test_sweeps import compose_with
 
@@ -52,7 +52,7 @@ def test_run_leaves_config_metrics_and_a_checkpoint_that_agrees(tiny_idx_dir, tm
     metrics = json.loads((tmp_path / METRICS_FILE).read_text())
     assert metrics["status"] == "completed" and len(metrics["history"]) == 2
     assert metrics["test_accuracy"] == pytest.approx(result.summary["test_accuracy"])
-    network, config = load_checkpoint(tmp_path / CHECKPOINT_FILE)
+    network, config = load_model(tmp_path / MODEL_FILE)
     assert network.layer_sizes == [784, 64, 32, 10]
     assert config["model"]["hidden_sizes"] == [64, 32]
     data = Experiment(cfg, tmp_path).build_data()
@@ -87,7 +87,7 @@ def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_d
 
 @pytest.mark.parametrize("key, value, message", [
     ("plots", "no", "plots must be true or false, got 'no'"),  # a word that means no is not false
-    ("logger", {"_target_": "fmnist.tracking.WandbLogger", "mode": "foo"},
+    ("logger", {"_target_": "fmnist.runs.tracking.WandbLogger", "mode": "foo"},
      "logger.mode='foo' is not allowed: use one of online, offline, disabled"),
 ])
 def test_bad_values_of_switches_are_refused_before_training(tiny_idx_dir, tmp_path, monkeypatch, key, value, message):
@@ -158,12 +158,12 @@ def test_an_optimizer_key_the_optimizer_does_not_take_is_dropped_with_a_warning(
     cfg = compose_config(tiny_idx_dir, ["optimizer=adam", "++optimizer.beta=0.95"])
     with caplog.at_level("WARNING"):
         assert Experiment(cfg, tmp_path).run().status == "completed"
-    assert "optimizer.beta=0.95 is not used by fmnist.optim.Adam" in caplog.text
+    assert "optimizer.beta=0.95 is not used by fmnist.core.optim.Adam" in caplog.text
 
 
 def test_a_standardised_run_draws_its_misclassified_test_images_as_pixels(tiny_idx_dir, tmp_path, monkeypatch):
-    from fmnist import plots
-    from fmnist.data import load_dataset
+    from fmnist.runs import plots
+    from fmnist.data.datasets import load_dataset
 
     drawn = {}
     monkeypatch.setattr(plots, "misclassified_panel", lambda images, *args, **kwargs: drawn.setdefault("x", images))

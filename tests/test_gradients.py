@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist.nn.network import MLP
+from fmnist.core.network import MLP
 from tests.conftest import build_option, group_options
 
 STEP = 1e-6

@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import keras_parity
 from benchmarks.keras_parity import KERAS_NETWORKS, Run, Settings
-from fmnist.experiment import Experiment, hidden_sizes
+from fmnist.front.experiment import Experiment, hidden_sizes
 
 needs_keras = pytest.mark.skipif(importlib.util.find_spec("keras") is None,
                                  reason="keras is not installed (pip install -r requirements-dev.txt)")
@@ -24,10 +24,10 @@ def test_each_preset_sets_what_its_keras_network_does(network):
     spec = KERAS_NETWORKS[network]
     cfg = keras_parity.fmnist_config(network, seed=0, settings=Settings())
     assert hidden_sizes(cfg.model) == list(spec.hidden_sizes) and cfg.model.dropout == spec.dropout
-    assert cfg.activation._target_ == "fmnist.nn.activations.ReLU"
-    assert cfg.init._target_ == "fmnist.nn.init.Xavier"  # keras.layers.Dense: glorot_uniform, zero biases
-    assert cfg.loss._target_ == "fmnist.nn.losses.CrossEntropy"
-    assert cfg.optimizer._target_ == "fmnist.optim.Adam" and cfg.optimizer.lr == keras_parity.LEARNING_RATE
+    assert cfg.activation._target_ == "fmnist.core.activations.ReLU"
+    assert cfg.init._target_ == "fmnist.core.init.Xavier"  # keras.layers.Dense: glorot_uniform, zero biases
+    assert cfg.loss._target_ == "fmnist.core.losses.CrossEntropy"
+    assert cfg.optimizer._target_ == "fmnist.core.optim.Adam" and cfg.optimizer.lr == keras_parity.LEARNING_RATE
     assert (cfg.optimizer.beta1, cfg.optimizer.beta2, cfg.optimizer.epsilon) == (0.9, 0.999, 1e-7)  # keras.optimizers.Adam's
     assert cfg.optimizer.weight_decay == pytest.approx(2 * spec.l2)  # gradient of l2 · Σw² is 2 l2 · w
     assert (cfg.trainer.batch_size, cfg.trainer.epochs) == (keras_parity.BATCH_SIZE, keras_parity.EPOCHS)
@@ -41,7 +41,7 @@ def test_each_preset_sets_what_its_keras_network_does(network):
 def test_keras_network_matches_the_preset_and_the_keras_defaults_it_relies_on(network):
     import keras
 
-    from fmnist.nn.init import Xavier
+    from fmnist.core.init import Xavier
 
     spec = KERAS_NETWORKS[network]
     cfg = keras_parity.fmnist_config(network, seed=0, settings=Settings())

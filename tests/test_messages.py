@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from fmnist import data
-from fmnist.data import DataError, batch_size_warning, load_dataset
-from fmnist.evaluate import main as evaluate_main
+from fmnist.data import datasets as data
+from fmnist.data.datasets import DataError, batch_size_warning, load_dataset
+from fmnist.tools.evaluate import main as evaluate_main
 
 
 @pytest.fixture

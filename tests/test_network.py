@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist.nn.losses import CrossEntropy, SmoothedCrossEntropy, log_softmax, softmax
-from fmnist.nn.network import MLP
+from fmnist.core.losses import CrossEntropy, SmoothedCrossEntropy, log_softmax, softmax
+from fmnist.core.network import MLP
 from tests.conftest import build_option, group_options, load_option
 
 
@@ -149,7 +149,7 @@ def test_initialisers_state_the_published_distributions():
 
 @pytest.mark.parametrize("std", [0.0, -0.05])
 def test_the_random_initialiser_refuses_a_std_that_is_not_positive(std):
-    from fmnist.nn.init import RandomNormal
+    from fmnist.core.init import RandomNormal
 
     with pytest.raises(ValueError, match=f"init.std must be > 0, got {std}"):
         RandomNormal(std)

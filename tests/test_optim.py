@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hydra.utils import get_class
 
-from fmnist.kernels import flush_floor
+from fmnist.core.kernels import flush_floor
 from tests.conftest import build_option, group_options, load_option
 
 OPTIMIZERS = group_options("optimizer")
@@ -246,7 +246,7 @@ def test_repr_shows_the_hyperparameters_even_after_steps(name):
 @pytest.mark.parametrize("name, path", on_every_path(OPTIMIZERS))
 def test_a_restored_optimizer_continues_bit_identically(name, path):
     """Save after 5 steps, restore into a new optimiser built from the same file (the scalars through JSON
-    and the buffers as copies, as fmnist.resume stores them), take 5 more: the same bits as 10 steps
+    and the buffers as copies, as fmnist.runs.resume stores them), take 5 more: the same bits as 10 steps
     in one go."""
     start = [np.linspace(-1, 1, 7), np.arange(6.0).reshape(2, 3)]
     uninterrupted = build_on_path(name, path, weight_decay=0.01)
@@ -491,7 +491,7 @@ def test_eve_with_zero_losses_first_waits_for_a_positive_one():
 def test_the_readme_shows_eves_real_code():
     """README, "Adding an optimiser": every code line of the Eve example (its docstring is shortened) is in
     the class."""
-    from fmnist.optim import Eve
+    from fmnist.core.optim import Eve
     from tests.conftest import ROOT
 
     section = (ROOT / "README.md").read_text().partition("## Adding an optimiser")[2]
@@ -585,7 +585,7 @@ FIRST_STEP_FROM_ONES = {  # θ_1 for θ_0 = 1 and g_1 = 1, from the docstring ru
 def test_without_numba_the_numpy_code_runs(name, monkeypatch):
     import sys
 
-    from fmnist import kernels
+    from fmnist.core import kernels
 
     monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` raise ImportError
     assert kernels.fused_adaptive_moment_step() is None and kernels.fused_rmsprop_step() is None

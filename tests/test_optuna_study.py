@@ -155,7 +155,7 @@ def test_two_sweepers_on_one_journal_file_run_every_trial_once_and_agree_on_the_
 
 
 def test_a_trial_whose_run_another_process_holds_is_not_requeued(tmp_path):
-    from fmnist.run_lock import RunFolderLock
+    from fmnist.runs.run_lock import RunFolderLock
 
     storage = f"journal:{tmp_path / 'study.log'}"
     study = optuna.create_study(study_name="s", storage=open_storage(storage))
@@ -179,7 +179,7 @@ def test_a_trial_whose_run_another_process_holds_is_not_requeued(tmp_path):
 def test_a_shared_study_killed_mid_trial_continues_that_trial_in_its_folder_when_rerun(tiny_idx_dir, tmp_path):
     """kill -9 of a sweeper process in its second trial's second epoch; the same command run again fails
     the stale trial, queues its parameters again and continues the run from its checkpoint."""
-    from fmnist.resume import CHECKPOINT_DIR, LAST, read_checkpoint
+    from fmnist.runs.resume import CHECKPOINT_DIR, LAST, read_checkpoint
 
     sweep_dir, journal = tmp_path / "sweep", tmp_path / "study.log"
     settings = ["+sweep=optuna", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=journal:{journal}",

@@ -6,7 +6,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from fmnist import plots
+from fmnist.runs import plots
 
 CLASSES = ["cat", "dog", "emu"]
 

@@ -12,8 +12,8 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.callbacks import RunInfo, TrainResult
-from fmnist.progress import ConsoleProgress
+from fmnist.training.callbacks import RunInfo, TrainResult
+from fmnist.training.progress import ConsoleProgress
 from tests.conftest import CONF_DIR, ROOT
 
 ROW = {"epoch": 2, "train_loss": 0.5, "train_accuracy": 0.8, "val_loss": 0.6, "val_accuracy": 0.75,
@@ -28,7 +28,7 @@ def run_progress(progress: ConsoleProgress, result: TrainResult) -> None:
 
 
 def test_each_epoch_is_one_info_line_with_the_metric_names_of_metrics_json(caplog):
-    caplog.set_level(logging.INFO, logger="fmnist.progress")
+    caplog.set_level(logging.INFO, logger="fmnist.training.progress")
     run_progress(ConsoleProgress("lines"), TrainResult(status="completed", message=""))
     assert [record.getMessage() for record in caplog.records] == [
         "epoch 2/3  train_loss 0.5000  train_accuracy 0.8000  val_loss 0.6000  val_accuracy 0.7500  "
@@ -37,7 +37,7 @@ def test_each_epoch_is_one_info_line_with_the_metric_names_of_metrics_json(caplo
 
 
 def test_a_multirun_job_number_starts_every_line(caplog):
-    caplog.set_level(logging.INFO, logger="fmnist.progress")
+    caplog.set_level(logging.INFO, logger="fmnist.training.progress")
     run_progress(ConsoleProgress("lines", job=7), TrainResult(status="interrupted", message="stopped by Ctrl-C"))
     assert [record.getMessage() for record in caplog.records] == [
         caplog.records[0].getMessage(), "#7 stopped by Ctrl-C"]
@@ -54,13 +54,13 @@ def test_an_early_stop_is_one_warning_holding_the_message_once(status, caplog):
 
 @pytest.mark.parametrize("status", ["completed", "failed"])
 def test_a_completed_or_failed_run_adds_no_end_line(status, caplog):
-    """A failure's exception is reported by whoever catches it (fmnist.app), not twice."""
+    """A failure's exception is reported by whoever catches it (fmnist.front.app), not twice."""
     run_progress(ConsoleProgress("lines"), TrainResult(status=status, message="ValueError: boom"))
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_mode_none_logs_nothing(caplog):
-    caplog.set_level(logging.INFO, logger="fmnist.progress")
+    caplog.set_level(logging.INFO, logger="fmnist.training.progress")
     run_progress(ConsoleProgress("none"), TrainResult(status="interrupted", message="stopped"))
     assert caplog.records == []
 
@@ -116,7 +116,7 @@ def test_train_py_writes_progress_and_warnings_into_train_log_and_plain_lines_to
     epoch_lines = [line for line in process.stdout.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]
     assert all(line.startswith(("epoch ", "completed: ")) for line in process.stdout.splitlines())
-    assert "warning: optimizer.beta=0.5 is not used by fmnist.optim.Adam; ignored" in process.stderr
+    assert "warning: optimizer.beta=0.5 is not used by fmnist.core.optim.Adam; ignored" in process.stderr
     logged = (tmp_path / "train.log").read_text()
     assert all(line in logged for line in epoch_lines)
     assert "[WARNING] optimizer.beta=0.5 is not used" in logged

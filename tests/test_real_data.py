@@ -5,7 +5,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from fmnist.experiment import Experiment
+from fmnist.front.experiment import Experiment
 from tests.conftest import CONF_DIR, FASHION_MNIST_DIR
 
 pytestmark = [pytest.mark.slow,

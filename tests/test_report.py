@@ -13,14 +13,14 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from fmnist import plots
-from fmnist.report import (Run, abs_spearman, best_command, collect_runs, eta_squared, eta_squared_by_chance,
+from fmnist.runs import plots
+from fmnist.tools.report import (Run, abs_spearman, best_command, collect_runs, eta_squared, eta_squared_by_chance,
                            flat_config, importance, main, option_names, ranks, sequential_search,
                            varying_hyperparameters, write_report)
 from tests.conftest import CONF_DIR, group_options, sample_values
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3]
-TARGETS = {"adam": "fmnist.optim.Adam", "sgd": "fmnist.optim.SGD"}
+TARGETS = {"adam": "fmnist.core.optim.Adam", "sgd": "fmnist.core.optim.SGD"}
 REPORT_PNGS = ("parallel_coordinates.png", "importance.png", "val_accuracy_by_run.png", "curves.png")
 
 
@@ -29,7 +29,7 @@ def write_job(sweep_dir, number, optimizer, lr, activation, val_accuracy, status
     job = sweep_dir / str(number)
     (job / ".hydra").mkdir(parents=True)
     config = {"seed": 0, "optimizer": {"_target_": TARGETS[optimizer], "lr": lr, "weight_decay": 0.0},
-              "activation": {"_target_": f"fmnist.nn.activations.{activation}"},
+              "activation": {"_target_": f"fmnist.core.activations.{activation}"},
               "model": {"num_layers": 3, "hidden_size": 128, "hidden_sizes": None, "dropout": 0.0},
               "trainer": {"epochs": 2, "batch_size": 64, "progress": "auto"}, "logger": {"project": "fmnist"}}
     (job / "config.yaml").write_text(OmegaConf.to_yaml(config))
@@ -92,11 +92,11 @@ def test_runs_of_nested_sweeps_are_named_by_their_path(tmp_path):
 
 
 def test_flat_config_names_each_group_option_after_its_conf_file():
-    config = {"optimizer": {"_target_": "fmnist.optim.NAdam", "lr": 0.001},
-              "init": {"_target_": "fmnist.nn.init.RandomNormal", "std": 0.05},
-              "activation": {"_target_": "fmnist.nn.activations.ReLU"},
+    config = {"optimizer": {"_target_": "fmnist.core.optim.NAdam", "lr": 0.001},
+              "init": {"_target_": "fmnist.core.init.RandomNormal", "std": 0.05},
+              "activation": {"_target_": "fmnist.core.activations.ReLU"},
               "loss": {"_target_": "mypackage.losses.Huber"},
-              "dataset": {"_target_": "fmnist.data.load_dataset", "name": "mnist", "path": "/data"},
+              "dataset": {"_target_": "fmnist.data.datasets.load_dataset", "name": "mnist", "path": "/data"},
               "model": {"hidden_sizes": [512, 256]}, "logger": {"project": "fmnist"}, "plots": True}
     flat = flat_config(config, option_names())
     assert flat == {"optimizer": "nadam", "optimizer.lr": 0.001, "init": "random", "init.std": 0.05,
@@ -360,7 +360,7 @@ def test_top_must_be_a_positive_number(sweep_dir, capsys):
 
 def test_a_run_marked_running_that_no_process_holds_is_reported_stopped(sweep_dir, capsys):
     """kill -9 leaves metrics.json saying running; the folder's lock tells a live run from a dead one."""
-    from fmnist.run_lock import RunFolderLock
+    from fmnist.runs.run_lock import RunFolderLock
 
     for job in ("11", "12"):
         write_job(sweep_dir, job, "adam", 0.001, "ReLU", math.nan, status="running")

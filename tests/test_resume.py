@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from fmnist.outputs import (CHECKPOINT_FILE, CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, METRICS_FILE,
+from fmnist.runs.outputs import (MODEL_FILE, CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, METRICS_FILE,
                             MISCLASSIFIED_PNG)
-from fmnist.resume import CHECKPOINT_DIR, LAST, PREVIOUS, read_checkpoint
+from fmnist.runs.resume import CHECKPOINT_DIR, LAST, PREVIOUS, read_checkpoint
 from tests.conftest import CONF_DIR, ROOT, group_options
 
 EPOCHS = 4
@@ -43,7 +43,7 @@ def outcome(run_dir: Path) -> dict:
     checkpoint = read_checkpoint(run_dir / CHECKPOINT_DIR / LAST)
     metrics = json.loads((run_dir / METRICS_FILE).read_text())
     untimed = lambda rows: [{key: value for key, value in row.items() if key != "seconds_per_epoch"} for row in rows]
-    with np.load(run_dir / CHECKPOINT_FILE) as model:
+    with np.load(run_dir / MODEL_FILE) as model:
         model_params = model["params"]
     return {"params": checkpoint.state.params, "model": model_params, "optimizer": checkpoint.state.optimizer,
             "rng": checkpoint.state.rng, "history": untimed(metrics["history"]), "status": metrics["status"],
@@ -131,7 +131,7 @@ def test_a_stop_signal_mid_epoch_keeps_tests_and_saves_then_the_same_command_con
     assert metrics["status"] == "interrupted"
     assert f"SIG{signal_name}" in metrics["message"] and "in epoch 3 after 2 complete epoch(s)" in metrics["message"]
     assert len(metrics["history"]) == 2 and metrics["test_accuracy"] is not None  # what was trained is tested
-    assert (tmp_path / CHECKPOINT_FILE).is_file()  # ... and saved
+    assert (tmp_path / MODEL_FILE).is_file()  # ... and saved
     assert f"to continue, rerun the same command with hydra.run.dir={tmp_path}" in stopped.stdout
     # the checkpoint rolls back to the last complete epoch: the batches of epoch 3 are done again
     assert read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).state.epoch == 2
@@ -149,7 +149,7 @@ def test_ctrl_c_during_the_final_evaluation_still_completes_tests_and_saves(tiny
 
 
 def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_idx_dir, tmp_path, uninterrupted):
-    code = ("import os, signal, fmnist.signals as s; original = s.GracefulStop._handle\n"
+    code = ("import os, signal, fmnist.runs.signals as s; original = s.GracefulStop._handle\n"
             "def twice(self, signum, frame):\n"
             "    original(self, signum, frame); original(self, signum, frame)\n"
             "s.GracefulStop._handle = twice\n"
@@ -263,7 +263,7 @@ def test_a_bad_resume_value_exits_2_with_the_allowed_ones(tiny_idx_dir, tmp_path
 
 
 def test_a_second_process_on_a_busy_run_folder_exits_2_naming_the_holder(tiny_idx_dir, tmp_path):
-    from fmnist.run_lock import RunFolderLock
+    from fmnist.runs.run_lock import RunFolderLock
 
     with RunFolderLock(tmp_path):
         refused = train(tmp_path, tiny_idx_dir)
@@ -315,7 +315,7 @@ def stop_after(steps: int):
 @pytest.mark.parametrize("kernels", ["compiled", "numpy"])
 @pytest.mark.parametrize("optimizer", group_options("optimizer"))
 def test_every_optimizer_resumes_exactly_on_both_kernel_paths(tiny_idx_dir, tmp_path, monkeypatch, optimizer, kernels):
-    from fmnist.experiment import Experiment
+    from fmnist.front.experiment import Experiment
 
     if kernels == "compiled":
         pytest.importorskip("numba")
@@ -333,10 +333,10 @@ def test_a_checkpoint_that_cannot_be_written_fails_with_a_message_and_keeps_the_
         tiny_idx_dir, tmp_path, monkeypatch):
     import errno
 
-    import fmnist.resume
-    from fmnist.experiment import CheckpointWriteError, Experiment
+    import fmnist.runs.resume
+    from fmnist.front.experiment import CheckpointWriteError, Experiment
 
-    real_write, writes = fmnist.resume.write_atomically, 0
+    real_write, writes = fmnist.runs.resume.write_atomically, 0
 
     def full_disk_on_the_second_write(*args, **kwargs):
         nonlocal writes
@@ -345,7 +345,7 @@ def test_a_checkpoint_that_cannot_be_written_fails_with_a_message_and_keeps_the_
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(fmnist.resume, "write_atomically", full_disk_on_the_second_write)
+    monkeypatch.setattr(fmnist.runs.resume, "write_atomically", full_disk_on_the_second_write)
     with pytest.raises(CheckpointWriteError, match="checkpoint of epoch 2 .*No space left on device.*rerun the same"):
         Experiment(compose_run(tiny_idx_dir), tmp_path).run()
     metrics = metrics_of(tmp_path)
@@ -354,7 +354,7 @@ def test_a_checkpoint_that_cannot_be_written_fails_with_a_message_and_keeps_the_
 
 
 def test_a_resumed_run_continues_the_same_wandb_run_without_logging_an_epoch_twice(tiny_idx_dir, tmp_path, monkeypatch):
-    from fmnist.experiment import Experiment
+    from fmnist.front.experiment import Experiment
     from tests.test_tracking import WANDB
 
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -440,7 +440,7 @@ def test_ctrl_c_in_a_parallel_multirun_exits_130_in_one_line_and_the_rerun_ends_
 
 
 def test_a_run_with_warmup_and_a_weight_average_resumes_exactly(tiny_idx_dir, tmp_path):
-    from fmnist.experiment import Experiment
+    from fmnist.front.experiment import Experiment
 
     cfg = compose_run(tiny_idx_dir, "trainer.ema_decay=0.9", "trainer.warmup_epochs=1", "trainer.lr_schedule=cosine")
     Experiment(cfg, tmp_path / "whole").run()

@@ -1,10 +1,10 @@
-"""python -m fmnist.samples: one image per class, and a clear error without data."""
+"""python -m fmnist.tools.samples: one image per class, and a clear error without data."""
 from __future__ import annotations
 
 import matplotlib.image
 import pytest
 
-from fmnist.samples import main
+from fmnist.tools.samples import main
 
 
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from fmnist.signals import GracefulStop
+from fmnist.runs.signals import GracefulStop
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fmnist.outputs import METRICS_FILE
-from fmnist.resume import latest_checkpoint
+from fmnist.runs.outputs import METRICS_FILE
+from fmnist.runs.resume import latest_checkpoint
 from tests.conftest import ROOT
 from tests.test_resume import assert_same_outcome, outcome
 from tests.test_sweeps import job_metrics, multirun
@@ -121,7 +121,7 @@ def test_two_job_multirun_runs_both_jobs_as_slurm_jobs_to_completion(slurm_sweep
 def test_sweep_report_reads_a_slurm_sweep(slurm_sweep):
     sweep_dir, process = slurm_sweep
     assert process.returncode == 0, process.stderr
-    report = subprocess.run([sys.executable, "-m", "fmnist.report", str(sweep_dir)],
+    report = subprocess.run([sys.executable, "-m", "fmnist.tools.report", str(sweep_dir)],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert report.returncode == 0, report.stderr
     summary = json.loads((sweep_dir / "report" / "summary.json").read_text())

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from fmnist.callbacks import EPOCH_METRICS, SUMMARY_METRICS
-from fmnist.outputs import METRICS_FILE
+from fmnist.training.callbacks import EPOCH_METRICS, SUMMARY_METRICS
+from fmnist.runs.outputs import METRICS_FILE
 from tests.conftest import CONF_DIR, ROOT, group_options, sample_values
 
 WANDB_SWEEPS = sorted((ROOT / "multirun_sweeps").glob("*.yaml"))
@@ -27,7 +27,7 @@ def compose_with(overrides: list[str], return_hydra_config: bool = False):
 
 def builds(overrides: list[str]) -> None:
     """The overrides compose and every object of the experiment can be built from them."""
-    from fmnist.experiment import hidden_sizes, instantiate, known_settings_only, without_unused_keys
+    from fmnist.front.experiment import hidden_sizes, instantiate, known_settings_only, without_unused_keys
 
     cfg = compose_with(["logger=none", *overrides])
     known_settings_only(cfg)
@@ -82,7 +82,7 @@ def job_metrics(sweep_dir: Path) -> dict[str, dict]:
 
 @pytest.mark.slow
 def test_parallel_joblib_multirun_goes_on_past_a_failing_job_names_it_at_the_end_and_exits_1(tiny_idx_dir, tmp_path):
-    from fmnist.report import write_report
+    from fmnist.tools.report import write_report
 
     sweep_dir = tmp_path / "sweep"
     process = multirun("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.epochs=2",
@@ -95,7 +95,7 @@ def test_parallel_joblib_multirun_goes_on_past_a_failing_job_names_it_at_the_end
     assert all("optimizer.lr" in run["message"] for run in metrics.values() if run["status"] == "failed")
     closing = process.stderr.splitlines()[-3:]  # the count, then one line per failed job
     assert closing[0] == (f"sweep {sweep_dir}: 4 jobs: 2 completed, 2 failed; compare them with "
-                          f"python -m fmnist.report {sweep_dir}")
+                          f"python -m fmnist.tools.report {sweep_dir}")
     assert closing[1:] == [f"error: job {job} failed: {run['message']}" for job, run in metrics.items()
                            if run["status"] == "failed"]
     summary = write_report(sweep_dir)
@@ -108,7 +108,7 @@ def test_parallel_joblib_multirun_goes_on_past_a_failing_job_names_it_at_the_end
 @pytest.mark.slow
 def test_three_trial_optuna_sweep_shares_a_sqlite_study_and_reports(tiny_idx_dir, tmp_path):
     optuna = pytest.importorskip("optuna")
-    from fmnist.report import write_report
+    from fmnist.tools.report import write_report
 
     sweep_dir, storage = tmp_path / "optuna", f"sqlite:///{tmp_path / 'study.db'}"
     process = multirun("+sweep=optuna", "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={storage}",

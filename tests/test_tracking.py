@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist.callbacks import RunInfo, TrainResult
-from fmnist.tracking import flatten, resolve_mode, run_name
+from fmnist.training.callbacks import RunInfo, TrainResult
+from fmnist.runs.tracking import flatten, resolve_mode, run_name
 from tests.conftest import ROOT
 
 WANDB = Path(sys.executable).parent / "wandb"
@@ -63,7 +63,7 @@ def test_flatten_uses_dotted_keys():
 
 
 def test_importing_tracking_does_not_import_wandb():
-    code = "import sys, fmnist.tracking, fmnist.experiment; assert 'wandb' not in sys.modules"
+    code = "import sys, fmnist.runs.tracking, fmnist.front.experiment; assert 'wandb' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -76,8 +76,8 @@ def read_offline_run(run_dir: Path) -> list[dict]:
 
 
 def test_offline_run_logs_what_metrics_json_holds(tmp_path, monkeypatch):
-    from fmnist.outputs import MetricsFile, read_metrics
-    from fmnist.tracking import WandbLogger
+    from fmnist.runs.outputs import MetricsFile, read_metrics
+    from fmnist.runs.tracking import WandbLogger
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -90,7 +90,7 @@ def test_offline_run_logs_what_metrics_json_holds(tmp_path, monkeypatch):
     labels = np.array([0, 1, 2, 2])
     result = TrainResult("completed", "", history, summary, test_labels=labels, test_predictions=np.array([0, 1, 2, 1]))
     callbacks = [MetricsFile(tmp_path),
-                 WandbLogger(run_config={"optimizer": {"lr": 0.001, "_target_": "fmnist.optim.Adam"}, "seed": 0},
+                 WandbLogger(run_config={"optimizer": {"lr": 0.001, "_target_": "fmnist.core.optim.Adam"}, "seed": 0},
                              run_dir=str(tmp_path), overrides=["optimizer.lr=0.001"])]
     for callback in callbacks:
         callback.on_train_start(RunInfo(class_names=["a", "b", "c"], epochs=3, batches_per_epoch=2))

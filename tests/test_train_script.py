@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.outputs import (CHECKPOINT_FILE, CONFIG_FILE, CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, METRICS_FILE,
+from fmnist.runs.outputs import (MODEL_FILE, CONFIG_FILE, CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, METRICS_FILE,
                             MISCLASSIFIED_PNG)
 from tests.conftest import ROOT
 
@@ -33,7 +33,7 @@ def finished_run(tiny_idx_dir, tmp_path_factory):
 
 def test_a_run_leaves_config_metrics_checkpoint_and_plots(finished_run):
     run_dir, _ = finished_run
-    for name in (CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE, LEARNING_CURVES_PNG, CONFUSION_MATRIX_PNG,
+    for name in (CONFIG_FILE, METRICS_FILE, MODEL_FILE, LEARNING_CURVES_PNG, CONFUSION_MATRIX_PNG,
                  MISCLASSIFIED_PNG):
         assert (run_dir / name).stat().st_size > 0, name
     metrics = json.loads((run_dir / METRICS_FILE).read_text())
@@ -54,7 +54,7 @@ def test_last_line_summarises_validation_and_test_accuracy(finished_run):
 
 
 def test_evaluating_the_checkpoint_reproduces_the_test_metrics(finished_run, tiny_idx_dir):
-    from fmnist.evaluate import evaluate_run
+    from fmnist.tools.evaluate import evaluate_run
 
     run_dir, _ = finished_run
     metrics = json.loads((run_dir / METRICS_FILE).read_text())
@@ -66,7 +66,7 @@ def test_evaluating_the_checkpoint_reproduces_the_test_metrics(finished_run, tin
 
 def test_evaluate_command_prints_per_class_accuracy(finished_run, tiny_idx_dir):
     run_dir, _ = finished_run
-    process = subprocess.run([sys.executable, "-m", "fmnist.evaluate", str(run_dir), f"dataset.path={tiny_idx_dir}"],
+    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir), f"dataset.path={tiny_idx_dir}"],
                              capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert process.returncode == 0, process.stderr
     assert "per-class accuracy" in process.stdout and "Ankle boot" in process.stdout
@@ -74,10 +74,10 @@ def test_evaluate_command_prints_per_class_accuracy(finished_run, tiny_idx_dir):
 
 
 def test_evaluate_on_a_missing_run_exits_2(tmp_path):
-    process = subprocess.run([sys.executable, "-m", "fmnist.evaluate", str(tmp_path / "nowhere")],
+    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(tmp_path / "nowhere")],
                              capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert process.returncode == 2
-    assert "no checkpoint" in process.stderr and "Traceback" not in process.stderr
+    assert "no model" in process.stderr and "Traceback" not in process.stderr
 
 
 def test_assignment_flags_and_hydra_overrides_mix(tiny_idx_dir, tmp_path):
@@ -87,7 +87,7 @@ def test_assignment_flags_and_hydra_overrides_mix(tiny_idx_dir, tmp_path):
     assert process.returncode == 0, process.stderr
     config = OmegaConf.load(tmp_path / CONFIG_FILE)
     assert config.trainer.epochs == 1 and config.trainer.batch_size == 50
-    assert config.optimizer._target_ == "fmnist.optim.NAdam" and config.optimizer.lr == 2e-3
+    assert config.optimizer._target_ == "fmnist.core.optim.NAdam" and config.optimizer.lr == 2e-3
     assert config.optimizer.weight_decay == 1e-4
     assert config.model.num_layers == 2 and config.model.hidden_size == 16 and config.model.dropout == 0.1
     assert config.activation._target_.endswith("Tanh") and config.init._target_.endswith("Xavier")
@@ -141,7 +141,7 @@ def test_hydra_cfg_job_prints_the_composed_config(tiny_idx_dir, tmp_path):
     process = train("--cfg", "job", "optimizer=nadam", run_dir=tmp_path, data_dir=tiny_idx_dir)
     assert process.returncode == 0, process.stderr
     config = OmegaConf.create(process.stdout)
-    assert config.optimizer._target_ == "fmnist.optim.NAdam"
+    assert config.optimizer._target_ == "fmnist.core.optim.NAdam"
     assert not (tmp_path / METRICS_FILE).exists()  # printing the config trains nothing
 
 
@@ -153,8 +153,8 @@ def test_same_seed_same_metrics(tiny_idx_dir, tmp_path):
         history = json.loads((tmp_path / name / METRICS_FILE).read_text())["history"]
         runs.append([{key: value for key, value in row.items() if key != "seconds_per_epoch"} for row in history])
     assert runs[0] == runs[1]
-    first = np.load(tmp_path / "first" / CHECKPOINT_FILE)["params"]
-    np.testing.assert_array_equal(first, np.load(tmp_path / "second" / CHECKPOINT_FILE)["params"])
+    first = np.load(tmp_path / "first" / MODEL_FILE)["params"]
+    np.testing.assert_array_equal(first, np.load(tmp_path / "second" / MODEL_FILE)["params"])
 
 
 def test_train_log_holds_the_progress_and_ends_with_the_summary_line(finished_run):
@@ -167,16 +167,16 @@ def test_train_log_holds_the_progress_and_ends_with_the_summary_line(finished_ru
 
 def test_evaluating_with_a_dataset_folder_that_does_not_exist_exits_2_with_a_message(finished_run, tmp_path):
     run_dir, _ = finished_run
-    process = subprocess.run([sys.executable, "-m", "fmnist.evaluate", str(run_dir), f"dataset.path={tmp_path}/nowhere",
+    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir), f"dataset.path={tmp_path}/nowhere",
                               "dataset.download=false"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert process.returncode == 2
     assert process.stderr.startswith("error: dataset: ") and "Traceback" not in process.stderr
 
 
 def test_a_run_that_fails_says_so_in_one_line_and_keeps_the_traceback_in_train_log(tiny_idx_dir, tmp_path):
-    code = ("import runpy, sys\nimport fmnist.trainer\n"
+    code = ("import runpy, sys\nimport fmnist.training.trainer\n"
             "def broken(*args, **kwargs):\n    raise RuntimeError('a bug in training')\n"
-            "fmnist.trainer.Trainer.train_epoch = broken\n"
+            "fmnist.training.trainer.Trainer.train_epoch = broken\n"
             "sys.argv = ['train.py', *sys.argv[1:]]\nrunpy.run_path('train.py', run_name='__main__')")
     process = subprocess.run([sys.executable, "-c", code, f"dataset.path={tiny_idx_dir}", "dataset.download=false",
                               "logger=none", "model=mlp", "trainer.epochs=1", f"hydra.run.dir={tmp_path}"],

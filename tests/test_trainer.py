@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from fmnist.callbacks import SUMMARY_METRICS, Callback
-from fmnist.checkpoint import load_checkpoint, save_checkpoint
-from fmnist.nn.network import MLP
-from fmnist.trainer import Trainer
+from fmnist.training.callbacks import SUMMARY_METRICS, Callback
+from fmnist.runs.model_file import load_model, save_model
+from fmnist.core.network import MLP
+from fmnist.training.trainer import Trainer
 from tests.conftest import build_option
 
 
@@ -141,8 +141,8 @@ def test_checkpoint_round_trip_predicts_identically(tiny_data, tmp_path):
     trainer = make_trainer(tiny_data, epochs=1)
     trainer.fit(tiny_data)
     config = {"seed": 0, "model": {"num_layers": 1}}
-    path = save_checkpoint(tmp_path / "model.npz", trainer.network, config)
-    loaded, loaded_config = load_checkpoint(path)
+    path = save_model(tmp_path / "model.npz", trainer.network, config)
+    loaded, loaded_config = load_model(path)
     assert loaded_config == config
     assert loaded.layer_sizes == trainer.network.layer_sizes
     np.testing.assert_array_equal(loaded.predict_logits(tiny_data.x_test), trainer.network.predict_logits(tiny_data.x_test))
@@ -177,7 +177,7 @@ def test_trainer_accepts_one_epoch_of_single_image_batches(tiny_data):
 
 
 def test_cosine_schedule_goes_from_the_base_rate_down_by_the_formula():
-    from fmnist.trainer import learning_rate_factor
+    from fmnist.training.trainer import learning_rate_factor
 
     factors = [learning_rate_factor("cosine", epoch, 4) for epoch in range(1, 5)]
     np.testing.assert_allclose(factors, [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))])

@@ -1,7 +1,7 @@
 """Mini-batch training with per-epoch metrics, reported through callbacks, resumable between epochs.
 
 The trainer knows the network, the loss, the optimiser and the data; it reports to
-:class:`fmnist.callbacks.Callback` listeners and knows nothing about who they are. After each
+:class:`fmnist.training.callbacks.Callback` listeners and knows nothing about who they are. After each
 epoch's validation it hands a :class:`TrainingState` to ``save_state`` (before reporting the epoch),
 and ``fit(data, resume=state)`` continues from such a state exactly as if never stopped.
 """
@@ -15,11 +15,11 @@ from typing import Callable
 
 import numpy as np
 
-from fmnist.augment import Augmentation
-from fmnist.averaging import ExponentialAverage
-from fmnist.callbacks import SUMMARY_METRICS, Callback, RunInfo, TrainResult
-from fmnist.nn.losses import Loss
-from fmnist.nn.network import MLP
+from fmnist.core.augment import Augmentation
+from fmnist.core.averaging import ExponentialAverage
+from fmnist.training.callbacks import SUMMARY_METRICS, Callback, RunInfo, TrainResult
+from fmnist.core.losses import Loss
+from fmnist.core.network import MLP
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -66,7 +66,7 @@ class Stopped(Exception):
 class TrainingState:
     """Everything that decides the rest of a run, as it stands after ``epoch`` complete epochs.
 
-    ``params`` (the flat weight buffer), ``optimizer`` (:meth:`fmnist.optim.Optimizer.state_dict`),
+    ``params`` (the flat weight buffer), ``optimizer`` (:meth:`fmnist.core.optim.Optimizer.state_dict`),
     ``rng`` (the bit generator's state: shuffling, dropout and augmentation draw from it), ``history``
     (one row of metrics per epoch), ``base_lr`` (the rate the schedule scales) and ``averaged_params``
     (the weight average, when one is kept).
@@ -85,7 +85,7 @@ class Trainer:
     """Train ``network`` with ``loss`` and ``optimizer`` for ``epochs`` epochs of shuffled batches.
 
     ``rng`` drives shuffling, dropout and ``augment``; ``lr_schedule`` scales the optimiser's learning
-    rate per epoch; ``augment`` (an :class:`fmnist.augment.Augmentation`), if given, alters the
+    rate per epoch; ``augment`` (an :class:`fmnist.core.augment.Augmentation`), if given, alters the
     shuffled copy of the training images in place, ``augment(images, rng)``, in each epoch for which
     ``augment.applies(epoch, epochs)``.
     Train loss/accuracy of an epoch are the means over its batches (as the weights changed during
@@ -93,7 +93,7 @@ class Trainer:
     ``seconds_per_epoch`` times the training pass (augmentation included) only.
 
     ``warmup_epochs`` ramps the rate up linearly first (:func:`learning_rate_factor`). ``average``
-    (:class:`fmnist.averaging.ExponentialAverage`), if given, follows the weights after every step, and
+    (:class:`fmnist.core.averaging.ExponentialAverage`), if given, follows the weights after every step, and
     validation, test and the final weights are the average's.
     ``save_state(state)`` is called after every ``checkpoint_every``-th epoch and after the last one;
     ``should_stop()`` is asked after every batch and returns why to stop (e.g. ``"SIGTERM"``) or None.

@@ -1,8 +1,8 @@
 """Composition: turns a config into data, network, loss, optimiser, trainer and callbacks, runs
 them, and leaves the run's files behind. The one place where objects are built from ``_target_``.
 
-A run folder is used by one process at a time (:mod:`fmnist.run_lock`) and resumed by the rules of
-:mod:`fmnist.resume`: rerunning the same command in the same folder continues where it stopped.
+A run folder is used by one process at a time (:mod:`fmnist.runs.run_lock`) and resumed by the rules of
+:mod:`fmnist.runs.resume`: rerunning the same command in the same folder continues where it stopped.
 """
 from __future__ import annotations
 
@@ -16,18 +16,24 @@ from typing import Callable
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from fmnist.atomic import write_atomically
-from fmnist.averaging import ExponentialAverage
-from fmnist.callbacks import Callback, TrainResult
-from fmnist.checkpoint import load_checkpoint
-from fmnist.data import batch_size_warning
-from fmnist.nn.network import MLP
-from fmnist.outputs import CHECKPOINT_FILE, CONFIG_FILE, LEARNING_CURVES_PNG, MetricsFile, ModelWriter, PlotWriter
-from fmnist.progress import ConsoleProgress
-from fmnist.resume import (FINAL_STATUSES, Checkpoint, mark_finished, prepare_run_folder, training_config,
-                           write_checkpoint)
-from fmnist.run_lock import RunFolderLock
-from fmnist.trainer import LR_SCHEDULES, Trainer, TrainingState
+from fmnist.core.averaging import ExponentialAverage
+from fmnist.core.network import MLP
+from fmnist.data.datasets import batch_size_warning
+from fmnist.runs.atomic import write_atomically
+from fmnist.runs.model_file import load_model
+from fmnist.runs.outputs import CONFIG_FILE, LEARNING_CURVES_PNG, MODEL_FILE, MetricsFile, ModelWriter, PlotWriter
+from fmnist.runs.resume import (
+    FINAL_STATUSES,
+    Checkpoint,
+    mark_finished,
+    prepare_run_folder,
+    training_config,
+    write_checkpoint,
+)
+from fmnist.runs.run_lock import RunFolderLock
+from fmnist.training.callbacks import Callback, TrainResult
+from fmnist.training.progress import ConsoleProgress
+from fmnist.training.trainer import LR_SCHEDULES, Trainer, TrainingState
 
 DTYPES = ("float32", "float64")
 
@@ -125,7 +131,7 @@ class Experiment:
     """One training run described by ``cfg`` (see conf/config.yaml), writing into ``run_dir``.
 
     ``overrides`` (the job's command-line overrides) and ``sweep_name`` name the run for trackers;
-    ``job`` (its number in a multirun) prefixes its console lines; ``should_stop`` (e.g. :meth:`fmnist.signals.GracefulStop.reason`) is asked after every batch.
+    ``job`` (its number in a multirun) prefixes its console lines; ``should_stop`` (e.g. :meth:`fmnist.runs.signals.GracefulStop.reason`) is asked after every batch.
     """
 
     def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = (),
@@ -208,7 +214,7 @@ class Experiment:
                 "command to continue") from error
 
     def build_augmentation(self):
-        """The ``augment`` block as an :class:`fmnist.augment.Augmentation`, or None when it changes nothing."""
+        """The ``augment`` block as an :class:`fmnist.core.augment.Augmentation`, or None when it changes nothing."""
         if self.cfg.get("augment") is None:
             return None
         augmentation = instantiate(self.cfg.augment, "augment")
@@ -223,7 +229,7 @@ class Experiment:
             log.warning("its plots were not drawn: %s", error)
             return
         if result.status == "completed":
-            network, _ = load_checkpoint(self.run_dir / CHECKPOINT_FILE)
+            network, _ = load_model(self.run_dir / MODEL_FILE)
             result.test_labels, result.test_predictions = data.y_test, network.predict(data.x_test)
         PlotWriter(self.run_dir, data.pixels(data.x_test), data.class_names, seed=self.cfg.seed).on_train_end(result)
         log.info("its plots, which it was run without, are now in %s", self.run_dir)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist.atomic import write_atomically
-from fmnist.callbacks import Callback, RunInfo, TrainResult
+from fmnist.runs.atomic import write_atomically
+from fmnist.training.callbacks import Callback, RunInfo, TrainResult
 
 METRICS_FILE = "metrics.json"
-CHECKPOINT_FILE = "model.npz"
+MODEL_FILE = "model.npz"
 CONFIG_FILE = "config.yaml"
 LEARNING_CURVES_PNG = "learning_curves.png"
 CONFUSION_MATRIX_PNG = "confusion_matrix.png"
@@ -34,7 +34,7 @@ def _json_safe(value):
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
-    """Readers (and a resumed run) never see half a file: see :mod:`fmnist.atomic`."""
+    """Readers (and a resumed run) never see half a file: see :mod:`fmnist.runs.atomic`."""
     text = json.dumps(_json_safe(payload), indent=2) + "\n"
     write_atomically(path, lambda file: file.write(text.encode()))
 
@@ -103,15 +103,15 @@ class ModelWriter(Callback):
     :class:`MetricsFile`, so a run that says it completed always has its model."""
 
     def __init__(self, run_dir: str | Path, network, config: dict):
-        self.path = Path(run_dir) / CHECKPOINT_FILE
+        self.path = Path(run_dir) / MODEL_FILE
         self.network = network
         self.config = config
 
     def on_train_end(self, result: TrainResult) -> None:
-        from fmnist.checkpoint import save_checkpoint
+        from fmnist.runs.model_file import save_model
 
         if result.status in ("completed", "interrupted") and result.history:
-            save_checkpoint(self.path, self.network, self.config)
+            save_model(self.path, self.network, self.config)
 
 
 class PlotWriter(Callback):
@@ -124,7 +124,7 @@ class PlotWriter(Callback):
         self.seed = seed
 
     def on_train_end(self, result: TrainResult) -> None:
-        from fmnist import plots
+        from fmnist.runs import plots
 
         if result.history:
             plots.learning_curves(result.history, self.run_dir / LEARNING_CURVES_PNG)
@@ -136,7 +136,7 @@ class PlotWriter(Callback):
 def write_evaluation_plots(out_dir: Path, images: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
                            class_names: list[str], seed: int = 0, title: str = "Test set") -> np.ndarray:
     """Confusion matrix (counts and row percentages) and misclassified images; returns the counts."""
-    from fmnist import plots
+    from fmnist.runs import plots
 
     counts = plots.confusion_matrix(labels, predictions, class_names)
     plots.confusion_matrix_figure(counts, class_names, Path(out_dir) / CONFUSION_MATRIX_PNG, title=title)

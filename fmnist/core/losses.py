@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fmnist.kernels import fused_cross_entropy
+from fmnist.core.kernels import fused_cross_entropy
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -42,7 +42,7 @@ class CrossEntropy(Loss):
 
     Fused softmax + cross-entropy gradient:  dL/dz = (p - onehot(y)) / n. The code is written for the
     smoothed targets of :class:`SmoothedCrossEntropy`; here α = ``smoothing`` = 0 and its terms are skipped.
-    Training batches go through one compiled pass (:func:`fmnist.kernels.fused_cross_entropy`) when numba
+    Training batches go through one compiled pass (:func:`fmnist.core.kernels.fused_cross_entropy`) when numba
     is installed; the NumPy code below is the reference it is tested against.
     """
 

@@ -1,6 +1,6 @@
 """Evaluate a saved run on a test set:
 
-    python -m fmnist.evaluate RUN_DIR [dataset=mnist] [dataset.path=DIR]
+    python -m fmnist.tools.evaluate RUN_DIR [dataset=mnist] [dataset.path=DIR]
 
 Loads ``RUN_DIR/model.npz`` (weights and the config that built them), loads the test set of the
 run's dataset (or of the one named by ``dataset=NAME``, a file in conf/dataset/), prints loss,
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from fmnist import CONF_DIR
 
 
 def dataset_config(saved: dict, overrides: list[str]) -> DictConfig:
@@ -39,12 +39,12 @@ def dataset_config(saved: dict, overrides: list[str]) -> DictConfig:
 
 def evaluate_run(run_dir: Path, overrides: list[str] = ()) -> dict:
     """Evaluate the checkpoint in ``run_dir`` on a test set; returns the printed figures."""
-    from fmnist.checkpoint import load_checkpoint
-    from fmnist.experiment import instantiate  # the constructor's own error (e.g. data not found), not Hydra's
-    from fmnist.outputs import CHECKPOINT_FILE, write_evaluation_plots
-    from fmnist.plots import most_confused_pairs, per_class_accuracy
+    from fmnist.front.experiment import instantiate  # the constructor's own error (e.g. data not found), not Hydra's
+    from fmnist.runs.model_file import load_model
+    from fmnist.runs.outputs import MODEL_FILE, write_evaluation_plots
+    from fmnist.runs.plots import most_confused_pairs, per_class_accuracy
 
-    network, saved = load_checkpoint(run_dir / CHECKPOINT_FILE)
+    network, saved = load_model(run_dir / MODEL_FILE)
     dataset = dataset_config(saved, list(overrides))
     data = instantiate(dataset, "dataset", seed=saved["seed"], dtype=network.dtype.name)
     if len(data.class_names) != network.layer_sizes[-1]:
@@ -79,12 +79,12 @@ def format_report(figures: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fmnist.evaluate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fmnist.tools.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="a training run's directory (holds model.npz)")
     # default=[]: without one, argparse lists an empty `nargs="*"` positional among the missing arguments
     parser.add_argument("overrides", nargs="*", default=[], help="dataset=NAME and/or dataset.KEY=VALUE (optional)")
     args = parser.parse_args(argv)
-    from fmnist.data import DataError
+    from fmnist.data.datasets import DataError
 
     try:
         figures = evaluate_run(args.run_dir, args.overrides)

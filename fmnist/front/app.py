@@ -33,7 +33,7 @@ def blas_threads(setting, launcher_target: str) -> int | None:
     if setting == "auto":
         return 1 if "joblib" in launcher_target.lower() else None
     if not isinstance(setting, int) or setting < 1:
-        from fmnist.experiment import ConfigError
+        from fmnist.front.experiment import ConfigError
 
         raise ConfigError(f"blas_threads must be auto or an integer >= 1, got {setting!r}")
     return setting
@@ -51,11 +51,11 @@ def run(cfg: DictConfig) -> float:
     from hydra.types import RunMode
     from threadpoolctl import threadpool_limits
 
-    from fmnist.data import DataError
-    from fmnist.experiment import CheckpointWriteError, ConfigError, Experiment, summary_line
-    from fmnist.resume import ResumeError
-    from fmnist.run_lock import RunFolderBusy
-    from fmnist.signals import GracefulStop
+    from fmnist.data.datasets import DataError
+    from fmnist.front.experiment import CheckpointWriteError, ConfigError, Experiment, summary_line
+    from fmnist.runs.resume import ResumeError
+    from fmnist.runs.run_lock import RunFolderBusy
+    from fmnist.runs.signals import GracefulStop
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)

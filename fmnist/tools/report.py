@@ -1,4 +1,4 @@
-"""What a sweep found: ``python -m fmnist.report SWEEP_DIR [--out DIR] [--top N] [--wandb]``.
+"""What a sweep found: ``python -m fmnist.tools.report SWEEP_DIR [--out DIR] [--top N] [--wandb]``.
 
 Reads every run under SWEEP_DIR (each folder holding ``metrics.json``, with ``config.yaml`` and
 ``.hydra/overrides.yaml`` beside it, as a Hydra multirun leaves them) and writes into SWEEP_DIR/report/:
@@ -35,14 +35,20 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from fmnist.cli import preset_settings
-from fmnist.outputs import (CONFIG_FILE, METRICS_FILE, OutputFolderError, create_output_folder, read_metrics,
-                            write_json_atomically)
-from fmnist.resume import is_output_only
-from fmnist.run_lock import is_in_use
-from fmnist.tracking import RUN_NAME_KEYS, flatten
+from fmnist import CONF_DIR
+from fmnist.front.cli import preset_settings
+from fmnist.runs.outputs import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    OutputFolderError,
+    create_output_folder,
+    read_metrics,
+    write_json_atomically,
+)
+from fmnist.runs.resume import is_output_only
+from fmnist.runs.run_lock import is_in_use
+from fmnist.runs.tracking import RUN_NAME_KEYS, flatten
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 #: Settings that change where results go or how they are shown, not what is learned: left out of the
 #: hyperparameters and of the best command (a rerun of the best should be tracked and plotted).
@@ -119,7 +125,7 @@ def shadowed_keys(flat: dict) -> set[str]:
 def flat_config(config: dict, options: dict[str, dict[str, list[str]]]) -> dict:
     """Dotted keys, with ``<group>._target_`` replaced by the group's option name.
 
-    ``optimizer._target_: fmnist.optim.NAdam`` becomes ``optimizer: nadam`` (the conf/optimizer/ file
+    ``optimizer._target_: fmnist.core.optim.NAdam`` becomes ``optimizer: nadam`` (the conf/optimizer/ file
     with that target; a class missing from conf/ gives its lower-cased name). A target that several
     options share (``dataset``: mnist and fashion_mnist) is dropped: the group's other keys
     (``dataset.name``) tell those options apart. Output-only keys and keys the run did not use
@@ -440,7 +446,7 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     """The overrides that rebuild ``run``'s config in a single run.
 
     From the job's .hydra/overrides.yaml: without ``hydra.*``/``hydra/*`` (launcher, sweeper) and
-    output-only settings (:data:`fmnist.resume.OUTPUT_ONLY_KEYS`); a sweep preset (``+sweep=NAME``) is spelled out as
+    output-only settings (:data:`fmnist.runs.resume.OUTPUT_ONLY_KEYS`); a sweep preset (``+sweep=NAME``) is spelled out as
     the settings it makes, minus those the job sets itself (the job's own overrides win, as in Hydra),
     first, so the command stands alone. Overrides of keys the run did not use (``model.num_layers=4`` sampled
     beside ``model=wide``) are dropped. Without overrides.yaml: the run's values of the varying ``keys``.
@@ -500,7 +506,7 @@ def _axis(key: str, values: list) -> tuple[np.ndarray, list[float], list[str], s
 
 def plot_parallel_coordinates(runs: list[Run], keys: list[str], path: Path) -> Path:
     """One vertical axis per varying hyperparameter plus val_accuracy; one line per finished run."""
-    from fmnist.plots import pyplot, save
+    from fmnist.runs.plots import pyplot, save
 
     plt = pyplot()
     finished = [run for run in runs if run.finished]
@@ -534,7 +540,7 @@ def plot_parallel_coordinates(runs: list[Run], keys: list[str], path: Path) -> P
 
 def plot_importance(scores: list[dict], path: Path) -> Path:
     """Horizontal bars per hyperparameter, most important (η²) at the top."""
-    from fmnist.plots import pyplot, save
+    from fmnist.runs.plots import pyplot, save
 
     plt = pyplot()
     rows = scores[::-1]  # barh draws from the bottom
@@ -562,7 +568,7 @@ def plot_by_run_order(runs: list[Run], path: Path, sequential: bool) -> Path:
     """Validation accuracy against the job number; for a ``sequential`` search (:func:`sequential_search`)
     also its least-squares line and the best so far. In a grid or random search, and whenever parallel
     jobs finish out of order, job order means nothing, so neither is drawn."""
-    from fmnist.plots import integer_x_ticks, pyplot, save
+    from fmnist.runs.plots import integer_x_ticks, pyplot, save
 
     plt = pyplot()
     numbered = all(run.name.isdigit() for run in runs)
@@ -600,7 +606,7 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
 
     Raises FileNotFoundError if no folder below ``sweep_dir`` holds a metrics.json.
     """
-    from fmnist.plots import metric_overlay
+    from fmnist.runs.plots import metric_overlay
 
     sweep_dir = Path(sweep_dir)
     runs = collect_runs(sweep_dir)
@@ -702,7 +708,7 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fmnist.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fmnist.tools.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder, e.g. multirun/grid/2026-01-01_12-00-00")
     parser.add_argument("--out", type=Path, help="where to write (default: SWEEP_DIR/report)")
     parser.add_argument("--top", type=_positive_int, default=8, help="runs drawn in curves.png (default 8)")
@@ -723,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wandb_run = None
     if args.wandb:
-        from fmnist.tracking import open_run
+        from fmnist.runs.tracking import open_run
 
         wandb_run = open_run("fmnist", None, None, "sweep-report", {"sweep_dir": str(args.sweep_dir)}, out_dir,
                              name=f"report-{args.sweep_dir.name}")

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fmnist.nn.activations import Activation
-from fmnist.nn.init import Initializer
-from fmnist.nn.losses import Loss
+from fmnist.core.activations import Activation
+from fmnist.core.init import Initializer
+from fmnist.core.losses import Loss
 
 
 class MLP:

@@ -1,11 +1,11 @@
 """Average the predictions of saved models, and of shifted copies of each image:
 
-    python -m fmnist.ensemble RUN_DIR... [--top K SWEEP_DIR...] [--tta N] [--select greedy [--by accuracy]]
+    python -m fmnist.tools.ensemble RUN_DIR... [--top K SWEEP_DIR...] [--tta N] [--select greedy [--by accuracy]]
                               [--held-out] [--out DIR] [--dataset-path DIR]
 
 Members are the runs named (each a training run's folder holding ``model.npz``) and, with ``--top K
 SWEEP_DIR...``, the K runs of one or more sweeps with the best validation accuracy (``metrics.json``,
-ranked together as :mod:`fmnist.report` ranks them; never by test). A run named twice counts once. With
+ranked together as :mod:`fmnist.tools.report` ranks them; never by test). A run named twice counts once. With
 M members f_m (logits) and N test-time copies (``--tta N``, default 1: the image as it is):
 
     p_m(x) = (1/N) Σ_{j<N} softmax(f_m(S_j x))      each member's probabilities, averaged over the copies
@@ -34,7 +34,7 @@ of the two halves' accuracies (the validation accuracy, for an even n). Each sel
 images the final one sees, so the figure is, if anything, pessimistic about the final selection.
 
 where S_j moves the image by ``TTA_SHIFTS[j]`` = (dy, dx) pixels (rows down, columns right, vacated pixels
-0, as :func:`fmnist.augment.shifted` does): (0, 0) the image itself, then (0, -1) left, (0, 1) right,
+0, as :func:`fmnist.core.augment.shifted` does): (0, 0) the image itself, then (0, -1) left, (0, 1) right,
 (-1, 0) up, (1, 0) down, then the diagonals (-1, -1), (-1, 1), (1, -1), (1, 1); so N is 1 to 9, and
 N = 5 is the image with its four 1-pixel neighbours. Shifting acts on the network's inputs, after any
 ``dataset.standardize`` (as training-time shifts do).
@@ -66,11 +66,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from fmnist.augment import shifted
-from fmnist.data import IMAGE_SHAPE, DataError, DataSplits, load_dataset
-from fmnist.nn.losses import softmax
-from fmnist.nn.network import MLP
-from fmnist.outputs import CHECKPOINT_FILE, OutputFolderError, create_output_folder
+from fmnist.core.augment import shifted
+from fmnist.core.losses import softmax
+from fmnist.core.network import MLP
+from fmnist.data.datasets import IMAGE_SHAPE, DataError, DataSplits, load_dataset
+from fmnist.runs.outputs import MODEL_FILE, OutputFolderError, create_output_folder
 
 #: Test-time copies, in the order ``--tta N`` takes them: (dy, dx) in pixels.
 TTA_SHIFTS = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1))
@@ -99,7 +99,7 @@ class Member:
 def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
     """The ``count`` runs below the ``sweep_dirs`` with the highest validation accuracy, ranked together
     (ties in the order of the folders, then of their jobs)."""
-    from fmnist.report import collect_runs, ranked
+    from fmnist.tools.report import collect_runs, ranked
 
     runs = []
     for sweep_dir in sweep_dirs:
@@ -121,22 +121,22 @@ def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
 
 def load_members(run_dirs: list[Path]) -> list[Member]:
     """Each run's network and config from its ``model.npz``, each folder once."""
-    from fmnist.checkpoint import load_checkpoint
+    from fmnist.runs.model_file import load_model
 
     members, seen = [], set()
     for run_dir in run_dirs:
         if run_dir.resolve() in seen:
             continue
         seen.add(run_dir.resolve())
-        path = run_dir / CHECKPOINT_FILE
+        path = run_dir / MODEL_FILE
         if not run_dir.is_dir():
             raise EnsembleError(f"{run_dir}: no such folder; pass training runs' folders")
         if not path.is_file():
-            raise EnsembleError(f"{run_dir} holds no {CHECKPOINT_FILE}: " + (sweep_hint(run_dir) or
+            raise EnsembleError(f"{run_dir} holds no {MODEL_FILE}: " + (sweep_hint(run_dir) or
                                 "pass the folder of a training run that completed (or was interrupted after its "
                                 "first epoch), where the model is saved"))
         try:
-            network, config = load_checkpoint(path)
+            network, config = load_model(path)
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
             raise EnsembleError(f"{path} cannot be read ({error}); retrain that run or leave it out") from error
         members.append(Member(run_dir, network, config))
@@ -147,12 +147,12 @@ def load_members(run_dirs: list[Path]) -> list[Member]:
 
 def sweep_hint(folder: Path) -> str | None:
     """For a sweep's folder named where a run's is expected: what it holds and what to pass instead."""
-    from fmnist.report import run_dirs
+    from fmnist.tools.report import run_dirs
 
     jobs = [job for job in run_dirs(folder) if job != folder]
     if not jobs:
         return None
-    saved = [job for job in jobs if (job / CHECKPOINT_FILE).is_file()]
+    saved = [job for job in jobs if (job / MODEL_FILE).is_file()]
     if not saved:
         return ("it is a sweep's folder, and none of the runs in it has a saved model yet (running, or stopped: "
                 "rerun the sweep's command with the same hydra.sweep.dir to finish them)")
@@ -162,7 +162,7 @@ def sweep_hint(folder: Path) -> str | None:
 
 def data_settings(member: Member) -> dict[str, str]:
     """What decides a member's validation set and inputs, as written in overrides (null, true)."""
-    from fmnist.report import override_value
+    from fmnist.tools.report import override_value
 
     dataset = member.config["dataset"]
     split_seed = dataset.get("split_seed")  # runs from before dataset.split_seed lack it (and standardize)
@@ -335,7 +335,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[
     """``ensemble.json`` and the ensemble's test confusion matrix and misclassified images; returns the json.
     ``picks``: the members selected by validation ``selected_by`` (repeats weigh more), or None for all of
     them alike; ``held_out``: the ensemble's held-out validation accuracies, if measured."""
-    from fmnist.outputs import write_evaluation_plots, write_json_atomically
+    from fmnist.runs.outputs import write_evaluation_plots, write_json_atomically
 
     out_dir.mkdir(parents=True, exist_ok=True)
     data = result.data
@@ -418,7 +418,7 @@ def top_count(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fmnist.ensemble", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fmnist.tools.ensemble", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="*", type=Path, default=[], metavar="RUN_DIR",
                         help="training runs' folders (each holds model.npz)")
     parser.add_argument("--top", nargs="+", metavar=("K", "SWEEP_DIR"),

@@ -22,8 +22,8 @@ class CheckOutputFolder(Callback):
 
 def create_output_folder(folder, key: str) -> None:
     """Create ``folder`` (Hydra would, a moment later; ``${now:...}`` resolves to the same time, it is cached)."""
-    from fmnist.outputs import OutputFolderError
-    from fmnist.outputs import create_output_folder as create_writable_folder
+    from fmnist.runs.outputs import OutputFolderError
+    from fmnist.runs.outputs import create_output_folder as create_writable_folder
 
     try:
         create_writable_folder(str(folder), setting=f"{key}={folder}")
@@ -45,8 +45,8 @@ class SweepOutcome(Callback):
     in a sweep list, a crash). Diverged jobs are results of their settings, not failures."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        from fmnist.outputs import METRICS_FILE
-        from fmnist.resume import REPLACED_DIR
+        from fmnist.runs.outputs import METRICS_FILE
+        from fmnist.runs.resume import REPLACED_DIR
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = {path.parent: json.loads(path.read_text()) for path in sorted(sweep_dir.rglob(METRICS_FILE))
@@ -55,7 +55,7 @@ class SweepOutcome(Callback):
             return
         counts = Counter(metrics.get("status", "unknown") for metrics in jobs.values())
         tally = ", ".join(f"{count} {status}" for status, count in counts.items())
-        print(f"sweep {sweep_dir}: {len(jobs)} jobs: {tally}; compare them with python -m fmnist.report {sweep_dir}",
+        print(f"sweep {sweep_dir}: {len(jobs)} jobs: {tally}; compare them with python -m fmnist.tools.report {sweep_dir}",
               file=sys.stderr)
         failed = {job_dir: metrics for job_dir, metrics in jobs.items() if metrics.get("status") == "failed"}
         for job_dir, metrics in failed.items():

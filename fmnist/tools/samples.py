@@ -1,6 +1,6 @@
 """One labelled training image per class:
 
-    python -m fmnist.samples [dataset=fashion_mnist|mnist] [dataset.path=DIR] [logger=none] [--out DIR]
+    python -m fmnist.tools.samples [dataset=fashion_mnist|mnist] [dataset.path=DIR] [logger=none] [--out DIR]
 
 Writes ``samples_<dataset>.png`` (default folder: ``outputs/samples``) and, with the wandb logger
 (the default), logs it as an image to the project's ``samples`` job.
@@ -11,14 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from fmnist import CONF_DIR
 
 
 def write_samples(overrides: list[str], out_dir: Path) -> Path:
     from hydra import compose, initialize_config_dir
 
-    from fmnist.experiment import instantiate
-    from fmnist.plots import sample_grid
+    from fmnist.front.experiment import instantiate
+    from fmnist.runs.plots import sample_grid
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
@@ -26,9 +26,9 @@ def write_samples(overrides: list[str], out_dir: Path) -> Path:
     title = f"{data.name}: one training image per class"
     path = sample_grid(data.x_train, data.y_train, data.class_names, out_dir / f"samples_{data.name}.png", title)
     if cfg.get("logger") and cfg.logger.get("project"):
-        from fmnist.tracking import open_run
-
         import wandb
+
+        from fmnist.runs.tracking import open_run
 
         run = open_run(cfg.logger.project, cfg.logger.get("entity"), cfg.logger.get("mode"), "samples",
                        {"dataset": data.name}, out_dir, name=f"samples-{data.name}")
@@ -38,14 +38,14 @@ def write_samples(overrides: list[str], out_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fmnist.samples", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fmnist.tools.samples", description=__doc__.split("\n\n")[0])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset=mnist logger=none")
     parser.add_argument("--out", type=Path, default=Path("outputs/samples"), help="folder for the PNG")
     args = parser.parse_args(argv)
     from hydra.errors import HydraException
 
-    from fmnist.experiment import ConfigError
-    from fmnist.outputs import OutputFolderError, create_output_folder
+    from fmnist.front.experiment import ConfigError
+    from fmnist.runs.outputs import OutputFolderError, create_output_folder
 
     try:
         path = write_samples(args.overrides, create_output_folder(args.out))

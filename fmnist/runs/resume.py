@@ -1,7 +1,7 @@
 """Checkpoints a run goes on from, and the rules for resuming a run folder.
 
 After each epoch's validation the run writes ``RUN_DIR/checkpoints/last.npz`` (the one before
-becomes ``prev.npz``), atomically (:mod:`fmnist.atomic`). It holds the :class:`TrainingState`
+becomes ``prev.npz``), atomically (:mod:`fmnist.runs.atomic`). It holds the :class:`TrainingState`
 (weights, optimiser buffers and step count, the random generator, the history, the weight average), the config keys that
 shape training with their hash, the wandb run id, the run's status and a format version. When a run
 ends for good (completed or diverged) its checkpoint is marked with that status and the summary.
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist.atomic import remove_temporaries, write_atomically
-from fmnist.tracking import flatten
-from fmnist.trainer import TrainingState
+from fmnist.runs.atomic import remove_temporaries, write_atomically
+from fmnist.runs.tracking import flatten
+from fmnist.training.trainer import TrainingState
 
 FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoints"

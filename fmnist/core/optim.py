@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from fmnist.kernels import flush_floor, fused_adaptive_moment_step, fused_rmsprop_step
+from fmnist.core.kernels import flush_floor, fused_adaptive_moment_step, fused_rmsprop_step
 
 
 def _check(name: str, value: float, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
@@ -124,12 +124,12 @@ class Optimizer:
         """Apply step ``t`` to one parameter array; ``grad`` is dL/dθ, without weight decay."""
         raise NotImplementedError
 
-    fused_step = None  # a compiled kernel from fmnist.kernels, set by the rules that have one
+    fused_step = None  # a compiled kernel from fmnist.core.kernels, set by the rules that have one
 
     def _fused_update(self, param: np.ndarray, grad: np.ndarray, buffers: tuple, scalars: tuple) -> bool:
         """Run ``fused_step(param, grad, *buffers, *scalars, floor)`` on the flattened arrays, with the
         scalars in the arrays' dtype (float32 scalars keep a float32 loop vectorised; ``floor`` is the
-        dtype's flush threshold, :func:`fmnist.kernels.flush_floor`); False, doing nothing, when
+        dtype's flush threshold, :func:`fmnist.core.kernels.flush_floor`); False, doing nothing, when
         there is no kernel or the arrays are not contiguous (the caller then runs its NumPy code)."""
         if self.fused_step is None or not (param.flags.c_contiguous and grad.flags.c_contiguous):
             return False
@@ -223,7 +223,7 @@ class RMSProp(Optimizer):
         θ_t = θ_{t-1} - η g_t / (√s_t + ε)
 
     Same numbers as ``torch.optim.RMSprop(lr=η, alpha=β, eps=ε, weight_decay=λ)``. The step runs as
-    one fused loop when :mod:`fmnist.kernels` is available.
+    one fused loop when :mod:`fmnist.core.kernels` is available.
 
     Hyperparameters:
         beta ∈ [0, 1)             β, decay of the mean square
@@ -272,7 +272,7 @@ class Adam(Optimizer):
               s_t = 1 / √(1 - β2^t)                 (:meth:`root_v_scale`)
 
     A variant overrides the hook of what it changes (NAdam the coefficients, Eve s_t), never ``update``;
-    the step runs as one fused loop when :mod:`fmnist.kernels` is available.
+    the step runs as one fused loop when :mod:`fmnist.core.kernels` is available.
 
     Hyperparameters:
         beta1 ∈ [0, 1)            β1, decay of the first moment

@@ -18,8 +18,8 @@ import netrc
 import os
 from pathlib import Path
 
-from fmnist.callbacks import Callback, RunInfo, TrainResult
-from fmnist.outputs import CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, MISCLASSIFIED_PNG
+from fmnist.training.callbacks import Callback, RunInfo, TrainResult
+from fmnist.runs.outputs import CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, MISCLASSIFIED_PNG
 
 log = logging.getLogger(__name__)
 

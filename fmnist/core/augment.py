@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from fmnist.data import IMAGE_SHAPE
+from fmnist.data.datasets import IMAGE_SHAPE
 
 
 class Augmentation:
@@ -104,7 +104,7 @@ class Augmentation:
 def shifted(pictures: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """A copy of ``pictures`` (n, H, W), each moved by the same (dy, dx) (rows down, columns right):
     x'[r, c] = x[r - dy, c - dx] where that pixel exists, else 0. Used by the random shifts above and by
-    the fixed shifts of test-time augmentation (:mod:`fmnist.ensemble`)."""
+    the fixed shifts of test-time augmentation (:mod:`fmnist.tools.ensemble`)."""
     moved = np.zeros_like(pictures)
     moved[:, _target(dy), _target(dx)] = pictures[:, _source(dy), _source(dx)]
     return moved

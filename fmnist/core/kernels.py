@@ -7,7 +7,7 @@ for the default 1024-512 network it is a sixth of an epoch. The loss is a dozen 
 on a (batch, 10) array, each costing more in call overhead than in arithmetic. Each loop below does
 the same arithmetic in one pass. They are used when numba is installed (``pip install numba``) and
 ``FMNIST_KERNELS`` is not ``numpy``; otherwise, or for arrays that are not contiguous,
-:mod:`fmnist.optim` and :mod:`fmnist.nn.losses` run their NumPy code, which is the reference.
+:mod:`fmnist.core.optim` and :mod:`fmnist.core.losses` run their NumPy code, which is the reference.
 ``benchmarks/speed.py`` times both.
 
 The optimiser loops take 1-D arrays of one length and scalars of the arrays' dtype (float32 scalars

@@ -26,7 +26,7 @@ layer sizes, which would otherwise win.
 A flag the chosen optimiser does not take (``-beta`` with adam: the keys of conf/optimizer/NAME.yaml
 decide), or ``-wp``/``-we`` with ``logger=none``, is dropped with a one-line warning.
 When a multirun sweeps several optimisers and only some take it, it becomes ``++optimizer.KEY=V``
-and the others ignore it (fmnist.experiment drops keys an optimiser does not accept, with a warning).
+and the others ignore it (fmnist.front.experiment drops keys an optimiser does not accept, with a warning).
 
 Flags without a preset run on top of the default config's extras (dropout, label smoothing, ...): one
 ``note:`` line names those in effect, the settings ``+experiment=assignment`` changes (:func:`extras_note`).
@@ -46,7 +46,8 @@ from typing import Callable
 
 from omegaconf import OmegaConf
 
-DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from fmnist import CONF_DIR
+
 MULTIRUN = "--multirun"
 SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
 MODEL_CHOOSERS = ("model=", "experiment=", "sweep=", "study=")  # overrides that pick the model (presets pick their own)
@@ -333,7 +334,7 @@ def _optimizer_override(flag: Flag, value: str, optimizers: list[str], conf_dir:
     return f"++{flag.key}={value}"
 
 
-def help_text(conf_dir: Path = DEFAULT_CONF_DIR) -> str:
+def help_text(conf_dir: Path = CONF_DIR) -> str:
     """The flag table with choices and defaults, for ``--help``."""
     parser = argparse.ArgumentParser(
         prog="python train.py", add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -362,7 +363,7 @@ def flag_help(flag: Flag, conf_dir: Path, defaults: dict[str, object]) -> str:
     return f"{text} -> {flag.key} (default: {defaults.get(flag.key, 'n/a')})"
 
 
-def flag_defaults(conf_dir: Path = DEFAULT_CONF_DIR) -> dict[str, object]:
+def flag_defaults(conf_dir: Path = CONF_DIR) -> dict[str, object]:
     """Override key -> its value in the composed default config (what ``python train.py`` runs).
 
     Keys the default optimiser does not take list the value of each optimiser that does; the layer
@@ -490,7 +491,7 @@ def extras_note(items: list[tuple[Flag, str] | str], conf_dir: Path) -> str | No
             f"+{group}={name} turns them all off (the assignment's plain setting)")
 
 
-def rewrite_argv(argv: list[str], conf_dir: Path = DEFAULT_CONF_DIR) -> list[str]:
+def rewrite_argv(argv: list[str], conf_dir: Path = CONF_DIR) -> list[str]:
     """``argv`` with every assignment flag replaced by its Hydra override (argv[0] kept)."""
     program, arguments = argv[0], list(argv[1:])
     if "--help" in arguments or "-h" in arguments:

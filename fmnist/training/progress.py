@@ -1,6 +1,6 @@
 """Console progress: a bar per epoch on a terminal, one line per epoch through :mod:`logging`.
 
-The lines go to the ``fmnist.progress`` logger. Under ``train.py``, Hydra's logging config
+The lines go to the ``fmnist.training.progress`` logger. Under ``train.py``, Hydra's logging config
 (conf/hydra/job_logging/fmnist.yaml) prints them as plain lines on stdout, warnings and errors as
 ``warning: ...``/``error: ...`` on stderr, and writes all of them, timed, into the run's ``train.log``.
 Elsewhere ``logging.basicConfig(level=logging.INFO, format="%(message)s")`` shows them.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from fmnist.callbacks import EPOCH_METRICS, Callback, RunInfo, TrainResult
+from fmnist.training.callbacks import EPOCH_METRICS, Callback, RunInfo, TrainResult
 
 PROGRESS_MODES = ("auto", "bar", "lines", "none")
 

@@ -1,0 +1,1 @@
+"""The numerical core: network, activations, losses, initialisers, optimisers, augmentation, weight averaging."""

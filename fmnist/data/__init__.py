@@ -1,0 +1,1 @@
+"""Datasets: find, verify, download and split the IDX files."""

@@ -1,0 +1,1 @@
+"""The front: the command line and the composition of a run from the config."""

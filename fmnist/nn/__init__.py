@@ -1,1 +1,0 @@
-"""The network's parts: activations, losses, initialisers and the multilayer perceptron."""

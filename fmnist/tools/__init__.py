@@ -1,0 +1,1 @@
+"""Tools that read finished runs: the sweep report, ensembles, evaluation, class samples."""
