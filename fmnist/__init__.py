@@ -3,3 +3,6 @@ from pathlib import Path
 
 #: The config folder users pick from (config groups, presets); study presets are in ``studies/conf``.
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+#: Study presets (``+study=NAME``), kept apart from what users pick; on Hydra's search path through
+#: hydra_plugins/fmnist_studies_searchpath.py.
+STUDIES_CONF_DIR = CONF_DIR.parent / "studies" / "conf"

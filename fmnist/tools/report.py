@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from fmnist import CONF_DIR
+from fmnist import CONF_DIR, STUDIES_CONF_DIR
 from fmnist.front.cli import preset_settings
 from fmnist.runs.outputs import (
     CONFIG_FILE,
@@ -429,15 +429,17 @@ def steers_the_sweep(key: str) -> bool:
     return key == "hydra" or key.startswith(("hydra.", "hydra/"))
 
 
-def sweep_preset_overrides(group: str, name: str, conf_dir: Path = CONF_DIR) -> list[str] | None:
-    """What conf/GROUP/NAME.yaml (a sweep or study preset) sets outside ``hydra:``, as command-line
-    overrides; None if no such file.
+def sweep_preset_overrides(group: str, name: str, conf_dirs: tuple[Path, ...] = (CONF_DIR, STUDIES_CONF_DIR)
+                           ) -> list[str] | None:
+    """What GROUP/NAME.yaml (a sweep or study preset, in conf/ or studies/conf/) sets outside ``hydra:``, as
+    command-line overrides; None if no such file.
 
     ``defaults: [override /model: wide]`` gives ``model=wide``; ``trainer: {epochs: 50}`` gives
     ``trainer.epochs=50``. Its ``hydra/...`` defaults and ``hydra:`` block only steer the sweep.
     """
-    path = conf_dir / group / f"{name}.yaml"
-    if not path.is_file():
+    path = next((folder / group / f"{name}.yaml" for folder in conf_dirs
+                 if (folder / group / f"{name}.yaml").is_file()), None)
+    if path is None:
         return None
     return [f"{key}={override_value(value)}" for key, value in preset_settings(path).items()]
 
