@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
 
-EXIT_CODES = {"completed": 0, "diverged": 1, "failed": 1, "interrupted": 130}
+EXIT_CODES = {"completed": 0, "pruned": 0, "diverged": 1, "failed": 1, "interrupted": 130}  # pruned: a sweep's result
 
 
 def objective(summary: dict) -> float:

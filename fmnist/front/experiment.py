@@ -222,13 +222,13 @@ class Experiment:
 
     def plot_finished_run(self, result: TrainResult) -> None:
         """The plots of a run that ended with ``plots=false``, asked for by a rerun: its learning curves from
-        its history and, if it completed, the test plots of its saved model (the weights it was tested with)."""
+        its history and, if it was tested, the test plots of its saved model (the weights it was tested with)."""
         try:
             data = self.build_data()
         except ConfigError as error:  # e.g. its data is not on this machine: the run itself is fine
             log.warning("its plots were not drawn: %s", error)
             return
-        if result.status == "completed":
+        if result.status in ("completed", "pruned"):
             network, _ = load_model(self.run_dir / MODEL_FILE)
             result.test_labels, result.test_predictions = data.y_test, network.predict(data.x_test)
         PlotWriter(self.run_dir, data.pixels(data.x_test), data.class_names, seed=self.cfg.seed).on_train_end(result)

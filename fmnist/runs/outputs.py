@@ -99,7 +99,7 @@ class MetricsFile(Callback):
 
 class ModelWriter(Callback):
     """Saves the trained network as ``run_dir/model.npz`` (weights, shape, config) when a run ends with
-    weights worth keeping: completed, or interrupted after at least one epoch. Listed before
+    weights worth keeping: completed, pruned, or interrupted after at least one epoch. Listed before
     :class:`MetricsFile`, so a run that says it completed always has its model."""
 
     def __init__(self, run_dir: str | Path, network, config: dict):
@@ -110,7 +110,7 @@ class ModelWriter(Callback):
     def on_train_end(self, result: TrainResult) -> None:
         from fmnist.runs.model_file import save_model
 
-        if result.status in ("completed", "interrupted") and result.history:
+        if result.status in ("completed", "pruned", "interrupted") and result.history:
             save_model(self.path, self.network, self.config)
 
 

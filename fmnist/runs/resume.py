@@ -2,9 +2,10 @@
 
 After each epoch's validation the run writes ``RUN_DIR/checkpoints/last.npz`` (the one before
 becomes ``prev.npz``), atomically (:mod:`fmnist.runs.atomic`). It holds the :class:`TrainingState`
-(weights, optimiser buffers and step count, the random generator, the history, the weight average), the config keys that
-shape training with their hash, the wandb run id, the run's status and a format version. When a run
-ends for good (completed or diverged) its checkpoint is marked with that status and the summary.
+(weights, optimiser buffers and step count, the random generator, the history, the weight average, a
+callback's request to stop after that epoch), the config keys that shape training with their hash, the
+wandb run id, the run's status and a format version. When a run ends for good (completed, pruned or
+diverged) its checkpoint is marked with that status and the summary.
 
 Starting a run in a folder, by ``resume``:
     auto   continue from the checkpoint if there is one, else start
@@ -33,7 +34,7 @@ FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoints"
 LAST, PREVIOUS = "last.npz", "prev.npz"
 RESUME_MODES = ("auto", "never", "must")
-FINAL_STATUSES = ("completed", "diverged")  # a rerun of such a run trains nothing
+FINAL_STATUSES = ("completed", "pruned", "diverged")  # a rerun of such a run trains nothing
 REPLACED_DIR = "replaced"
 #: Config keys that change what a run writes or shows, never what it learns (left out of the comparison).
 OUTPUT_ONLY_KEYS = ("logger", "trainer.progress", "plots", "blas_threads", "resume", "checkpoint", "dataset.path",
@@ -82,7 +83,8 @@ def write_checkpoint(run_dir: str | Path, checkpoint: Checkpoint, keep_previous:
     meta = {"format_version": FORMAT_VERSION, "epoch": state.epoch, "history": state.history, "rng": state.rng,
             "base_lr": state.base_lr, "optimizer_t": state.optimizer["t"], "optimizer_scalars": state.optimizer["scalars"],
             "training_config": checkpoint.training_config, "config_hash": config_hash(checkpoint.training_config),
-            "wandb_run_id": checkpoint.wandb_run_id, "status": checkpoint.status, "summary": checkpoint.summary}
+            "wandb_run_id": checkpoint.wandb_run_id, "status": checkpoint.status, "summary": checkpoint.summary,
+            "stopped": state.stopped}
     arrays = {"params": state.params, **{f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}}
     if state.averaged_params is not None:
         arrays["averaged_params"] = state.averaged_params
@@ -108,7 +110,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     state = TrainingState(epoch=meta["epoch"], params=arrays["params"], rng=meta["rng"], history=meta["history"],
                           base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"], "scalars": meta["optimizer_scalars"],
                                                               "buffers": buffers},
-                          averaged_params=arrays.get("averaged_params"))
+                          averaged_params=arrays.get("averaged_params"), stopped=meta.get("stopped"))
     return Checkpoint(state=state, training_config=meta["training_config"], wandb_run_id=meta["wandb_run_id"],
                       status=meta["status"], summary=meta["summary"])
 

@@ -178,7 +178,7 @@ class WandbLogger(Callback):
         finally:
             if self.requeued_by_sweep(result):
                 self.run.mark_preempting()
-            self.run.finish(exit_code=0 if result.status == "completed" else 1)
+            self.run.finish(exit_code=0 if result.status in ("completed", "pruned") else 1)
 
     def requeued_by_sweep(self, result: TrainResult) -> bool:
         """Whether the run's sweep should run it again: stopped in a sweep by a signal that is not final."""

@@ -19,7 +19,30 @@ SUMMARY_METRICS = (
 )
 
 #: Every status a run can end with.
-STATUSES = ("running", "completed", "diverged", "interrupted", "failed")
+STATUSES = ("running", "completed", "pruned", "diverged", "interrupted", "failed")
+#: The statuses a :class:`StopRequest` can end a run with: early stopping completes it, a sweep's pruner prunes it.
+STOP_STATUSES = ("completed", "pruned")
+
+
+@dataclass
+class StopRequest:
+    """A callback's request, at the end of an epoch, that training end after that epoch.
+
+    The run then ends as a completed one does (validated, tested, its model saved), with ``status``, and
+    the request is kept in its checkpoint, so that a rerun of the run trains nothing more.
+    """
+
+    status: str  # the run's final status: "completed" (early stopping) or "pruned" (a sweep's pruner)
+    reason: str  # one line for the console and metrics.json
+    details: dict = field(default_factory=dict)  # e.g. {"pruner": "MedianPruner", "value": 0.41}
+
+    def __post_init__(self):
+        if self.status not in STOP_STATUSES:
+            raise ValueError(f"a StopRequest ends a run as one of {', '.join(STOP_STATUSES)}, got {self.status!r}")
+
+    def record(self, epoch: int) -> dict:
+        """What metrics.json and the checkpoint keep: {"status", "reason", "epoch", **details}."""
+        return {"status": self.status, "reason": self.reason, "epoch": epoch, **self.details}
 
 
 @dataclass
@@ -47,6 +70,7 @@ class TrainResult:
     test_labels: np.ndarray | None = None  # (n_test,) true classes
     test_predictions: np.ndarray | None = None  # (n_test,) predicted classes, None if never evaluated
     stopped_by: str | None = None  # status "interrupted": what asked to stop, e.g. "SIGUSR2" or "Ctrl-C (SIGINT)"
+    stopped_early: dict | None = None  # a StopRequest's record (StopRequest.record) when one ended training
 
 
 class Callback:
@@ -61,8 +85,10 @@ class Callback:
     def on_batch_end(self, batch: int, loss: float) -> None:
         """Called after each optimiser step; ``batch`` counts from 1 within the epoch."""
 
-    def on_epoch_end(self, metrics: dict) -> None:
-        """Called after each epoch with one row of :data:`EPOCH_METRICS`."""
+    def on_epoch_end(self, metrics: dict) -> StopRequest | None:
+        """Called after each epoch with one row of :data:`EPOCH_METRICS`; a :class:`StopRequest` returned
+        here ends training after this epoch (every callback still hears of the epoch)."""
+        return None
 
     def on_train_end(self, result: TrainResult) -> None:
         """Called once, whatever the outcome (also after divergence, Ctrl-C or an error)."""

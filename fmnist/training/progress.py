@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from fmnist.training.callbacks import EPOCH_METRICS, Callback, RunInfo, TrainResult
+from fmnist.training.callbacks import EPOCH_METRICS, STOP_STATUSES, Callback, RunInfo, TrainResult
 
 PROGRESS_MODES = ("auto", "bar", "lines", "none")
 
@@ -60,11 +60,13 @@ class ConsoleProgress(Callback):
             log.info("%sepoch %d/%d  %s", self.prefix, metrics["epoch"], self.epochs, format_metrics(metrics))
 
     def on_train_end(self, result: TrainResult) -> None:
-        """A run that stopped early (diverged, interrupted) says why; the message names how it ended. A
-        failed run's exception is reported by whoever catches it."""
+        """A run that ended before its last epoch says why: a warning if it diverged or was interrupted,
+        a plain line if a callback stopped it (early stopping, a pruner). A failed run's exception is
+        reported by whoever catches it."""
         self._close_bar()
-        if result.status not in ("completed", "failed") and self.lines_enabled:
-            log.warning("%s%s", self.prefix, result.message)
+        if result.message and result.status != "failed" and self.lines_enabled:
+            level = logging.INFO if result.status in STOP_STATUSES else logging.WARNING
+            log.log(level, "%s%s", self.prefix, result.message)
 
     def _close_bar(self) -> None:
         if self.bar is not None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from fmnist.core.augment import Augmentation
 from fmnist.core.averaging import ExponentialAverage
-from fmnist.training.callbacks import SUMMARY_METRICS, Callback, RunInfo, TrainResult
+from fmnist.training.callbacks import SUMMARY_METRICS, Callback, RunInfo, StopRequest, TrainResult
 from fmnist.core.losses import Loss
 from fmnist.core.network import MLP
 
@@ -69,7 +69,8 @@ class TrainingState:
     ``params`` (the flat weight buffer), ``optimizer`` (:meth:`fmnist.core.optim.Optimizer.state_dict`),
     ``rng`` (the bit generator's state: shuffling, dropout and augmentation draw from it), ``history``
     (one row of metrics per epoch), ``base_lr`` (the rate the schedule scales) and ``averaged_params``
-    (the weight average, when one is kept).
+    (the weight average, when one is kept); ``stopped`` is the record of the :class:`StopRequest` that ended
+    training after this epoch (:meth:`StopRequest.record`), if one did: a run resumed from it trains no more.
     """
 
     epoch: int
@@ -79,6 +80,7 @@ class TrainingState:
     history: list[dict] = field(default_factory=list)
     base_lr: float = math.nan
     averaged_params: np.ndarray | None = None
+    stopped: dict | None = None
 
 
 class Trainer:
@@ -96,6 +98,7 @@ class Trainer:
     (:class:`fmnist.core.averaging.ExponentialAverage`), if given, follows the weights after every step, and
     validation, test and the final weights are the average's.
     ``save_state(state)`` is called after every ``checkpoint_every``-th epoch and after the last one;
+    a callback's :class:`StopRequest` ends training after its epoch, which is then saved with the request;
     ``should_stop()`` is asked after every batch and returns why to stop (e.g. ``"SIGTERM"``) or None.
     """
 
@@ -128,12 +131,13 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.should_stop = should_stop
 
-    def state(self, history: list[dict]) -> TrainingState:
+    def state(self, history: list[dict], stopped: dict | None = None) -> TrainingState:
         """A copy of the current training state, ``history`` being the epochs completed so far."""
         return TrainingState(epoch=len(history), params=self.network.params.copy(),
                              optimizer=self.optimizer.state_dict(), rng=copy.deepcopy(self.rng.bit_generator.state),
                              history=[dict(row) for row in history], base_lr=self.base_lr,
-                             averaged_params=None if self.average is None else self.average.average.copy())
+                             averaged_params=None if self.average is None else self.average.average.copy(),
+                             stopped=None if stopped is None else dict(stopped))
 
     def restore(self, state: TrainingState) -> None:
         """Put weights, optimiser and random generator back as they were in ``state``."""
@@ -150,6 +154,11 @@ class Trainer:
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
+
+    def _epoch_end(self, row: dict) -> StopRequest | None:
+        """Tell every callback that the epoch of ``row`` ended; the first stop request made, if any."""
+        requests = [callback.on_epoch_end(row) for callback in self.callbacks]
+        return next((request for request in requests if request is not None), None)
 
     def evaluate(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
         """(mean loss, accuracy, predicted classes) of the current weights (their average, if one is
@@ -207,10 +216,12 @@ class Trainer:
         """Train on ``data.x_train``, validate on ``data.x_val`` each epoch, test once at the end;
         with ``resume``, first restore that state and go on from the epoch after it.
 
-        Never raises for divergence (status "diverged"), a stop request or Ctrl-C (status
+        Never raises for divergence (status "diverged"), a signal's stop request or Ctrl-C (status
         "interrupted": the weights of the batch reached are evaluated, while ``save_state`` holds the
         last complete epoch, where a resumed run continues); any other error is reported to the
-        callbacks with status "failed" and then re-raised.
+        callbacks with status "failed" and then re-raised. A callback's :class:`StopRequest` ends the run
+        with its status after that epoch, evaluated as a completed run; a ``resume`` state that holds one
+        (the run was killed before its end) only evaluates.
         """
         started = time.perf_counter()
         result = TrainResult(status="running", message="")
@@ -219,29 +230,16 @@ class Trainer:
         if resume is not None:
             self.restore(resume)
             result.history = [dict(row) for row in resume.history]
+            result.stopped_early = None if resume.stopped is None else dict(resume.stopped)
         self._emit("on_train_start", RunInfo(class_names=list(data.class_names), epochs=self.epochs,
                                              batches_per_epoch=math.ceil(len(data.x_train) / self.batch_size),
                                              history=[dict(row) for row in result.history]))
-        shuffled_x = np.empty_like(data.x_train)
         try:
-            for epoch in range(len(result.history) + 1, self.epochs + 1):
-                self.optimizer.lr = self.base_lr * learning_rate_factor(self.lr_schedule, epoch, self.epochs,
-                                                                        self.warmup_epochs)
-                self._emit("on_epoch_start", epoch)
-                epoch_started = time.perf_counter()
-                augment = self.augment is not None and self.augment.applies(epoch, self.epochs)
-                train_loss, train_accuracy = self.train_epoch(data.x_train, data.y_train, shuffled_x, augment)
-                seconds = time.perf_counter() - epoch_started
-                val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
-                row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
-                       "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds_per_epoch": seconds}
-                if len(data.x_val) and not math.isfinite(val_loss):
-                    raise Diverged(f"the validation loss became {val_loss}")
-                result.history.append(row)
-                if self.save_state is not None and (epoch % self.checkpoint_every == 0 or epoch == self.epochs):
-                    self.save_state(self.state(result.history))  # kept before it is reported
-                self._emit("on_epoch_end", row)
-            result.status = "completed"
+            if result.stopped_early is None:
+                self._train_epochs(data, result)
+            stop = result.stopped_early
+            result.status = "completed" if stop is None else stop["status"]
+            result.message = "" if stop is None else f"stopped after epoch {stop['epoch']}: {stop['reason']}"
         except Diverged as error:
             result.status = "diverged"
             result.message = (f"diverged in epoch {len(result.history) + 1}: {error}. "
@@ -257,12 +255,39 @@ class Trainer:
             result.summary = self._summary(result, started)
             self._emit("on_train_end", result)
             raise
-        if result.status in ("completed", "interrupted") and result.history:
+        if result.status != "diverged" and result.history:
             result.summary = self._final_evaluation(data, result, started)
         else:
             result.summary = self._summary(result, started)
         self._emit("on_train_end", result)
         return result
+
+    def _train_epochs(self, data, result: TrainResult) -> None:
+        """The epochs after ``result.history``'s, each appended to it, until the last or a stop request
+        (kept in ``result.stopped_early``)."""
+        shuffled_x = np.empty_like(data.x_train)
+        for epoch in range(len(result.history) + 1, self.epochs + 1):
+            self.optimizer.lr = self.base_lr * learning_rate_factor(self.lr_schedule, epoch, self.epochs,
+                                                                    self.warmup_epochs)
+            self._emit("on_epoch_start", epoch)
+            epoch_started = time.perf_counter()
+            augment = self.augment is not None and self.augment.applies(epoch, self.epochs)
+            train_loss, train_accuracy = self.train_epoch(data.x_train, data.y_train, shuffled_x, augment)
+            seconds = time.perf_counter() - epoch_started
+            val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
+            row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                   "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds_per_epoch": seconds}
+            if len(data.x_val) and not math.isfinite(val_loss):
+                raise Diverged(f"the validation loss became {val_loss}")
+            result.history.append(row)
+            if self.save_state is not None and (epoch % self.checkpoint_every == 0 or epoch == self.epochs):
+                self.save_state(self.state(result.history))  # kept before it is reported
+            request = self._epoch_end(row)
+            if request is not None:
+                result.stopped_early = request.record(epoch)
+                if self.save_state is not None:  # a run killed from here on is rerun as stopped, not trained on
+                    self.save_state(self.state(result.history, stopped=result.stopped_early))
+                return
 
     def _final_evaluation(self, data, result: TrainResult, started: float) -> dict:
         """Validation and test metrics of the final weights: the only time the test set is used.
@@ -285,5 +310,6 @@ class Trainer:
             summary["best_val_accuracy"] = best["val_accuracy"]
             summary["best_epoch"] = best["epoch"]
         summary["epochs_completed"] = len(result.history)
+        summary["stopped_early"] = result.stopped_early
         summary["wall_time_seconds"] = time.perf_counter() - started
         return summary
