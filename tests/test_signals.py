@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +63,31 @@ def test_sigterm_stays_with_a_python_handler_that_was_there_first(restore_handle
     with GracefulStop() as stop:
         os.kill(os.getpid(), signal.SIGTERM)
         assert received == [signal.SIGTERM] and stop.reason() is None
+
+
+def test_in_a_run_a_wandb_agent_started_sigterm_is_named_as_the_agents(restore_handlers, capfd):
+    """The agent starts runs with WANDB_SWEEP_ID and WANDB_RUN_ID set; its SIGTERM is how the sweep stops one."""
+    from fmnist.sweeps.wandb_agent import signal_senders
+
+    environ = {"WANDB_SWEEP_ID": "sweep7", "WANDB_RUN_ID": "run42"}
+    with GracefulStop(senders=signal_senders(environ)) as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.reason() == "SIGTERM from the wandb sweep agent (sweep sweep7, run run42)"
+    assert "SIGTERM from the wandb sweep agent (sweep sweep7, run run42) received: stopping after this batch" in \
+        capfd.readouterr().err
+    with GracefulStop(senders=signal_senders({})) as outside_a_sweep:
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert outside_a_sweep.reason() == "SIGTERM"
+
+
+def test_a_signal_from_a_known_sender_ends_the_process_as_the_signal_would():
+    """The wandb agent counts exit codes above 0 as failed runs (and shuts down after five); a run it stopped
+    dies of the SIGTERM instead, which the agent sees as -15."""
+    code = ("import os, signal\nfrom fmnist.runs.signals import GracefulStop\n"
+            "with GracefulStop(senders={signal.SIGTERM: 'the wandb sweep agent'}) as stop:\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "print('stopped by', stop.reason(), flush=True)\nstop.pass_on()\n")
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              cwd=Path(__file__).resolve().parent.parent)
+    assert finished.stdout == "stopped by SIGTERM from the wandb sweep agent\n"
+    assert finished.returncode == -signal.SIGTERM

@@ -56,11 +56,12 @@ def run(cfg: DictConfig) -> float:
     from fmnist.runs.resume import ResumeError
     from fmnist.runs.run_lock import RunFolderBusy
     from fmnist.runs.signals import GracefulStop
+    from fmnist.sweeps.wandb_agent import signal_senders
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
-    with GracefulStop() as stop:
+    with GracefulStop(senders=signal_senders()) as stop:
         try:
             threads = blas_threads(cfg.get("blas_threads", "auto"), hydra_cfg.launcher.get("_target_", ""))
             sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None

@@ -88,6 +88,8 @@ class MetricsFile(Callback):
 
     def on_train_end(self, result: TrainResult) -> None:
         self.payload.update(status=result.status, message=result.message, history=result.history, **result.summary)
+        if result.stopped_by:
+            self.payload["stopped_by"] = result.stopped_by  # what asked an interrupted run to stop
         write_json_atomically(self.path, self.payload)
 
     def mark_failed(self, message: str) -> None:

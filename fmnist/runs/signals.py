@@ -26,9 +26,10 @@ LEFT_TO_EXISTING_HANDLERS = (signal.SIGTERM,)
 class GracefulStop:
     """Context manager: while active, the signals of :data:`STOP_SIGNALS` ask to stop (``reason()``)."""
 
-    def __init__(self):
+    def __init__(self, senders: dict[signal.Signals, str] | None = None):
         self.received: signal.Signals | None = None
         self.previous_handlers: dict = {}
+        self.senders = senders or {}  # who sends a signal, where that is known (fmnist.sweeps.wandb_agent)
 
     def __enter__(self) -> "GracefulStop":
         if threading.current_thread() is threading.main_thread():  # Python handles signals there only
@@ -50,16 +51,27 @@ class GracefulStop:
         self.received = signal.Signals(signum)
         hint = " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""
         # os.write, not print: a signal handler may run in the middle of another write to stderr
-        os.write(sys.stderr.fileno(), f"\n{self.received.name} received: stopping after this batch{hint}\n".encode())
+        os.write(sys.stderr.fileno(), f"\n{self.reason()} received: stopping after this batch{hint}\n".encode())
 
     def reason(self) -> str | None:
-        """The name of the signal that asked to stop (with "Ctrl-C" for SIGINT), or None."""
+        """The name of the signal that asked to stop (with "Ctrl-C" for SIGINT) and who sent it if that is
+        known ("SIGTERM from the wandb sweep agent (sweep ..., run ...)"), or None."""
         if self.received is None:
             return None
-        return "Ctrl-C (SIGINT)" if self.received == signal.SIGINT else self.received.name
+        name = "Ctrl-C (SIGINT)" if self.received == signal.SIGINT else self.received.name
+        sender = self.senders.get(self.received)
+        return f"{name} from {sender}" if sender else name
 
     def pass_on(self) -> None:
-        """Give the signal to the handler that was there before ours, then exit with 128 + its number."""
+        """Give the signal to the handler that was there before ours, then exit with 128 + its number; or,
+        for a signal from a known sender, end the process as the signal's default action would.
+
+        The wandb agent counts a run whose exit code is above 0 as failed and shuts down after five of those,
+        while a run that died of its SIGTERM (exit code -15 to the agent) is a stopped run.
+        """
+        if self.received in self.senders:
+            signal.signal(self.received, signal.SIG_DFL)
+            os.kill(os.getpid(), self.received)
         handler = self.previous_handlers.get(self.received)
         if callable(handler) and handler is not signal.default_int_handler:
             handler(self.received, None)  # e.g. submitit's: requeues the job and exits
