@@ -8,7 +8,8 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.front.cli import BY_NAME, FLAGS, HYDRA_OPTIONS, default_choices, flag_defaults, help_text, rewrite_argv
+from fmnist.config.files import default_choices
+from fmnist.front.cli import BY_NAME, FLAGS, HYDRA_OPTIONS, flag_defaults, help_text, rewrite_argv
 from tests.conftest import CONF_DIR, ROOT, group_options, load_option
 
 CHOICE_FLAGS = [flag for flag in FLAGS if flag.check is None]  # -o, -a, ...: one option per file of conf/<group>/

@@ -82,7 +82,7 @@ def job_metrics(sweep_dir: Path) -> dict[str, dict]:
 
 @pytest.mark.slow
 def test_parallel_joblib_multirun_goes_on_past_a_failing_job_names_it_at_the_end_and_exits_1(tiny_idx_dir, tmp_path):
-    from fmnist.tools.report import write_report
+    from fmnist.tools.report.write import write_report
 
     sweep_dir = tmp_path / "sweep"
     process = multirun("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.epochs=2",
@@ -108,7 +108,7 @@ def test_parallel_joblib_multirun_goes_on_past_a_failing_job_names_it_at_the_end
 @pytest.mark.slow
 def test_three_trial_optuna_sweep_shares_a_sqlite_study_and_reports(tiny_idx_dir, tmp_path):
     optuna = pytest.importorskip("optuna")
-    from fmnist.tools.report import write_report
+    from fmnist.tools.report.write import write_report
 
     sweep_dir, storage = tmp_path / "optuna", f"sqlite:///{tmp_path / 'study.db'}"
     process = multirun("+sweep=optuna", "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={storage}",

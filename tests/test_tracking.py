@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from fmnist.training.callbacks import RunInfo, TrainResult
-from fmnist.runs.tracking import flatten, resolve_mode, run_name
+from fmnist.config.dotted import flatten
+from fmnist.runs.tracking import resolve_mode, run_name
 from tests.conftest import ROOT
 
 WANDB = Path(sys.executable).parent / "wandb"

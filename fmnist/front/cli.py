@@ -47,6 +47,7 @@ from typing import Callable
 from omegaconf import OmegaConf
 
 from fmnist import CONF_DIR
+from fmnist.config.files import default_choices, group_options, optimizer_keys, optimizers_taking, preset_settings
 
 MULTIRUN = "--multirun"
 SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
@@ -139,29 +140,6 @@ FLAGS = (
     Flag("-a", "--activation", "activation", None, "hidden-layer activation"),
 )
 BY_NAME = {spelling: flag for flag in FLAGS for spelling in (flag.short, flag.long)}
-
-
-def group_options(conf_dir: Path, group: str) -> list[str]:
-    return sorted(path.stem for path in (conf_dir / group).glob("*.yaml"))
-
-
-def default_choices(conf_dir: Path) -> dict[str, str]:
-    """Group -> option chosen by the defaults list of conf/config.yaml."""
-    choices = {}
-    for entry in OmegaConf.load(conf_dir / "config.yaml").get("defaults", []):
-        if isinstance(entry, dict) or OmegaConf.is_dict(entry):
-            choices.update({str(group): str(option) for group, option in dict(entry).items()})
-    return choices
-
-
-def optimizer_keys(conf_dir: Path, optimizer: str) -> list[str]:
-    path = conf_dir / "optimizer" / f"{optimizer}.yaml"
-    return [key for key in OmegaConf.load(path) if key != "_target_"] if path.is_file() else []
-
-
-def optimizers_taking(conf_dir: Path, key: str) -> list[str]:
-    """The options of conf/optimizer/ whose file sets ``key`` (``momentum`` -> momentum, nag)."""
-    return [option for option in group_options(conf_dir, "optimizer") if key in optimizer_keys(conf_dir, option)]
 
 
 def _fail(flag: Flag, value: str, reason: str) -> None:
@@ -422,35 +400,6 @@ def _item_key(item: tuple[Flag, str] | str) -> str:
 def _sets_layer_shape(item: tuple[Flag, str] | str) -> bool:
     """A ``-nhl``/``-sz`` flag or a ``model.num_layers=``/``model.hidden_size=`` override."""
     return (isinstance(item, tuple) or "=" in item) and _item_key(item) in SHAPE_KEYS
-
-
-def preset_settings(path: Path) -> dict[str, object]:
-    """What a ``# @package _global_`` preset sets, as override key -> value, ``hydra`` left out.
-
-    ``defaults: [override /loss: cross_entropy]`` gives loss -> cross_entropy; a group the default config
-    lacks, ``defaults: [/experiment: recipe]``, gives +experiment -> recipe; ``trainer: {epochs: 5}``
-    gives trainer.epochs -> 5; ``hydra/...`` defaults and the ``hydra:`` block only steer a sweep.
-    """
-    preset = OmegaConf.to_container(OmegaConf.load(path))
-    settings = {}
-    for entry in preset.pop("defaults", []):
-        for group, option in (entry.items() if isinstance(entry, dict) else ()):
-            overrides = group.startswith("override")
-            group = group.removeprefix("override").strip().lstrip("/")
-            if group.partition("/")[0] != "hydra":
-                settings[group if overrides else f"+{group}"] = option
-    preset.pop("hydra", None)
-    settings.update(_dotted(preset))
-    return settings
-
-
-def _dotted(node: dict, prefix: str = ""):
-    """(dotted key, value) of each leaf: {'trainer': {'epochs': 5}} -> ('trainer.epochs', 5)."""
-    for key, value in node.items():
-        if isinstance(value, dict):
-            yield from _dotted(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def default_value(conf_dir: Path, key: str, chosen: dict[str, str] | None = None):

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fmnist.config.dotted import flatten
 from fmnist.runs.atomic import remove_temporaries, write_atomically
-from fmnist.runs.tracking import flatten
 from fmnist.training.trainer import TrainingState
 
 FORMAT_VERSION = 1

@@ -18,8 +18,9 @@ import netrc
 import os
 from pathlib import Path
 
-from fmnist.training.callbacks import Callback, RunInfo, TrainResult
+from fmnist.config.dotted import flatten
 from fmnist.runs.outputs import CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, MISCLASSIFIED_PNG
+from fmnist.training.callbacks import Callback, RunInfo, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +92,6 @@ def run_name(overrides: list[str]) -> str:
     ordered = sorted(parts, key=lambda key: (order.index(key) if key in order else len(order), key))
     tokens = [f"{RUN_NAME_KEYS.get(key, key.rpartition('.')[2])}_{_format_value(parts[key])}" for key in ordered]
     return "_".join(tokens) or "defaults"
-
-
-def flatten(config: dict, prefix: str = "") -> dict:
-    """{'optimizer': {'lr': 0.1}} -> {'optimizer.lr': 0.1}."""
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def open_run(project: str, entity: str | None, mode: str | None, job_type: str, config: dict, run_dir: str | Path,

@@ -66,11 +66,13 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from fmnist.config.dotted import override_value
 from fmnist.core.augment import shifted
 from fmnist.core.losses import softmax
 from fmnist.core.network import MLP
 from fmnist.data.datasets import IMAGE_SHAPE, DataError, DataSplits, load_dataset
 from fmnist.runs.outputs import MODEL_FILE, OutputFolderError, create_output_folder
+from fmnist.runs.run_folders import collect_runs, ranked, run_dirs
 
 #: Test-time copies, in the order ``--tta N`` takes them: (dy, dx) in pixels.
 TTA_SHIFTS = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1))
@@ -99,8 +101,6 @@ class Member:
 def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
     """The ``count`` runs below the ``sweep_dirs`` with the highest validation accuracy, ranked together
     (ties in the order of the folders, then of their jobs)."""
-    from fmnist.tools.report import collect_runs, ranked
-
     runs = []
     for sweep_dir in sweep_dirs:
         if not sweep_dir.is_dir():
@@ -147,8 +147,6 @@ def load_members(run_dirs: list[Path]) -> list[Member]:
 
 def sweep_hint(folder: Path) -> str | None:
     """For a sweep's folder named where a run's is expected: what it holds and what to pass instead."""
-    from fmnist.tools.report import run_dirs
-
     jobs = [job for job in run_dirs(folder) if job != folder]
     if not jobs:
         return None
@@ -162,8 +160,6 @@ def sweep_hint(folder: Path) -> str | None:
 
 def data_settings(member: Member) -> dict[str, str]:
     """What decides a member's validation set and inputs, as written in overrides (null, true)."""
-    from fmnist.tools.report import override_value
-
     dataset = member.config["dataset"]
     split_seed = dataset.get("split_seed")  # runs from before dataset.split_seed lack it (and standardize)
     settings = {

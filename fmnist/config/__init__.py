@@ -1,0 +1,1 @@
+"""The config: what the files of conf/ offer, its dotted keys, and the checks of its values."""
