@@ -383,3 +383,22 @@ def test_a_sweeps_folder_whose_runs_have_no_model_yet_says_how_to_finish_them(tm
     error = capsys.readouterr().err
     assert "it is a sweep's folder, and none of the runs in it has a saved model yet" in error
     assert "same hydra.sweep.dir" in error
+
+
+def test_runs_without_a_validation_split_ensemble_with_nothing_chosen(tiny_idx_dir, tmp_path, capsys):
+    """Final fits (dataset.val_fraction=0): the softmax average of all members, said to have chosen nothing."""
+    sweep_dir = tmp_path / "sweep"
+    process = multirun("seed=0,1", "dataset.val_fraction=0", "trainer.epochs=2", "model=mlp", "model.hidden_size=32",
+                       sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    assert process.returncode == 0, process.stderr
+    members = [sweep_dir / "0", sweep_dir / "1"]
+    assert main([*map(str, members), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "no validation split" in printed and "nothing was chosen" in printed
+    summary = json.loads((tmp_path / "out" / ENSEMBLE_FILE).read_text())
+    assert summary["validation_images"] == 0 and summary["selection"] == "all"
+    data = load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, val_fraction=0)
+    expected = np.mean([softmax_by_hand(load_model(run / MODEL_FILE)[0].predict_logits(data.x_test))
+                        for run in members], axis=0).argmax(axis=1)
+    assert summary["ensemble"]["test_accuracy"] == pytest.approx(float((expected == data.y_test).mean()))
+    assert main([*map(str, members), "--select", "greedy", "--out", str(tmp_path / "greedy")]) == 2

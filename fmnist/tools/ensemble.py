@@ -345,6 +345,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[
         "tta": result.copies,
         "tta_shifts": [list(shift) for shift in TTA_SHIFTS[:result.copies]],
         "selection": "all" if picks is None else f"greedy by {selected_by}",
+        "validation_images": len(data.y_val),
         "ensemble": {**result.accuracies(picks), **(held_out or {})},
         "members": [{"run_dir": str(run_dir), **result.accuracies([index]),
                      **({} if picks is None else {"picks": picks.count(index)})}
@@ -369,6 +370,9 @@ def format_report(summary: dict, out_dir: Path) -> str:
         chosen_where = "of the selection made on the other half, " if selected else ""
         lines.append(f"held_out_*: the accuracy on each half of the validation images {chosen_where}averaged over "
                      "the two halves (the ensemble only; compare ensembles by it)")
+    if not summary["validation_images"]:
+        lines.append(f"no validation split (the runs trained with dataset.val_fraction=0): nothing was chosen, the "
+                     f"{len(summary['members'])} runs weigh alike; test accuracy only")
     if selected:
         picks = sum(member["picks"] for member in summary["members"])
         chosen = sum(member["picks"] > 0 for member in summary["members"])
