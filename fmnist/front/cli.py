@@ -40,6 +40,7 @@ import argparse
 import difflib
 import math
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -312,10 +313,18 @@ def _optimizer_override(flag: Flag, value: str, optimizers: list[str], conf_dir:
     return f"++{flag.key}={value}"
 
 
+class WholeNamesHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Wraps a flag's help between words only: an option's name (``smoothed_cross_entropy``, a file name
+    with a hyphen) is never broken across two lines, however many options conf/ holds."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
+
+
 def help_text(conf_dir: Path = CONF_DIR) -> str:
     """The flag table with choices and defaults, for ``--help``."""
     parser = argparse.ArgumentParser(
-        prog="python train.py", add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python train.py", add_help=False, formatter_class=WholeNamesHelpFormatter,
         description="Train a NumPy MLP. Flags below and Hydra overrides (key=value) can be mixed.",
         epilog="-m followed by a number is --momentum; -m alone or before key=value is Hydra's --multirun.\n"
                "In a multirun, flags take sweep syntax: -lr 1e-3,1e-4  -o adam,nadam.\n"
@@ -328,11 +337,11 @@ def help_text(conf_dir: Path = CONF_DIR) -> str:
 
 
 def flag_help(flag: Flag, conf_dir: Path, defaults: dict[str, object]) -> str:
-    """``optimiser {adam,...} -> optimizer (default: adamw)``; the choices, and the optimisers that take an
-    optimiser key when not all do, are read from conf/."""
+    """``optimiser {adam, adamw, ...} -> optimizer (default: adamw)``; the choices, and the optimisers that take
+    an optimiser key when not all do, are read from conf/."""
     text = flag.help
     if flag.check is None:
-        text += f" {{{','.join(group_options(conf_dir, flag.key))}}}"
+        text += f" {{{', '.join(group_options(conf_dir, flag.key))}}}"  # spaces: wrap points between names
     group, _, key = flag.key.partition(".")
     if group == "optimizer" and key:
         takers = optimizers_taking(conf_dir, key)
