@@ -200,7 +200,8 @@ def report(runs: list[Run], header: str) -> str:
     lines += [f"| {run.network} | {run.seed} | {run.framework} | {100 * run.val_accuracy:.2f} | "
               f"{100 * run.test_accuracy:.2f} | {run.seconds_per_epoch:.2f} |" for run in runs]
     lines += ["", "Mean ± standard deviation [min, max] over seeds; s/epoch is the median of the runs' medians.", "",
-              "| network | framework | seeds | val accuracy % | test accuracy % | s/epoch |", "|---|---|---|---|---|---|"]
+              "| network | framework | seeds | val accuracy % | test accuracy % | s/epoch |",
+              "|---|---|---|---|---|---|"]
     verdicts = []
     for network in dict.fromkeys(run.network for run in runs):
         of = {framework: [run for run in runs if run.network == network and run.framework == framework]

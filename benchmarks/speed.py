@@ -49,12 +49,12 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported, here or in a worker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fmnist.data.datasets import load_dataset  # noqa: E402
 from fmnist.core.activations import ReLU, Tanh  # noqa: E402
 from fmnist.core.init import He  # noqa: E402
 from fmnist.core.losses import CrossEntropy, SmoothedCrossEntropy  # noqa: E402
 from fmnist.core.network import MLP  # noqa: E402
 from fmnist.core.optim import Adam, RMSProp  # noqa: E402
+from fmnist.data.datasets import load_dataset  # noqa: E402
 from fmnist.training.trainer import Trainer  # noqa: E402
 
 

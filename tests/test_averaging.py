@@ -24,7 +24,8 @@ def test_warmup_ramps_up_linearly_then_the_cosine_runs_over_the_remaining_epochs
     factors = [learning_rate_factor("cosine", epoch, 6, warmup_epochs=2) for epoch in range(1, 7)]
     np.testing.assert_allclose(factors, [0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
                                          0.5 * (1 + math.cos(3 * math.pi / 4))])
-    assert [learning_rate_factor("constant", epoch, 4, warmup_epochs=3) for epoch in range(1, 5)] == [1 / 3, 2 / 3, 1, 1]
+    warmed = [learning_rate_factor("constant", epoch, 4, warmup_epochs=3) for epoch in range(1, 5)]
+    assert warmed == [1 / 3, 2 / 3, 1, 1]
     assert [learning_rate_factor("cosine", epoch, 3) for epoch in (1, 2, 3)] == \
            [learning_rate_factor("cosine", epoch, 3, warmup_epochs=0) for epoch in (1, 2, 3)]
 
@@ -85,6 +86,9 @@ def test_validation_during_training_uses_the_average_and_training_the_raw_weight
 def test_no_average_changes_nothing(tiny_data):
     off = make_trainer(tiny_data, average=None).fit(tiny_data)
     default = make_trainer(tiny_data).fit(tiny_data)
-    strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds_per_epoch"} for row in rows]
+
+    def strip(rows):
+        return [{k: v for k, v in row.items() if k != "seconds_per_epoch"} for row in rows]
+
     assert strip(off.history) == strip(default.history)
     assert off.summary["test_accuracy"] == default.summary["test_accuracy"]

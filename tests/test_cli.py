@@ -72,7 +72,8 @@ def test_hydra_options_joined_by_equals_pass_through():
 
 
 def test_layer_flags_select_the_mlp_once_unless_a_model_is_given():
-    assert rewrite_argv(["t", "-nhl", "4", "-sz", "32"]) == ["t", "model=mlp", "model.num_layers=4", "model.hidden_size=32"]
+    assert rewrite_argv(["t", "-nhl", "4", "-sz", "32"]) == ["t", "model=mlp", "model.num_layers=4",
+                                                             "model.hidden_size=32"]
     assert rewrite_argv(["t", "model=funnel", "-nhl", "4"]) == ["t", "model=funnel", "model.num_layers=4"]
 
 
@@ -105,7 +106,8 @@ def test_flags_mix_with_hydra_overrides_in_order():
     (["-o", "momentum", "-m", ".5"], ["optimizer=momentum", "optimizer.momentum=0.5"]),
     (["-m", "optimizer=sgd,adam"], ["--multirun", "optimizer=sgd,adam"]),
     (["optimizer=sgd,adam", "-m"], ["--multirun", "optimizer=sgd,adam"]),
-    (["-m", "-o", "momentum,nag", "-lr", "0.1,0.01"], ["--multirun", "optimizer=momentum,nag", "optimizer.lr=0.1,0.01"]),
+    (["-m", "-o", "momentum,nag", "-lr", "0.1,0.01"],
+     ["--multirun", "optimizer=momentum,nag", "optimizer.lr=0.1,0.01"]),
     (["-m", "-o", "nag", "-m", "0.8,0.9"], ["--multirun", "optimizer=nag", "optimizer.momentum=0.8,0.9"]),
 ])
 def test_dash_m_is_momentum_before_a_number_and_multirun_otherwise(argv, expected):
@@ -223,7 +225,8 @@ def test_new_optimizer_files_are_new_choices_and_the_help_names_each_whole(tmp_p
     conf = shutil.copytree(CONF_DIR, tmp_path / "conf")
     for name in NEW_OPTIMIZERS:
         assert name not in group_options("optimizer")
-        (conf / "optimizer" / f"{name}.yaml").write_text("_target_: somewhere.Novel\nlr: 0.001\nbeta1: 0.9\nbeta3: 0.5\n")
+        (conf / "optimizer" / f"{name}.yaml").write_text(
+            "_target_: somewhere.Novel\nlr: 0.001\nbeta1: 0.9\nbeta3: 0.5\n")
     assert rewrite_argv(["t", "-o", "NOVEL"], conf_dir=conf) == ["t", "optimizer=novel"]
     assert rewrite_argv(["t", "-o", "adamax", "-beta1", "0.8"], conf_dir=conf) == ["t", "optimizer=adamax",
                                                                                     "optimizer.beta1=0.8"]
@@ -307,7 +310,8 @@ def test_the_assignment_preset_trains_with_nothing_but_what_the_flags_name():
     assert (plain["model.num_layers"], plain["model.hidden_size"]) == (3, 128)
     assert plain["optimizer.weight_decay"] == 0 and plain["trainer.lr_schedule"] == "constant"
     assert plain["loss._target_"].endswith(".CrossEntropy") and not plain.get("loss.smoothing")
-    assert plain["augment.max_shift"] == 0 and plain["augment.horizontal_flip"] is False and plain["augment.cutout"] == 0
+    assert plain["augment.max_shift"] == 0 and plain["augment.cutout"] == 0
+    assert plain["augment.horizontal_flip"] is False
     assert plain["trainer.warmup_epochs"] == 0 and plain["trainer.ema_decay"] == 0
     assert plain["dataset.standardize"] is False
     assert composed("+experiment=assignment", "optimizer.weight_decay=5e-4")["optimizer.weight_decay"] == 5e-4
@@ -413,8 +417,9 @@ def test_a_misspelled_flag_is_named_with_a_suggestion_and_exit_2(flag, capsys):
                 rewrite_argv(["t", *argv])
             assert exit_info.value.code == 2
             spelled = argv[-2] if len(argv) > 1 else typo
-            assert capsys.readouterr().err == (f"error: {spelled}: unknown flag; did you mean {flag.short} ({flag.long})? "
-                                               "python train.py --help lists the flags\n")
+            assert capsys.readouterr().err == (
+                f"error: {spelled}: unknown flag; did you mean {flag.short} ({flag.long})? "
+                "python train.py --help lists the flags\n")
 
 
 @pytest.mark.parametrize("typo, closest", [("--lr", "-lr (--learning_rate)"), ("--batch-size", "-b (--batch_size)"),

@@ -17,8 +17,16 @@ import requests
 from fmnist.data import datasets as data
 from fmnist.data.datasets import DataError, find_dataset_files, load_dataset, read_idx, stratified_sample
 from tests.conftest import FASHION_MNIST_DIR as REAL_FASHION_MNIST
-from tests.idx_files import (balanced_labels, idx_bytes, make_blob_images, write_gz, write_idx_dataset,
-                             write_idx_images, write_idx_labels)
+from tests.idx_files import (
+    balanced_labels,
+    idx_bytes,
+    make_blob_images,
+    write_gz,
+    write_idx_dataset,
+    write_idx_images,
+    write_idx_labels,
+)
+
 
 @pytest.fixture(autouse=True)
 def isolated_sources(monkeypatch, tmp_path):
@@ -418,7 +426,9 @@ def test_real_fashion_mnist_has_the_expected_shapes_range_and_balanced_classes()
 
 
 def test_split_seed_lets_runs_of_other_seeds_share_their_validation_set(tiny_idx_dir):
-    load = lambda **seeds: load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, **seeds)
+    def load(**seeds):
+        return load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, **seeds)
+
     shared = [load(seed=seed, split_seed=7) for seed in (0, 1)]
     assert np.array_equal(shared[0].x_val, shared[1].x_val) and np.array_equal(shared[0].y_train, shared[1].y_train)
     assert np.array_equal(load(seed=7).x_val, shared[0].x_val)  # null split_seed: the run's seed decides

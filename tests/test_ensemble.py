@@ -15,14 +15,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist.runs.model_file import load_model, save_model
-from fmnist.data.datasets import load_dataset
-from fmnist.tools.ensemble import (ENSEMBLE_FILE, HELD_OUT_SEED, TTA_SHIFTS, EnsembleError, check_shared_data,
-                             greedy_selection, held_out_accuracies, load_members, main, predict, top_runs, tta_copies,
-                             validation_halves)
 from fmnist.core.activations import ReLU
 from fmnist.core.network import MLP
-from fmnist.runs.outputs import MODEL_FILE, CONFUSION_MATRIX_PNG, METRICS_FILE
+from fmnist.data.datasets import load_dataset
+from fmnist.runs.model_file import load_model, save_model
+from fmnist.runs.outputs import CONFUSION_MATRIX_PNG, METRICS_FILE, MODEL_FILE
+from fmnist.tools.ensemble import (
+    ENSEMBLE_FILE,
+    HELD_OUT_SEED,
+    TTA_SHIFTS,
+    EnsembleError,
+    check_shared_data,
+    greedy_selection,
+    held_out_accuracies,
+    load_members,
+    main,
+    predict,
+    top_runs,
+    tta_copies,
+    validation_halves,
+)
 from tests.conftest import ROOT
 from tests.test_sweeps import multirun
 
@@ -267,7 +279,8 @@ def test_runs_with_different_input_sizes_are_refused(runs, tmp_path):
 ])
 def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, arguments, words):
     arguments = [argument.format(empty=tmp_path) for argument in arguments]
-    process = subprocess.run([sys.executable, "-m", "fmnist.tools.ensemble", *arguments, "--out", str(tmp_path / "out")],
+    command = [sys.executable, "-m", "fmnist.tools.ensemble", *arguments, "--out", str(tmp_path / "out")]
+    process = subprocess.run(command,
                              capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert process.returncode == 2
     for word in words:

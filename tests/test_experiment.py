@@ -9,9 +9,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
-from fmnist.runs.model_file import load_model
 from fmnist.front.experiment import ConfigError, Experiment
-from fmnist.runs.outputs import MODEL_FILE, CONFIG_FILE, METRICS_FILE
+from fmnist.runs.model_file import load_model
+from fmnist.runs.outputs import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 from fmnist.training.trainer import warmup_length
 from tests.conftest import CONF_DIR, group_options
 from tests.test_sweeps import compose_with
@@ -162,8 +162,8 @@ def test_an_optimizer_key_the_optimizer_does_not_take_is_dropped_with_a_warning(
 
 
 def test_a_standardised_run_draws_its_misclassified_test_images_as_pixels(tiny_idx_dir, tmp_path, monkeypatch):
-    from fmnist.runs import plots
     from fmnist.data.datasets import load_dataset
+    from fmnist.runs import plots
 
     drawn = {}
     monkeypatch.setattr(plots, "misclassified_panel", lambda images, *args, **kwargs: drawn.setdefault("x", images))

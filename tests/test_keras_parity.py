@@ -28,7 +28,8 @@ def test_each_preset_sets_what_its_keras_network_does(network):
     assert cfg.init._target_ == "fmnist.core.init.Xavier"  # keras.layers.Dense: glorot_uniform, zero biases
     assert cfg.loss._target_ == "fmnist.core.losses.CrossEntropy"
     assert cfg.optimizer._target_ == "fmnist.core.optim.Adam" and cfg.optimizer.lr == keras_parity.LEARNING_RATE
-    assert (cfg.optimizer.beta1, cfg.optimizer.beta2, cfg.optimizer.epsilon) == (0.9, 0.999, 1e-7)  # keras.optimizers.Adam's
+    # keras.optimizers.Adam's defaults
+    assert (cfg.optimizer.beta1, cfg.optimizer.beta2, cfg.optimizer.epsilon) == (0.9, 0.999, 1e-7)
     assert cfg.optimizer.weight_decay == pytest.approx(2 * spec.l2)  # gradient of l2 · Σw² is 2 l2 · w
     assert (cfg.trainer.batch_size, cfg.trainer.epochs) == (keras_parity.BATCH_SIZE, keras_parity.EPOCHS)
     assert (cfg.trainer.lr_schedule, cfg.trainer.warmup_epochs, cfg.trainer.ema_decay) == ("constant", 0, 0)
@@ -88,7 +89,8 @@ def test_report_lists_every_run_then_each_frameworks_spread_and_where_fmnist_lie
     assert per_run == [[run.network, str(run.seed), run.framework, f"{100 * run.val_accuracy:.2f}",
                         f"{100 * run.test_accuracy:.2f}", f"{run.seconds_per_epoch:.2f}"] for run in runs]
     summary = {(row[0], row[1]): row[2:] for row in table_rows(text, "network | framework")}
-    assert summary[("keras_dropout", "keras")] == ["3", "90.00 ± 1.00 [89.00, 91.00]", "89.00 ± 1.00 [88.00, 90.00]", "3.00"]
+    assert summary[("keras_dropout", "keras")] == ["3", "90.00 ± 1.00 [89.00, 91.00]", "89.00 ± 1.00 [88.00, 90.00]",
+                                                   "3.00"]
     sd = statistics.stdev([88.5, 89.5, 88.5])
     assert summary[("keras_dropout", "fmnist")] == ["3", f"89.83 ± {sd:.2f} [89.50, 90.50]",
                                                     f"88.83 ± {sd:.2f} [88.50, 89.50]", "1.00"]

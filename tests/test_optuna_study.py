@@ -17,6 +17,7 @@ from hydra_plugins.optuna_study_sweeper import OptunaStudySweeper, open_storage,
 from tests.conftest import ROOT
 from tests.test_sweeps import job_metrics, multirun
 
+
 def is_sweeper_config_error(error: Exception) -> bool:
     """By name: Hydra's plugin scan may import the plugin module again, making a second class of that name."""
     return type(error).__name__ == "SweeperConfigError" and isinstance(error, CompactHydraException)

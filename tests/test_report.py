@@ -13,13 +13,20 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from fmnist.runs import plots
 from fmnist.config.files import option_names
+from fmnist.runs import plots
 from fmnist.runs.run_folders import Run, collect_runs, flat_config
 from fmnist.tools.report.__main__ import main
 from fmnist.tools.report.best_command import best_command
 from fmnist.tools.report.reading import varying_hyperparameters
-from fmnist.tools.report.statistics import abs_spearman, eta_squared, eta_squared_by_chance, importance, ranks, sequential_search
+from fmnist.tools.report.statistics import (
+    abs_spearman,
+    eta_squared,
+    eta_squared_by_chance,
+    importance,
+    ranks,
+    sequential_search,
+)
 from fmnist.tools.report.write import write_report
 from tests.conftest import CONF_DIR, group_options, sample_values
 

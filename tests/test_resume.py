@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from fmnist.runs.outputs import (MODEL_FILE, CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, METRICS_FILE,
-                            MISCLASSIFIED_PNG)
+from fmnist.runs.outputs import CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, METRICS_FILE, MISCLASSIFIED_PNG, MODEL_FILE
 from fmnist.runs.resume import CHECKPOINT_DIR, LAST, PREVIOUS, read_checkpoint
 from tests.conftest import CONF_DIR, ROOT, group_options
 
@@ -42,7 +41,10 @@ def outcome(run_dir: Path) -> dict:
     """What must not depend on interruptions: weights, optimiser state, metrics without timings."""
     checkpoint = read_checkpoint(run_dir / CHECKPOINT_DIR / LAST)
     metrics = json.loads((run_dir / METRICS_FILE).read_text())
-    untimed = lambda rows: [{key: value for key, value in row.items() if key != "seconds_per_epoch"} for row in rows]
+
+    def untimed(rows):
+        return [{key: value for key, value in row.items() if key != "seconds_per_epoch"} for row in rows]
+
     with np.load(run_dir / MODEL_FILE) as model:
         model_params = model["params"]
     return {"params": checkpoint.state.params, "model": model_params, "optimizer": checkpoint.state.optimizer,
@@ -92,7 +94,8 @@ def test_every_epoch_leaves_last_and_prev_checkpoints(tiny_idx_dir, tmp_path):
 
 
 def test_checkpoint_every_n_epochs_goes_back_to_the_last_saved_epoch(tiny_idx_dir, tmp_path, uninterrupted):
-    killed = train(tmp_path, tiny_idx_dir, "checkpoint.every_n_epochs=2", kill=("step", 3 * BATCHES_PER_EPOCH + 2, "KILL"))
+    killed = train(tmp_path, tiny_idx_dir, "checkpoint.every_n_epochs=2",
+                   kill=("step", 3 * BATCHES_PER_EPOCH + 2, "KILL"))
     assert killed.returncode == -9, killed.stderr
     assert len(metrics_of(tmp_path)["history"]) == 3  # epoch 3 was reported, but not saved
     assert read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).state.epoch == 2
@@ -388,7 +391,8 @@ def test_a_killed_multirun_rerun_resumes_the_unfinished_job_and_leaves_finished_
     killed = sweep("step", EPOCHS * BATCHES_PER_EPOCH + 2 * BATCHES_PER_EPOCH + 4, "KILL")
     assert killed.returncode == -9, killed.stderr
     finished_files = {path: path.read_bytes() for path in (tmp_path / "0").rglob("*")
-                      if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log" and path.name != ".lock"}
+                      if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log"
+                      and path.name != ".lock"}
     assert metrics_of(tmp_path / "0")["status"] == "completed" and metrics_of(tmp_path / "1")["status"] == "running"
     rerun = sweep()
     assert rerun.returncode == 0, rerun.stderr

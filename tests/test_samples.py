@@ -41,4 +41,5 @@ def test_an_out_folder_that_cannot_be_written_exits_2_naming_it(tiny_idx_dir, tm
     arguments = [f"dataset.path={tiny_idx_dir}", "dataset.download=false", "logger=none"]
     assert main([*arguments, "--out", str(in_the_way)]) == 2
     error = capsys.readouterr().err
-    assert error.startswith(f"error: --out {in_the_way}: cannot write there (") and "pass a folder you can write to" in error
+    assert error.startswith(f"error: --out {in_the_way}: cannot write there (")
+    assert "pass a folder you can write to" in error

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from fmnist.training.callbacks import EPOCH_METRICS, SUMMARY_METRICS
 from fmnist.runs.outputs import METRICS_FILE
+from fmnist.training.callbacks import EPOCH_METRICS, SUMMARY_METRICS
 from tests.conftest import CONF_DIR, ROOT, group_options, sample_values
 
 WANDB_SWEEPS = sorted((ROOT / "multirun_sweeps").glob("*.yaml"))
@@ -64,7 +64,8 @@ def test_wandb_sweep_file_is_valid_and_runs_train_py_with_hydra_overrides(path):
     fixed = [argument for argument in config["command"] if not argument.startswith("${")]  # e.g. +experiment=NAME
     fixed += [f"{key}={spec['value']}" for key, spec in config["parameters"].items() if "value" in spec]
     for key, spec in config["parameters"].items():
-        values = spec["values"] if "values" in spec else [spec["value"]] if "value" in spec else [spec["min"], spec["max"]]
+        values = (spec["values"] if "values" in spec else [spec["value"]] if "value" in spec
+                  else [spec["min"], spec["max"]])
         for value in values:
             builds([*fixed, f"{key}={value}"])  # each value among the fixed ones, as an agent runs it
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist.training.callbacks import RunInfo, TrainResult
 from fmnist.config.dotted import flatten
 from fmnist.runs.tracking import resolve_mode, run_name
+from fmnist.training.callbacks import RunInfo, TrainResult
 from tests.conftest import ROOT
 
 WANDB = Path(sys.executable).parent / "wandb"

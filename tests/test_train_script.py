@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from fmnist.runs.outputs import (MODEL_FILE, CONFIG_FILE, CONFUSION_MATRIX_PNG, LEARNING_CURVES_PNG, METRICS_FILE,
-                            MISCLASSIFIED_PNG)
+from fmnist.runs.outputs import (
+    CONFIG_FILE,
+    CONFUSION_MATRIX_PNG,
+    LEARNING_CURVES_PNG,
+    METRICS_FILE,
+    MISCLASSIFIED_PNG,
+    MODEL_FILE,
+)
 from tests.conftest import ROOT
 
 
@@ -66,8 +72,8 @@ def test_evaluating_the_checkpoint_reproduces_the_test_metrics(finished_run, tin
 
 def test_evaluate_command_prints_per_class_accuracy(finished_run, tiny_idx_dir):
     run_dir, _ = finished_run
-    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir), f"dataset.path={tiny_idx_dir}"],
-                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir),
+                              f"dataset.path={tiny_idx_dir}"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert process.returncode == 0, process.stderr
     assert "per-class accuracy" in process.stdout and "Ankle boot" in process.stdout
     assert "most confused" in process.stdout
@@ -167,8 +173,9 @@ def test_train_log_holds_the_progress_and_ends_with_the_summary_line(finished_ru
 
 def test_evaluating_with_a_dataset_folder_that_does_not_exist_exits_2_with_a_message(finished_run, tmp_path):
     run_dir, _ = finished_run
-    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir), f"dataset.path={tmp_path}/nowhere",
-                              "dataset.download=false"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir),
+                              f"dataset.path={tmp_path}/nowhere", "dataset.download=false"],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert process.returncode == 2
     assert process.stderr.startswith("error: dataset: ") and "Traceback" not in process.stderr
 

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from fmnist.training.callbacks import SUMMARY_METRICS, Callback
-from fmnist.runs.model_file import load_model, save_model
 from fmnist.core.network import MLP
+from fmnist.runs.model_file import load_model, save_model
+from fmnist.training.callbacks import SUMMARY_METRICS, Callback
 from fmnist.training.trainer import Trainer
 from tests.conftest import build_option
 
@@ -79,7 +79,10 @@ def test_same_seed_gives_identical_metrics(tiny_data):
     first = make_trainer(tiny_data, seed=5).fit(tiny_data)
     second = make_trainer(tiny_data, seed=5).fit(tiny_data)
     other = make_trainer(tiny_data, seed=6).fit(tiny_data)
-    strip = lambda history: [{k: v for k, v in row.items() if k != "seconds_per_epoch"} for row in history]
+
+    def strip(history):
+        return [{k: v for k, v in row.items() if k != "seconds_per_epoch"} for row in history]
+
     assert strip(first.history) == strip(second.history)
     assert strip(first.history) != strip(other.history)
 
@@ -145,7 +148,8 @@ def test_checkpoint_round_trip_predicts_identically(tiny_data, tmp_path):
     loaded, loaded_config = load_model(path)
     assert loaded_config == config
     assert loaded.layer_sizes == trainer.network.layer_sizes
-    np.testing.assert_array_equal(loaded.predict_logits(tiny_data.x_test), trainer.network.predict_logits(tiny_data.x_test))
+    np.testing.assert_array_equal(loaded.predict_logits(tiny_data.x_test),
+                                  trainer.network.predict_logits(tiny_data.x_test))
 
 
 @pytest.mark.parametrize("key, value", [("epochs", 0), ("batch_size", 0)])
@@ -156,7 +160,8 @@ def test_trainer_rejects_bad_settings(tiny_data, key, value):
 
 def test_a_warmup_as_long_as_the_run_is_refused_when_the_trainer_is_built(tiny_data):
     trainer = make_trainer(tiny_data, epochs=3)
-    with pytest.raises(ValueError, match="trainer.warmup_epochs must be a whole number of epochs from 0 to .* = 2, .*; got 3"):
+    message = "trainer.warmup_epochs must be a whole number of epochs from 0 to .* = 2, .*; got 3"
+    with pytest.raises(ValueError, match=message):
         Trainer(trainer.network, trainer.loss, trainer.optimizer, epochs=3, batch_size=32, rng=trainer.rng,
                 warmup_epochs=3)
 
@@ -180,7 +185,8 @@ def test_cosine_schedule_goes_from_the_base_rate_down_by_the_formula():
     from fmnist.training.trainer import learning_rate_factor
 
     factors = [learning_rate_factor("cosine", epoch, 4) for epoch in range(1, 5)]
-    np.testing.assert_allclose(factors, [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))])
+    np.testing.assert_allclose(factors, [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
+                                         0.5 * (1 + math.cos(3 * math.pi / 4))])
     assert learning_rate_factor("constant", 3, 4) == 1.0
     with pytest.raises(ValueError, match="trainer.lr_schedule must be one of constant, cosine"):
         learning_rate_factor("linear", 1, 4)

@@ -94,7 +94,8 @@ def test_wandb_sweeps_over_several_epoch_budgets_stop_runs_as_the_benchmarked_pr
     sweeps schema check of tests/test_sweeps.py covers the whole file)."""
     pruner = OmegaConf.to_container(load_option("hydra/sweeper/pruner", "wandb_hyperband"))
     settings = {key: value for key, value in pruner.items() if key != "_target_"}
-    configs = {path.name: yaml.safe_load(path.read_text()) for path in sorted((ROOT / "multirun_sweeps").glob("*.yaml"))}
+    configs = {path.name: yaml.safe_load(path.read_text())
+               for path in sorted((ROOT / "multirun_sweeps").glob("*.yaml"))}
     several = [name for name, config in configs.items()
                if len(config["parameters"].get("trainer.epochs", {}).get("values", [])) > 1]
     assert len(several) >= 2  # wandb_bayes.yaml and wandb_random.yaml

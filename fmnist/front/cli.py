@@ -53,7 +53,8 @@ from fmnist.config.files import default_choices, group_options, optimizer_keys, 
 MULTIRUN = "--multirun"
 SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
 MODEL_CHOOSERS = ("model=", "experiment=", "sweep=", "study=")  # overrides that pick the model (presets pick their own)
-PRESET_GROUPS = ("experiment", "sweep", "study")  # +experiment=NAME, +sweep=NAME, +study=NAME: files that pin a whole setup
+# +experiment=NAME, +sweep=NAME, +study=NAME: files that pin a whole setup
+PRESET_GROUPS = ("experiment", "sweep", "study")
 PLAIN_PRESET = ("experiment", "assignment")  # the assignment's setting without this project's extras
 
 
@@ -217,7 +218,8 @@ def _stop(message: str) -> None:
 def sweep_advice(conf_dir: Path) -> str:
     """How to start a sweep: the presets of conf/sweep/ and the wandb sweep files beside conf/."""
     wandb_files = sorted(path.name for path in (conf_dir.parent / "multirun_sweeps").glob("*.yaml"))
-    return (f"a sweep is a multirun: python train.py -m +sweep=NAME (NAME: {', '.join(group_options(conf_dir, 'sweep'))}) "
+    sweep_names = ", ".join(group_options(conf_dir, "sweep"))
+    return (f"a sweep is a multirun: python train.py -m +sweep=NAME (NAME: {sweep_names}) "
             "or -m KEY=V1,V2 (e.g. -m optimizer=adam,nadam); a wandb sweep: wandb sweep multirun_sweeps/FILE, "
             f"then wandb agent SWEEP_ID (FILE: {', '.join(wandb_files)})")
 
@@ -427,8 +429,9 @@ def default_value(conf_dir: Path, key: str, chosen: dict[str, str] | None = None
 
 def extras_note(items: list[tuple[Flag, str] | str], conf_dir: Path) -> str | None:
     """One line naming the project's extras that assignment flags run on top of; None without a flag
-    about training (``-wp``/``-we`` only say where to track) or with a preset. The extras are the settings of conf/experiment/assignment.yaml that the default
-    config does differently and that the command line leaves alone."""
+    about training (``-wp``/``-we`` only say where to track) or with a preset. The extras are the settings of
+    conf/experiment/assignment.yaml that the default config does differently and that the command line leaves
+    alone."""
     typed = {_item_key(item) for item in items if isinstance(item, tuple) or "=" in item}
     trains = [item for item in items if isinstance(item, tuple) and not item[0].key.startswith("logger.")]
     if not trains or typed & set(PRESET_GROUPS):

@@ -131,7 +131,8 @@ class Experiment:
     """One training run described by ``cfg`` (see conf/config.yaml), writing into ``run_dir``.
 
     ``overrides`` (the job's command-line overrides) and ``sweep_name`` name the run for trackers;
-    ``job`` (its number in a multirun) prefixes its console lines; ``should_stop`` (e.g. :meth:`fmnist.runs.signals.GracefulStop.reason`) is asked after every batch.
+    ``job`` (its number in a multirun) prefixes its console lines; ``should_stop`` (e.g.
+    :meth:`fmnist.runs.signals.GracefulStop.reason`) is asked after every batch.
     """
 
     def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = (),
@@ -209,7 +210,8 @@ class Experiment:
             write_checkpoint(self.run_dir, Checkpoint(state, self.training_config, wandb_run_id=self.wandb_run_id))
         except OSError as error:
             raise CheckpointWriteError(
-                f"could not write the checkpoint of epoch {state.epoch} into {self.run_dir}: {error.strerror or error}. "
+                f"could not write the checkpoint of epoch {state.epoch} into {self.run_dir}: "
+                f"{error.strerror or error}. "
                 "The checkpoint before it is intact: free some space or fix the folder, then rerun the same "
                 "command to continue") from error
 

@@ -55,8 +55,8 @@ class SweepOutcome(Callback):
             return
         counts = Counter(metrics.get("status", "unknown") for metrics in jobs.values())
         tally = ", ".join(f"{count} {status}" for status, count in counts.items())
-        print(f"sweep {sweep_dir}: {len(jobs)} jobs: {tally}; compare them with python -m fmnist.tools.report {sweep_dir}",
-              file=sys.stderr)
+        print(f"sweep {sweep_dir}: {len(jobs)} jobs: {tally}; "
+              f"compare them with python -m fmnist.tools.report {sweep_dir}", file=sys.stderr)
         failed = {job_dir: metrics for job_dir, metrics in jobs.items() if metrics.get("status") == "failed"}
         for job_dir, metrics in failed.items():
             print(f"error: job {job_dir.relative_to(sweep_dir)} failed: {metrics.get('message', '')}", file=sys.stderr)

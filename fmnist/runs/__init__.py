@@ -1,1 +1,2 @@
-"""A run's files and safety: checkpoints to resume from, the saved model, metrics, plots, tracking, locks and signals."""
+"""A run's files and safety: checkpoints to resume from, the saved model, metrics, plots, tracking, locks and
+signals."""

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist.runs.atomic import write_atomically
 from fmnist.core import activations
 from fmnist.core.network import MLP
+from fmnist.runs.atomic import write_atomically
 
 
 def save_model(path: str | Path, network: MLP, config: dict) -> Path:

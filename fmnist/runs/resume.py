@@ -81,11 +81,13 @@ def write_checkpoint(run_dir: str | Path, checkpoint: Checkpoint, keep_previous:
     folder = Path(run_dir) / CHECKPOINT_DIR
     state = checkpoint.state
     meta = {"format_version": FORMAT_VERSION, "epoch": state.epoch, "history": state.history, "rng": state.rng,
-            "base_lr": state.base_lr, "optimizer_t": state.optimizer["t"], "optimizer_scalars": state.optimizer["scalars"],
+            "base_lr": state.base_lr, "optimizer_t": state.optimizer["t"],
+            "optimizer_scalars": state.optimizer["scalars"],
             "training_config": checkpoint.training_config, "config_hash": config_hash(checkpoint.training_config),
             "wandb_run_id": checkpoint.wandb_run_id, "status": checkpoint.status, "summary": checkpoint.summary,
             "stopped": state.stopped}
-    arrays = {"params": state.params, **{f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}}
+    buffers = {f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}
+    arrays = {"params": state.params, **buffers}
     if state.averaged_params is not None:
         arrays["averaged_params"] = state.averaged_params
     return write_atomically(folder / LAST, lambda file: np.savez(file, meta=np.array(json.dumps(meta)), **arrays),
@@ -106,10 +108,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise ValueError(f"has format version {meta.get('format_version')}, this fmnist reads {FORMAT_VERSION}")
     if meta["config_hash"] != config_hash(meta["training_config"]):
         raise ValueError("is damaged (its config does not match its hash)")
-    buffers = {name.removeprefix("optimizer/"): array for name, array in arrays.items() if name.startswith("optimizer/")}
+    buffers = {name.removeprefix("optimizer/"): array for name, array in arrays.items()
+               if name.startswith("optimizer/")}
     state = TrainingState(epoch=meta["epoch"], params=arrays["params"], rng=meta["rng"], history=meta["history"],
-                          base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"], "scalars": meta["optimizer_scalars"],
-                                                              "buffers": buffers},
+                          base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"],
+                                                              "scalars": meta["optimizer_scalars"], "buffers": buffers},
                           averaged_params=arrays.get("averaged_params"), stopped=meta.get("stopped"))
     return Checkpoint(state=state, training_config=meta["training_config"], wandb_run_id=meta["wandb_run_id"],
                       status=meta["status"], summary=meta["summary"])

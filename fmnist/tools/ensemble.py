@@ -448,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         run_dirs = list(args.run_dirs)
         if args.top:
             if len(args.top) < 2:
-                raise EnsembleError(f"--top {args.top[0]}: name the sweeps too, as in --top 3 SWEEP_DIR [SWEEP_DIR ...]")
+                raise EnsembleError(
+                    f"--top {args.top[0]}: name the sweeps too, as in --top 3 SWEEP_DIR [SWEEP_DIR ...]")
             run_dirs += top_runs([Path(folder) for folder in args.top[1:]], top_count(args.top[0]))
         members = load_members(run_dirs)
         check_shared_data(members)  # (predict checks too) refused runs leave no output folder behind

@@ -7,6 +7,7 @@ the metrics file, plots and wandb are all callbacks. Metric names are the same e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 
 #: Keys of one row of ``history`` (one per epoch), in display order.

@@ -17,10 +17,9 @@ import numpy as np
 
 from fmnist.core.augment import Augmentation
 from fmnist.core.averaging import ExponentialAverage
-from fmnist.training.callbacks import SUMMARY_METRICS, Callback, RunInfo, StopRequest, TrainResult
 from fmnist.core.losses import Loss
 from fmnist.core.network import MLP
-
+from fmnist.training.callbacks import SUMMARY_METRICS, Callback, RunInfo, StopRequest, TrainResult
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -142,7 +141,8 @@ class Trainer:
     def restore(self, state: TrainingState) -> None:
         """Put weights, optimiser and random generator back as they were in ``state``."""
         if state.params.shape != self.network.params.shape:
-            raise ValueError(f"the saved state holds {state.params.size} parameters, the network {self.network.num_params}")
+            raise ValueError(f"the saved state holds {state.params.size} parameters, "
+                             f"the network {self.network.num_params}")
         self.network.params[...] = state.params
         self.optimizer.load_state_dict(state.optimizer, [self.network.params])
         self.rng.bit_generator.state = copy.deepcopy(state.rng)

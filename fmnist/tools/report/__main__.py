@@ -9,6 +9,7 @@ import fmnist.tools.report
 from fmnist.runs.outputs import METRICS_FILE, OutputFolderError, create_output_folder
 from fmnist.runs.run_folders import run_dirs
 from fmnist.tools.report.write import format_summary, write_report
+
 DESCRIPTION = fmnist.tools.report.__doc__.split("\n\n")[0]
 
 

@@ -43,9 +43,9 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     """The overrides that rebuild ``run``'s config in a single run.
 
     From the job's .hydra/overrides.yaml: without ``hydra.*``/``hydra/*`` (launcher, sweeper) and
-    output-only settings (:data:`fmnist.runs.resume.OUTPUT_ONLY_KEYS`); a sweep preset (``+sweep=NAME``) is spelled out as
-    the settings it makes, minus those the job sets itself (the job's own overrides win, as in Hydra),
-    first, so the command stands alone. Overrides of keys the run did not use (``model.num_layers=4`` sampled
+    output-only settings (:data:`fmnist.runs.resume.OUTPUT_ONLY_KEYS`); a sweep preset (``+sweep=NAME``) is
+    spelled out as the settings it makes, minus those the job sets itself (the job's own overrides win, as in
+    Hydra), first, so the command stands alone. Overrides of keys the run did not use (``model.num_layers=4`` sampled
     beside ``model=wide``) are dropped. Without overrides.yaml: the run's values of the varying ``keys``.
     """
     if not run.overrides:

@@ -13,8 +13,14 @@ from fmnist.tools.report.figures import plot_by_run_order, plot_importance, plot
 from fmnist.tools.report.formatting import run_label
 from fmnist.tools.report.reading import varying_hyperparameters
 from fmnist.tools.report.statistics import FEW_RUNS, importance, sequential_search
-from fmnist.tools.report.tables import (UNFINISHED_NOTE, UNFINISHED_PROGRESS, csv_cell, table_rows, write_importance,
-                                        write_tables)
+from fmnist.tools.report.tables import (
+    UNFINISHED_NOTE,
+    UNFINISHED_PROGRESS,
+    csv_cell,
+    table_rows,
+    write_importance,
+    write_tables,
+)
 
 
 def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: int = 8, wandb_run=None) -> dict:
