@@ -488,13 +488,13 @@ def test_eve_with_zero_losses_first_waits_for_a_positive_one():
     assert np.isfinite(theta).all()
 
 
-def test_the_readme_shows_eves_real_code():
-    """README, "Adding an optimiser": every code line of the Eve example (its docstring is shortened) is in
-    the class."""
+def test_the_contributing_guide_shows_eves_real_code():
+    """docs/contributing.md, "Adding an optimiser": every code line of the Eve example (its docstring is
+    shortened) is in the class."""
     from fmnist.core.optim import Eve
     from tests.conftest import ROOT
 
-    section = (ROOT / "README.md").read_text().partition("## Adding an optimiser")[2]
+    section = (ROOT / "docs" / "contributing.md").read_text().partition("## Adding an optimiser")[2]
     example = section.partition("```python\n")[2].partition("```")[0]
     code = example.split('    """\n', 1)[1]  # after the class docstring
     source = inspect.getsource(Eve)
