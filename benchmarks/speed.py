@@ -18,7 +18,7 @@ installed; "numpy" is the same epoch with pure NumPy; "matmul" is the epoch's ma
 ``fused=True`` Adam (one kernel for all parameters) and ``foreach=True`` RMSprop (RMSprop has no fused
 CPU kernel in torch 2.13), and subnormal numbers flushed to zero (``FLUSH_SUBNORMALS``).
 "torch_default" is the same model with the optimiser's defaults (neither foreach nor fused on CPU, a
-loop over the parameters, subnormals kept); README, "Speed", gives what the settings save.
+loop over the parameters, subnormals kept); docs/speed.md gives what the settings save.
 The targets are against "torch".
 "keras" is Keras 3 on the torch backend (KERAS_BACKEND=torch, set below unless already set):
 ``model.fit`` for one epoch on the same arrays, batch and optimiser, timed after a warm-up fit that

@@ -129,8 +129,8 @@ def test_every_experiment_preset_composes_and_trains(tiny_idx_dir, tmp_path, pre
 
 
 def test_the_default_trains_the_recipe_with_stage_5s_winner():
-    """config.yaml is +experiment=recipe +study/member=shifts_1 (README, "Past 90 %"): the same composed config,
-    its warmup given as a share of the epochs that comes to the recipe's 5 epochs."""
+    """config.yaml is +experiment=recipe +study/member=shifts_1 (studies/past_90/README.md): the same composed
+    config, its warmup given as a share of the epochs that comes to the recipe's 5 epochs."""
     default, recipe = (OmegaConf.to_container(compose_with(overrides))
                        for overrides in ([], ["+experiment=recipe", "+study/member=shifts_1"]))
     default_warmup, recipe_warmup = default["trainer"].pop("warmup_epochs"), recipe["trainer"].pop("warmup_epochs")

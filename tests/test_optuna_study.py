@@ -124,9 +124,9 @@ def test_rerunning_a_sweep_without_storage_proposes_the_same_trials_and_keeps_fi
 
 @pytest.mark.slow
 def test_two_sweepers_on_one_journal_file_run_every_trial_once_and_agree_on_the_best(tiny_idx_dir, tmp_path):
-    """Two processes start the README's shared-study command together: one study whose trials are numbered
-    0..N-1, each run by one process in the job folder named after it, with the value its run reached; the
-    process that finishes last reports the study's best trial, the best run of both."""
+    """Two processes start the shared-study command of docs/sweeps-and-clusters.md together: one study whose
+    trials are numbered 0..N-1, each run by one process in the job folder named after it, with the value its run
+    reached; the process that finishes last reports the study's best trial, the best run of both."""
     trials_each, sweep_dir, journal = 4, tmp_path / "sweep", tmp_path / "study.log"
 
     def sweeper(_):
