@@ -502,6 +502,14 @@ def test_the_contributing_guide_shows_eves_real_code():
     assert not missing and "class Eve(Adam):" in example
 
 
+def test_the_contributing_guide_shows_eves_real_yaml_file():
+    from tests.conftest import CONF_DIR, ROOT
+
+    section = (ROOT / "docs" / "contributing.md").read_text().partition("## Adding an optimiser")[2]
+    example = section.partition("```yaml\n# conf/optimizer/eve.yaml\n")[2].partition("```")[0]
+    assert example == (CONF_DIR / "optimizer" / "eve.yaml").read_text()
+
+
 def test_eve_refuses_a_step_without_the_loss():
     with pytest.raises(ValueError, match="^Eve needs the batch loss: call optimizer.step"):
         build_option("optimizer", "eve").step([np.ones(3)], [np.ones(3)])
