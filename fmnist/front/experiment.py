@@ -32,6 +32,7 @@ from fmnist.runs.resume import (
 )
 from fmnist.runs.run_lock import RunFolderLock
 from fmnist.training.callbacks import Callback, TrainResult
+from fmnist.training.early_stopping import EarlyStopping
 from fmnist.training.progress import ConsoleProgress
 from fmnist.training.trainer import LR_SCHEDULES, Trainer, TrainingState
 
@@ -60,19 +61,21 @@ def true_or_false(value, key: str) -> bool:
 
 SETTINGS = {  # the keys of the blocks read here one by one (the other blocks go to their classes' constructors)
     "model": ("hidden_sizes", "num_layers", "hidden_size", "dropout", "dtype"),
-    "trainer": ("epochs", "batch_size", "lr_schedule", "warmup_epochs", "ema_decay", "progress"),
+    "trainer": ("epochs", "batch_size", "lr_schedule", "warmup_epochs", "ema_decay", "early_stopping", "progress"),
+    "trainer.early_stopping": ("monitor", "patience", "min_delta", "start_from_epoch", "restore_best"),
     "checkpoint": ("every_n_epochs",),
 }
 
 
 def known_settings_only(cfg: DictConfig) -> None:
-    """A ConfigError for a key of ``model``, ``trainer`` or ``checkpoint`` that nothing reads.
+    """A ConfigError for a key of ``model``, ``trainer`` (or its ``early_stopping``) or ``checkpoint`` that
+    nothing reads.
 
     ``+trainer.epochz=3`` adds a key without checking it; unchecked, the run would train its default
     epochs with the typo sitting in its config.
     """
     for block, known in SETTINGS.items():
-        for name in cfg.get(block) or {}:
+        for name in OmegaConf.select(cfg, block) or {}:
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f"did you mean {block}.{close[0]}? " if close else ""
@@ -200,9 +203,24 @@ class Experiment:
                            callbacks=self.build_callbacks(data, network), lr_schedule=schedule,
                            augment=self.build_augmentation(), save_state=self.save_state, checkpoint_every=every,
                            should_stop=self.should_stop, warmup_epochs=trainer_cfg.get("warmup_epochs", 0),
-                           average=average)
+                           average=average, early_stopping=self.build_early_stopping(len(data.x_val)))
         except ValueError as error:  # the trainer's and the average's own checks name the key
             raise ConfigError(str(error)) from None
+
+    def build_early_stopping(self, validation_images: int) -> EarlyStopping | None:
+        """``trainer.early_stopping`` (null: none), which needs a validation split to watch."""
+        settings = self.cfg.trainer.get("early_stopping")
+        if settings is None:
+            return None
+        if not validation_images:
+            raise ConfigError("trainer.early_stopping needs a validation split to watch, but this run has none "
+                              f"(dataset.val_fraction={self.cfg.dataset.get('val_fraction')}): nothing may choose on "
+                              "validation then. Drop early stopping (early_stopping=null) or hold "
+                              "images out (dataset.val_fraction=0.1)")
+        try:
+            return EarlyStopping(**settings)
+        except ValueError as error:
+            raise ConfigError(f"trainer.early_stopping.{error}") from None
 
     def save_state(self, state: TrainingState) -> None:
         """Write the checkpoint of ``state``; a failure names the file and what to do."""

@@ -7,6 +7,7 @@ stays fast; figures are saved and closed by :func:`save`.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -65,19 +66,22 @@ def most_confused_pairs(counts: np.ndarray, class_names: list[str], k: int = 3) 
 
 
 def learning_curves(history: list[dict], path) -> Path:
-    """Loss and accuracy per epoch, train and validation, side by side."""
+    """Loss and accuracy per epoch, train and validation, side by side; training figures only for a run
+    without a validation split (``dataset.val_fraction=0``), whose validation figures are all missing."""
     plt = pyplot()
     epochs = [row["epoch"] for row in history]
+    validated = any(row.get("val_loss") is not None and math.isfinite(row["val_loss"]) for row in history)
+    splits = (("train", "-o"), ("val", "-s")) if validated else (("train", "-o"),)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, kind in zip(axes, ("loss", "accuracy")):
-        for split, style in (("train", "-o"), ("val", "-s")):
+        for split, style in splits:
             axis.plot(epochs, [row[f"{split}_{kind}"] for row in history], style, markersize=3,
                       label=METRIC_LABELS[f"{split}_{kind}"])
         axis.set(xlabel="epoch", ylabel=kind, title=f"{kind.capitalize()} per epoch")
         integer_x_ticks(axis)
         axis.grid(alpha=0.3)
         axis.legend()
-    fig.suptitle("Learning curves")
+    fig.suptitle("Learning curves" if validated else "Learning curves (no validation split: training only)")
     fig.tight_layout()
     return save(fig, path)
 

@@ -2,8 +2,8 @@
 
 After each epoch's validation the run writes ``RUN_DIR/checkpoints/last.npz`` (the one before
 becomes ``prev.npz``), atomically (:mod:`fmnist.runs.atomic`). It holds the :class:`TrainingState`
-(weights, optimiser buffers and step count, the random generator, the history, the weight average, a
-callback's request to stop after that epoch), the config keys that shape training with their hash, the
+(weights, optimiser buffers and step count, the random generator, the history, the weight average, early
+stopping's wait and best weights, a request to stop after that epoch), the config keys that shape training with their hash, the
 wandb run id, the run's status and a format version. When a run ends for good (completed, pruned or
 diverged) its checkpoint is marked with that status and the summary.
 
@@ -36,6 +36,8 @@ LAST, PREVIOUS = "last.npz", "prev.npz"
 RESUME_MODES = ("auto", "never", "must")
 FINAL_STATUSES = ("completed", "pruned", "diverged")  # a rerun of such a run trains nothing
 REPLACED_DIR = "replaced"
+BEST_WEIGHTS = "best_weights"  # the array of early stopping's state, kept in the archive beside the others
+EARLY_STOPPING_WEIGHTS = f"early_stopping/{BEST_WEIGHTS}"
 #: Config keys that change what a run writes or shows, never what it learns (left out of the comparison).
 OUTPUT_ONLY_KEYS = ("logger", "trainer.progress", "plots", "blas_threads", "resume", "checkpoint", "dataset.path",
                     "dataset.download")
@@ -85,11 +87,14 @@ def write_checkpoint(run_dir: str | Path, checkpoint: Checkpoint, keep_previous:
             "optimizer_scalars": state.optimizer["scalars"],
             "training_config": checkpoint.training_config, "config_hash": config_hash(checkpoint.training_config),
             "wandb_run_id": checkpoint.wandb_run_id, "status": checkpoint.status, "summary": checkpoint.summary,
-            "stopped": state.stopped}
-    buffers = {f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}
-    arrays = {"params": state.params, **buffers}
+            "stopped": state.stopped, "early_stopping": None}
+    arrays = {"params": state.params, **{f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}}
     if state.averaged_params is not None:
         arrays["averaged_params"] = state.averaged_params
+    if state.early_stopping is not None:
+        meta["early_stopping"] = {key: value for key, value in state.early_stopping.items() if key != BEST_WEIGHTS}
+        if state.early_stopping[BEST_WEIGHTS] is not None:
+            arrays[EARLY_STOPPING_WEIGHTS] = state.early_stopping[BEST_WEIGHTS]
     return write_atomically(folder / LAST, lambda file: np.savez(file, meta=np.array(json.dumps(meta)), **arrays),
                             previous=folder / PREVIOUS if keep_previous else None)
 
@@ -108,12 +113,15 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise ValueError(f"has format version {meta.get('format_version')}, this fmnist reads {FORMAT_VERSION}")
     if meta["config_hash"] != config_hash(meta["training_config"]):
         raise ValueError("is damaged (its config does not match its hash)")
-    buffers = {name.removeprefix("optimizer/"): array for name, array in arrays.items()
-               if name.startswith("optimizer/")}
+    early_stopping = meta.get("early_stopping")
+    if early_stopping is not None:
+        early_stopping = {**early_stopping, BEST_WEIGHTS: arrays.get(EARLY_STOPPING_WEIGHTS)}
+    buffers = {name.removeprefix("optimizer/"): array for name, array in arrays.items() if name.startswith("optimizer/")}
     state = TrainingState(epoch=meta["epoch"], params=arrays["params"], rng=meta["rng"], history=meta["history"],
-                          base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"],
-                                                              "scalars": meta["optimizer_scalars"], "buffers": buffers},
-                          averaged_params=arrays.get("averaged_params"), stopped=meta.get("stopped"))
+                          base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"], "scalars": meta["optimizer_scalars"],
+                                                              "buffers": buffers},
+                          averaged_params=arrays.get("averaged_params"), stopped=meta.get("stopped"),
+                          early_stopping=early_stopping)
     return Checkpoint(state=state, training_config=meta["training_config"], wandb_run_id=meta["wandb_run_id"],
                       status=meta["status"], summary=meta["summary"])
 

@@ -20,6 +20,7 @@ from fmnist.core.averaging import ExponentialAverage
 from fmnist.core.losses import Loss
 from fmnist.core.network import MLP
 from fmnist.training.callbacks import SUMMARY_METRICS, Callback, RunInfo, StopRequest, TrainResult
+from fmnist.training.early_stopping import EarlyStopping
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -69,7 +70,8 @@ class TrainingState:
     ``rng`` (the bit generator's state: shuffling, dropout and augmentation draw from it), ``history``
     (one row of metrics per epoch), ``base_lr`` (the rate the schedule scales) and ``averaged_params``
     (the weight average, when one is kept); ``stopped`` is the record of the :class:`StopRequest` that ended
-    training after this epoch (:meth:`StopRequest.record`), if one did: a run resumed from it trains no more.
+    training after this epoch (:meth:`StopRequest.record`), if one did: a run resumed from it trains no more;
+    ``early_stopping`` is :meth:`EarlyStopping.state_dict` (its wait, best epoch and weights), when it is on.
     """
 
     epoch: int
@@ -80,6 +82,7 @@ class TrainingState:
     base_lr: float = math.nan
     averaged_params: np.ndarray | None = None
     stopped: dict | None = None
+    early_stopping: dict | None = None
 
 
 class Trainer:
@@ -98,6 +101,9 @@ class Trainer:
     validation, test and the final weights are the average's.
     ``save_state(state)`` is called after every ``checkpoint_every``-th epoch and after the last one;
     a callback's :class:`StopRequest` ends training after its epoch, which is then saved with the request;
+    ``early_stopping`` (:class:`fmnist.training.early_stopping.EarlyStopping`), if given, watches each epoch's
+    validation before its checkpoint, may stop the run the same way, and with ``restore_best`` its best
+    epoch's weights are validated, tested and saved;
     ``should_stop()`` is asked after every batch and returns why to stop (e.g. ``"SIGTERM"``) or None.
     """
 
@@ -106,7 +112,7 @@ class Trainer:
                  augment: Augmentation | None = None,
                  save_state: Callable[[TrainingState], None] | None = None, checkpoint_every: int = 1,
                  should_stop: Callable[[], str | None] | None = None, warmup_epochs: int | float = 0,
-                 average: ExponentialAverage | None = None):
+                 average: ExponentialAverage | None = None, early_stopping: EarlyStopping | None = None):
         if epochs < 1:
             raise ValueError(f"trainer.epochs must be >= 1, got {epochs}")
         learning_rate_factor(lr_schedule, 1, epochs, warmup_epochs)  # refuses bad settings now, not after an epoch
@@ -129,6 +135,7 @@ class Trainer:
         self.save_state = save_state
         self.checkpoint_every = checkpoint_every
         self.should_stop = should_stop
+        self.early_stopping = early_stopping
 
     def state(self, history: list[dict], stopped: dict | None = None) -> TrainingState:
         """A copy of the current training state, ``history`` being the epochs completed so far."""
@@ -136,7 +143,8 @@ class Trainer:
                              optimizer=self.optimizer.state_dict(), rng=copy.deepcopy(self.rng.bit_generator.state),
                              history=[dict(row) for row in history], base_lr=self.base_lr,
                              averaged_params=None if self.average is None else self.average.average.copy(),
-                             stopped=None if stopped is None else dict(stopped))
+                             stopped=None if stopped is None else dict(stopped),
+                             early_stopping=None if self.early_stopping is None else self.early_stopping.state_dict())
 
     def restore(self, state: TrainingState) -> None:
         """Put weights, optimiser and random generator back as they were in ``state``."""
@@ -150,6 +158,10 @@ class Trainer:
             if state.averaged_params is None:
                 raise ValueError("the saved state holds no weight average, but this trainer keeps one")
             self.average.start(self.network.params, state.averaged_params)
+        if self.early_stopping is not None:
+            if state.early_stopping is None:
+                raise ValueError("the saved state holds no early stopping, but this trainer stops early")
+            self.early_stopping.load_state_dict(state.early_stopping)
 
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
@@ -163,14 +175,19 @@ class Trainer:
     def evaluate(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
         """(mean loss, accuracy, predicted classes) of the current weights (their average, if one is
         kept), without dropout. An empty set (e.g. ``dataset.val_fraction=0``) gives NaN loss and accuracy."""
-        if len(x) == 0:
-            return math.nan, math.nan, np.empty(0, dtype=np.intp)
         if self.average is not None:
             with self.average.swapped_into(self.network.params):
                 return self._evaluate_current(x, labels)
         return self._evaluate_current(x, labels)
 
+    def validated_weights(self) -> np.ndarray:
+        """The weights :meth:`evaluate` scores: the average's, if one is kept, else the network's (not a copy)."""
+        return self.network.params if self.average is None else self.average.average
+
     def _evaluate_current(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """:meth:`evaluate` of the network's own weights, whatever is averaged."""
+        if len(x) == 0:
+            return math.nan, math.nan, np.empty(0, dtype=np.intp)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged model gives NaN, checked by the caller
             logits = self.network.predict_logits(x)
             predictions = logits.argmax(axis=1)
@@ -252,13 +269,13 @@ class Trainer:
         except Exception as error:
             result.status = "failed"
             result.message = f"{type(error).__name__}: {error}"
-            result.summary = self._summary(result, started)
+            result.summary = self._summary(result, started, len(data.x_val))
             self._emit("on_train_end", result)
             raise
         if result.status != "diverged" and result.history:
             result.summary = self._final_evaluation(data, result, started)
         else:
-            result.summary = self._summary(result, started)
+            result.summary = self._summary(result, started, len(data.x_val))
         self._emit("on_train_end", result)
         return result
 
@@ -280,36 +297,51 @@ class Trainer:
             if len(data.x_val) and not math.isfinite(val_loss):
                 raise Diverged(f"the validation loss became {val_loss}")
             result.history.append(row)
-            if self.save_state is not None and (epoch % self.checkpoint_every == 0 or epoch == self.epochs):
-                self.save_state(self.state(result.history))  # kept before it is reported
+            stop = None if self.early_stopping is None else self.early_stopping.update(row, self.validated_weights())
+            stopped = None if stop is None else stop.record(epoch)
+            due = epoch % self.checkpoint_every == 0 or epoch == self.epochs or stopped is not None
+            if self.save_state is not None and due:
+                self.save_state(self.state(result.history, stopped))  # kept before it is reported
             request = self._epoch_end(row)
-            if request is not None:
-                result.stopped_early = request.record(epoch)
+            if stopped is None and request is not None:
+                stopped = request.record(epoch)
                 if self.save_state is not None:  # a run killed from here on is rerun as stopped, not trained on
-                    self.save_state(self.state(result.history, stopped=result.stopped_early))
+                    self.save_state(self.state(result.history, stopped))
+            if stopped is not None:
+                result.stopped_early = stopped
                 return
 
     def _final_evaluation(self, data, result: TrainResult, started: float) -> dict:
         """Validation and test metrics of the final weights: the only time the test set is used.
-        With a weight average, the average becomes the network's final weights (and saved model)."""
-        if self.average is not None:
+        The final weights (and saved model) are the weight average's, if one is kept, or the best epoch's
+        with early stopping's ``restore_best`` (not for an interrupted run: it has not finished choosing)."""
+        restored_epoch = None
+        best = self.early_stopping
+        if best is not None and best.restore_best and best.best_weights is not None and result.status != "interrupted":
+            self.network.params[...] = best.best_weights
+            restored_epoch = best.best_epoch
+        elif self.average is not None:
             self.network.params[...] = self.average.average
-        val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
-        test_loss, test_accuracy, predictions = self.evaluate(data.x_test, data.y_test)
+        val_loss, val_accuracy, _ = self._evaluate_current(data.x_val, data.y_val)
+        test_loss, test_accuracy, predictions = self._evaluate_current(data.x_test, data.y_test)
         result.test_labels, result.test_predictions = data.y_test, predictions
-        return self._summary(result, started, val_loss=val_loss, val_accuracy=val_accuracy,
-                             test_loss=test_loss, test_accuracy=test_accuracy)
+        return self._summary(result, started, len(data.x_val), val_loss=val_loss, val_accuracy=val_accuracy,
+                             test_loss=test_loss, test_accuracy=test_accuracy, restored_epoch=restored_epoch)
 
     @staticmethod
-    def _summary(result: TrainResult, started: float, **final) -> dict:
+    def _summary(result: TrainResult, started: float, validation_images: int, **final) -> dict:
+        """:data:`SUMMARY_METRICS` (NaN where not reached) with ``final``'s values, and what a reader needs
+        to know how they came about: the validation split's size (0: none, so nothing was chosen on it), the
+        epoch whose weights early stopping restored (None: the last epoch's) and why training stopped early."""
         summary = dict.fromkeys(SUMMARY_METRICS, math.nan)
-        summary.update(final)
+        summary.update({"restored_epoch": None, **final})
         validated = [row for row in result.history if math.isfinite(row["val_accuracy"])]
         if validated:  # none without a validation split (dataset.val_fraction=0): nothing is "best" then
             best = max(validated, key=lambda row: row["val_accuracy"])
             summary["best_val_accuracy"] = best["val_accuracy"]
             summary["best_epoch"] = best["epoch"]
         summary["epochs_completed"] = len(result.history)
+        summary["validation_images"] = validation_images
         summary["stopped_early"] = result.stopped_early
         summary["wall_time_seconds"] = time.perf_counter() - started
         return summary
