@@ -8,7 +8,8 @@ import pytest
 
 from fmnist.core.averaging import ExponentialAverage
 from fmnist.core.network import MLP
-from fmnist.training.trainer import Trainer, learning_rate_factor, warmup_length
+from fmnist.training.schedule import learning_rate_factor, warmup_length
+from fmnist.training.trainer import Trainer
 from tests.conftest import build_option
 
 
@@ -47,7 +48,7 @@ def test_a_warmup_outside_0_to_epochs_minus_1_or_0_1_is_refused_naming_both_form
 
 @pytest.mark.parametrize("decay", [0.0, 1.0, -0.5, 1.5, "0.9", True])
 def test_an_ema_decay_outside_0_1_is_refused(decay):
-    with pytest.raises(ValueError, match=r"trainer.ema_decay must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"decay must be in \(0, 1\)"):
         ExponentialAverage(decay)
 
 

@@ -182,7 +182,7 @@ def test_trainer_accepts_one_epoch_of_single_image_batches(tiny_data):
 
 
 def test_cosine_schedule_goes_from_the_base_rate_down_by_the_formula():
-    from fmnist.training.trainer import learning_rate_factor
+    from fmnist.training.schedule import learning_rate_factor
 
     factors = [learning_rate_factor("cosine", epoch, 4) for epoch in range(1, 5)]
     np.testing.assert_allclose(factors, [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,

@@ -34,7 +34,7 @@ from fmnist.runs.run_lock import RunFolderLock
 from fmnist.training.callbacks import Callback, TrainResult
 from fmnist.training.early_stopping import EarlyStopping
 from fmnist.training.progress import ConsoleProgress
-from fmnist.training.trainer import LR_SCHEDULES, Trainer, TrainingState
+from fmnist.training.trainer import Trainer, TrainingState
 
 DTYPES = ("float32", "float64")
 
@@ -190,21 +190,23 @@ class Experiment:
         warning = batch_size_warning(trainer_cfg.batch_size, len(data.x_train))
         if warning:
             log.warning("%s", warning)
-        schedule = trainer_cfg.get("lr_schedule", "constant")
-        if schedule not in LR_SCHEDULES:
-            raise ConfigError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
         every = whole_number(self.cfg.get("checkpoint", {}).get("every_n_epochs", 1), "checkpoint.every_n_epochs", 1)
         optimizer = instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer")
+        ema_decay = trainer_cfg.get("ema_decay", 0)
         try:
-            ema_decay = trainer_cfg.get("ema_decay", 0)
             average = ExponentialAverage(ema_decay) if ema_decay else None
+        except ValueError as error:
+            raise ConfigError(f"trainer.ema_decay: {error} (0: no averaging)") from None
+        early_stopping = self.build_early_stopping(len(data.x_val))
+        try:
             return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
                            batch_size=trainer_cfg.batch_size, rng=train_rng,
-                           callbacks=self.build_callbacks(data, network), lr_schedule=schedule,
+                           callbacks=self.build_callbacks(data, network),
+                           lr_schedule=trainer_cfg.get("lr_schedule", "constant"),
                            augment=self.build_augmentation(), save_state=self.save_state, checkpoint_every=every,
                            should_stop=self.should_stop, warmup_epochs=trainer_cfg.get("warmup_epochs", 0),
-                           average=average, early_stopping=self.build_early_stopping(len(data.x_val)))
-        except ValueError as error:  # the trainer's and the average's own checks name the key
+                           average=average, early_stopping=early_stopping)
+        except ValueError as error:  # the trainer's checks name its settings, trainer.epochs etc.
             raise ConfigError(str(error)) from None
 
     def build_early_stopping(self, validation_images: int) -> EarlyStopping | None:
