@@ -28,7 +28,8 @@ STOP_EPOCH, BEST_EPOCH = 5, 3
 
 SEQUENCES = {  # monitored values per epoch, and settings
     "accuracy plateau": ("val_accuracy", [0.5, 0.6, 0.6, 0.65, 0.64, 0.7, 0.69, 0.69, 0.69], {"patience": 3}),
-    "accuracy below min_delta": ("val_accuracy", [0.5, 0.6, 0.605, 0.61, 0.612, 0.7], {"patience": 2, "min_delta": 0.01}),
+    "accuracy below min_delta": ("val_accuracy", [0.5, 0.6, 0.605, 0.61, 0.612, 0.7],
+                                 {"patience": 2, "min_delta": 0.01}),
     "loss": ("val_loss", [2.0, 1.5, 1.6, 1.4, 1.45, 1.41, 1.39, 1.5], {"patience": 2}),
     "loss with warm-up": ("val_loss", [5.0, 4.0, 3.95, 3.9, 3.0, 2.95, 2.9, 2.85], {"patience": 2, "min_delta": 0.1,
                                                                                    "start_from_epoch": 1}),
@@ -151,7 +152,7 @@ def stopped_uninterrupted(tiny_idx_dir, tmp_path_factory):
     return outcome(run_dir)
 
 
-@pytest.mark.parametrize("kill", [("step", (BEST_EPOCH + 1) * BATCHES_PER_EPOCH - 3, "KILL"),  # mid-epoch after the best
+@pytest.mark.parametrize("kill", [("step", (BEST_EPOCH + 1) * BATCHES_PER_EPOCH - 3, "KILL"),  # after the best epoch
                                   ("step", STOP_EPOCH * BATCHES_PER_EPOCH, "KILL"),  # the stopping epoch's last step
                                   ("final", 1, "KILL")],  # after the stop was saved, before the run ended
                          ids=["after-the-best-epoch", "before-the-stopping-epoch-is-saved", "after-the-stop"])
@@ -177,7 +178,8 @@ def test_a_run_killed_and_resumed_stops_at_the_same_epoch_with_the_same_weights(
 @pytest.mark.parametrize("override, message", [
     ("trainer.early_stopping.monitor=val_acc",
      "trainer.early_stopping.monitor must be one of val_accuracy, val_loss, got 'val_acc'"),
-    ("trainer.early_stopping.patience=0", "trainer.early_stopping.patience must be a whole number of epochs >= 1, got 0"),
+    ("trainer.early_stopping.patience=0",
+     "trainer.early_stopping.patience must be a whole number of epochs >= 1, got 0"),
     ("trainer.early_stopping.min_delta=-0.1", "trainer.early_stopping.min_delta must be a number >= 0"),
     ("trainer.early_stopping.start_from_epoch=-1", "trainer.early_stopping.start_from_epoch must be a whole number"),
     ("trainer.early_stopping.restore_best=maybe", "trainer.early_stopping.restore_best must be true or false"),

@@ -10,14 +10,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 from fmnist.front.experiment import ConfigError, Experiment
-<<<<<<< HEAD
 from fmnist.runs.model_file import load_model
 from fmnist.runs.outputs import CONFIG_FILE, METRICS_FILE, MODEL_FILE
-from fmnist.training.trainer import warmup_length
-=======
-from fmnist.runs.outputs import MODEL_FILE, CONFIG_FILE, METRICS_FILE
 from fmnist.training.schedule import warmup_length
->>>>>>> e451613 (Trainer extras apart (issue 26 section 5): the learning-rate schedule's math in fmnist/training/schedule.py, checked once (by the trainer; the front's copy of the check is gone and the trainer's message reaches the user as a ConfigError); the weight average and the trainer's checkpoint_every raise plain errors about their own arguments and the front names trainer.ema_decay; tests of the config messages for ema_decay, lr_schedule, warmup_epochs and checkpoint.every_n_epochs)
 from tests.conftest import CONF_DIR, group_options
 from tests.test_sweeps import compose_with
 
@@ -84,7 +79,8 @@ def test_run_leaves_config_metrics_and_a_checkpoint_that_agrees(tiny_idx_dir, tm
     ("checkpoint.every_n_epochs=0", "checkpoint.every_n_epochs must be an integer >= 1, got 0"),
     ("trainer.ema_decay=1.5", "trainer.ema_decay: decay must be in (0, 1), e.g. 0.999; got 1.5 (0: no averaging)"),
     ("trainer.lr_schedule=linear", "trainer.lr_schedule must be one of constant, cosine, got 'linear'"),
-    ("trainer.warmup_epochs=2", "trainer.warmup_epochs must be a whole number of epochs from 0 to trainer.epochs - 1 = 1"),
+    ("trainer.warmup_epochs=2",
+     "trainer.warmup_epochs must be a whole number of epochs from 0 to trainer.epochs - 1 = 1"),
 ])
 def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_dir, tmp_path, override, message):
     cfg = compose_config(tiny_idx_dir, ["model=mlp", override])

@@ -2,7 +2,7 @@
 
     θ̄_0 = θ_0,      θ̄_t = d_t θ̄_{t-1} + (1 - d_t) θ_t,      d_t = min(d, (1 + t) / (10 + t))
 
-with d = ``decay`` in (0, 1) (the config's ``trainer.ema_decay``) and t the number of steps taken. The average forgets with a
+with d = ``trainer.ema_decay`` in (0, 1) and t the number of steps taken. The average forgets with a
 time constant of about 1 / (1 - d) steps (d = 0.999: the last ~1000 steps), smoothing out the noise of
 the last steps (Polyak & Juditsky 1992; the EMA form as in Tarvainen & Valpola 2017). The smaller
 decay of the first steps (TensorFlow's ``ExponentialMovingAverage(num_updates=t)``) keeps a short run's

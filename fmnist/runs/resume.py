@@ -3,7 +3,8 @@
 After each epoch's validation the run writes ``RUN_DIR/checkpoints/last.npz`` (the one before
 becomes ``prev.npz``), atomically (:mod:`fmnist.runs.atomic`). It holds the :class:`TrainingState`
 (weights, optimiser buffers and step count, the random generator, the history, the weight average, early
-stopping's wait and best weights, a request to stop after that epoch), the config keys that shape training with their hash, the
+stopping's wait and best weights, a request to stop after that epoch), the config keys that shape training
+with their hash, the
 wandb run id, the run's status and a format version. When a run ends for good (completed, pruned or
 diverged) its checkpoint is marked with that status and the summary.
 
@@ -88,7 +89,8 @@ def write_checkpoint(run_dir: str | Path, checkpoint: Checkpoint, keep_previous:
             "training_config": checkpoint.training_config, "config_hash": config_hash(checkpoint.training_config),
             "wandb_run_id": checkpoint.wandb_run_id, "status": checkpoint.status, "summary": checkpoint.summary,
             "stopped": state.stopped, "early_stopping": None}
-    arrays = {"params": state.params, **{f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}}
+    buffers = {f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}
+    arrays = {"params": state.params, **buffers}
     if state.averaged_params is not None:
         arrays["averaged_params"] = state.averaged_params
     if state.early_stopping is not None:
@@ -116,10 +118,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     early_stopping = meta.get("early_stopping")
     if early_stopping is not None:
         early_stopping = {**early_stopping, BEST_WEIGHTS: arrays.get(EARLY_STOPPING_WEIGHTS)}
-    buffers = {name.removeprefix("optimizer/"): array for name, array in arrays.items() if name.startswith("optimizer/")}
+    buffers = {name.removeprefix("optimizer/"): array for name, array in arrays.items()
+               if name.startswith("optimizer/")}
     state = TrainingState(epoch=meta["epoch"], params=arrays["params"], rng=meta["rng"], history=meta["history"],
-                          base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"], "scalars": meta["optimizer_scalars"],
-                                                              "buffers": buffers},
+                          base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"],
+                                                              "scalars": meta["optimizer_scalars"], "buffers": buffers},
                           averaged_params=arrays.get("averaged_params"), stopped=meta.get("stopped"),
                           early_stopping=early_stopping)
     return Checkpoint(state=state, training_config=meta["training_config"], wandb_run_id=meta["wandb_run_id"],
