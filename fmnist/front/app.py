@@ -56,6 +56,7 @@ def run(cfg: DictConfig) -> float:
     from fmnist.runs.resume import ResumeError
     from fmnist.runs.run_lock import RunFolderBusy
     from fmnist.runs.signals import GracefulStop
+    from fmnist.sweeps.pruning import pruning_callbacks
     from fmnist.sweeps.wandb_agent import signal_senders
 
     hydra_cfg = HydraConfig.get()
@@ -65,9 +66,11 @@ def run(cfg: DictConfig) -> float:
         try:
             threads = blas_threads(cfg.get("blas_threads", "auto"), hydra_cfg.launcher.get("_target_", ""))
             sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None
+            pruning = pruning_callbacks(cfg, hydra_cfg.sweeper, hydra_cfg.runtime.choices.get("hydra/sweeper/pruner"))
             with threadpool_limits(limits=threads, user_api="blas"):
-                result = Experiment(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), sweep_name=sweep_name,
-                                    should_stop=stop.reason, job=hydra_cfg.job.num if in_sweep else None).run()
+                result = Experiment(cfg, run_dir, extra_callbacks=pruning, overrides=list(hydra_cfg.overrides.task),
+                                    sweep_name=sweep_name, should_stop=stop.reason,
+                                    job=hydra_cfg.job.num if in_sweep else None).run()
         except (ConfigError, DataError, ResumeError, RunFolderBusy) as error:
             if in_sweep:
                 log.error("job %s failed: %s", hydra_cfg.job.num, error)

@@ -203,6 +203,49 @@ def _checked_group_choice(override: str, conf_dir: Path) -> str:
     return f"{override[:len(override) - len(body)]}{key}={','.join(chosen)}"
 
 
+PRUNER_GROUP = "hydra/sweeper/pruner"
+PRUNING_SWEEPER = "optuna_study"
+
+
+def sweeper_chosen(items: list, conf_dir: Path) -> str:
+    """The sweeper a command picks: ``hydra/sweeper=NAME``, else the one its ``+sweep=`` or ``+study=`` preset
+    puts in (``override /hydra/sweeper: NAME`` in its defaults), else Hydra's basic sweeper."""
+    chosen = "basic"
+    for item in items:
+        if not isinstance(item, str):
+            continue
+        key, _, value = item.lstrip("+").partition("=")
+        if key == "hydra/sweeper":
+            return value
+        folders = {"sweep": conf_dir / "sweep", "study": conf_dir.parent / "studies" / "conf" / "study"}
+        if key in folders and (folders[key] / f"{value}.yaml").is_file():
+            for entry in OmegaConf.to_container(OmegaConf.load(folders[key] / f"{value}.yaml")).get("defaults", []):
+                if isinstance(entry, dict):
+                    chosen = entry.get("override /hydra/sweeper", chosen)
+    return chosen
+
+
+def check_pruning(items: list, in_multirun: bool, conf_dir: Path) -> None:
+    """Exit 2 when a pruner (``hydra/sweeper/pruner=NAME``, ``hydra.sweeper.pruner.KEY=...``) is unknown or
+    given where nothing prunes: a single run, or a sweep by another sweeper than the Optuna one."""
+    pruning = [item for item in items if isinstance(item, str)
+               and item.lstrip("+~").startswith((PRUNER_GROUP, "hydra.sweeper.pruner"))]
+    if not pruning:
+        return
+    override = pruning[0]
+    key, _, value = override.lstrip("+~").partition("=")
+    options = group_options(conf_dir, PRUNER_GROUP)
+    if key == PRUNER_GROUP and value not in options:
+        _stop(f"{override}: {PRUNER_GROUP} has no option {value!r}; choose from {', '.join(options)}")
+    if not in_multirun:
+        _stop(f"{override}: a pruner stops trials of a sweep, and this is a single run; run a sweep by the Optuna "
+              f"sweeper: python train.py -m +sweep=optuna {override} (docs/pruning.md)")
+    sweeper = sweeper_chosen(items, conf_dir)
+    if sweeper != PRUNING_SWEEPER:
+        _stop(f"{override}: the {sweeper} sweeper does not prune; only hydra/sweeper={PRUNING_SWEEPER} does: use "
+              f"+sweep=optuna, or +sweep=grid_pruned for the assignment grid (docs/pruning.md)")
+
+
 def _is_number_list(token: str) -> bool:
     try:
         return all(math.isfinite(float(part)) for part in token.split(","))
@@ -459,6 +502,7 @@ def rewrite_argv(argv: list[str], conf_dir: Path = CONF_DIR) -> list[str]:
         print(help_text(conf_dir))
         return [program, "--help"]
     items, in_multirun = _split_flags(arguments, conf_dir)
+    check_pruning(items, in_multirun, conf_dir)
     # group overrides in their files' spelling first, so what follows reads `optimizer=adam`, `logger=none`
     items = [_checked_group_choice(item, conf_dir) if isinstance(item, str) else item for item in items]
     optimizers = _chosen_optimizers(items, conf_dir)

@@ -40,8 +40,10 @@ REPLACED_DIR = "replaced"
 BEST_WEIGHTS = "best_weights"  # the array of early stopping's state, kept in the archive beside the others
 EARLY_STOPPING_WEIGHTS = f"early_stopping/{BEST_WEIGHTS}"
 #: Config keys that change what a run writes or shows, never what it learns (left out of the comparison).
+#: ``optuna_trial`` names the trial a sweep's job reports to (fmnist/sweeps/pruning.py): a requeued trial, or a
+#: pruned one continued to its full budget, goes on from the same checkpoint under another trial or none.
 OUTPUT_ONLY_KEYS = ("logger", "trainer.progress", "plots", "blas_threads", "resume", "checkpoint", "dataset.path",
-                    "dataset.download")
+                    "dataset.download", "optuna_trial")
 #: What stays in a run folder when ``resume=never`` moves the rest aside: Hydra's files of this run.
 KEPT_BY_NEVER = (".hydra", ".lock", REPLACED_DIR)
 
