@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import optuna
@@ -79,33 +81,64 @@ def test_bad_sweeper_settings_on_the_command_line_exit_2_without_a_traceback(tin
     assert "Traceback" not in process.stderr
 
 
-class SecondJobOfEachBatchRaises:
-    """Stands in for Hydra's launcher: records the jobs; the first of each batch returns 0.5, the second raises."""
+def make_sweeper(storage, **settings) -> OptunaStudySweeper:
+    """The sweeper as Hydra builds it, with a random sampler, no pruner and one study named s."""
+    return OptunaStudySweeper(**{"sampler": optuna.samplers.RandomSampler(seed=0), "pruner": optuna.pruners.NopPruner(),
+                                 "direction": "maximize", "study_name": "s", "storage": storage, "n_trials": 5,
+                                 "n_jobs": 2, "params": {"optimizer": "choice(adam,sgd)"}, **settings})
 
-    def __init__(self):
-        self.batches = []
+
+class OddTrialsRaise:
+    """Stands in for Hydra's parallel launchers: records each launch; the job of an odd trial number
+    raises, the others return 0.5 after ``seconds[trial]`` (default none)."""
+
+    def __init__(self, seconds: dict[int, float] | None = None):
+        self.launches, self.seconds, self.lock = [], seconds or {}, threading.Lock()
 
     def launch(self, jobs, initial_job_idx):
-        self.batches.append(jobs)
-        return [JobReturn(status=JobStatus.COMPLETED, _return_value=0.5,
-                          hydra_cfg=OmegaConf.create({"hydra": {"runtime": {"output_dir": "out"}}})),
-                JobReturn(status=JobStatus.FAILED, _return_value=RuntimeError("the job crashed"))][:len(jobs)]
+        number = int(jobs[0][-1].removeprefix("hydra.sweep.subdir="))
+        with self.lock:
+            self.launches.append((number, jobs, time.time()))
+        time.sleep(self.seconds.get(number, 0))
+        if number % 2:
+            return [JobReturn(status=JobStatus.FAILED, _return_value=RuntimeError("the job crashed"))]
+        return [JobReturn(status=JobStatus.COMPLETED, _return_value=0.5)]
 
 
-def test_trials_go_out_in_batches_of_n_jobs_and_a_job_that_raises_is_a_failed_trial(tmp_path):
+def test_each_trial_is_its_own_launch_and_a_job_that_raises_is_a_failed_trial(tmp_path):
     storage = f"journal:{tmp_path / 'study.log'}"
-    sweeper = OptunaStudySweeper(sampler=optuna.samplers.RandomSampler(), direction="maximize", study_name="s",
-                                 storage=storage, n_trials=5, n_jobs=2, params={"optimizer": "choice(adam,sgd)"})
-    sweeper.launcher = SecondJobOfEachBatchRaises()
+    sweeper = make_sweeper(storage)
+    sweeper.launcher, sweeper.sweep_dir = OddTrialsRaise(), tmp_path
     sweeper.sweep(["logger=none"])
     trials = optuna.load_study(study_name="s", storage=open_storage(storage)).trials
     complete, fail = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL
     assert [trial.state for trial in trials] == [complete, fail, complete, fail, complete]
     assert [trial.value for trial in trials if trial.state == complete] == [0.5, 0.5, 0.5]
-    assert [len(batch) for batch in sweeper.launcher.batches] == [2, 2, 1]
-    jobs = [job for batch in sweeper.launcher.batches for job in batch]
-    assert jobs == [["logger=none", f"optimizer={trial.params['optimizer']}", f"hydra.sweep.subdir={trial.number}"]
-                    for trial in trials]
+    launched = {number: jobs for number, jobs, _ in sweeper.launcher.launches}
+    assert launched == {trial.number: [["logger=none", f"optimizer={trial.params['optimizer']}",
+                                        f"hydra.sweep.subdir={trial.number}"]] for trial in trials}
+
+
+def test_a_slow_trial_does_not_hold_the_other_slot_idle(tmp_path):
+    """Trial 0 takes 1.5 s, the others 0.1 s: the other slot runs trials 1-4 meanwhile (a batch of two
+    would wait for trial 0), and both slots are busy most of the sweep."""
+    from fmnist.sweeps.occupancy import read_busy_share
+
+    sweeper = make_sweeper(None)
+    sweeper.launcher, sweeper.sweep_dir = OddTrialsRaise(seconds={0: 1.5, 1: 0.1, 2: 0.1, 3: 0.1, 4: 0.1}), tmp_path
+    sweeper.sweep([])
+    started = {number: moment for number, _, moment in sweeper.launcher.launches}
+    assert started[4] - started[0] < 1.0
+    assert read_busy_share(tmp_path) > 0.2  # 0.5-0.6 s of 1.5 s with both busy; a batch of two: 0.1 s
+
+
+def test_busy_share_is_the_time_every_slot_was_running_over_the_wall_time():
+    from fmnist.sweeps.occupancy import busy_share
+
+    spans = [(0, 10), (0, 4), (5, 8)]  # two slots: both busy during [0, 4) and [5, 8)
+    assert busy_share(spans, slots=2, began=0, ended=10) == pytest.approx(0.7)
+    assert busy_share(spans, slots=1, began=0, ended=10) == pytest.approx(1.0)
+    assert busy_share([(0, 10)], slots=2, began=0, ended=10) == 0.0
 
 
 @pytest.mark.slow
@@ -163,8 +196,7 @@ def test_a_trial_whose_run_another_process_holds_is_not_requeued(tmp_path):
     running = study.ask({"optimizer": optuna.distributions.CategoricalDistribution(["adam", "sgd"])})
     (tmp_path / "sweep" / str(running.number)).mkdir(parents=True)
     (tmp_path / "sweep" / str(running.number) / "metrics.json").write_text('{"status": "running"}')
-    sweeper = OptunaStudySweeper(sampler=optuna.samplers.RandomSampler(), direction="maximize", study_name="s",
-                                 storage=storage, n_trials=0, n_jobs=1, params={})
+    sweeper = make_sweeper(storage, n_trials=0, n_jobs=1)
     sweeper.sweep_dir = tmp_path / "sweep"
     with RunFolderLock(tmp_path / "sweep" / str(running.number)):  # a live process trains in it
         sweeper.requeue_stopped_trials(study)
