@@ -101,7 +101,7 @@ def search_space(overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
         fixed.pop(key, None)
         if not override.is_sweep_override():
             fixed[key] = override.input_line
-        elif override.value_type in (ValueType.CHOICE_SWEEP, ValueType.RANGE_SWEEP):
+        elif override.value_type in (ValueType.SIMPLE_CHOICE_SWEEP, ValueType.CHOICE_SWEEP, ValueType.RANGE_SWEEP):
             distributions[key] = CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
         elif override.value_type is ValueType.INTERVAL_SWEEP:
             interval = override.value()

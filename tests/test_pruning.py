@@ -1,0 +1,199 @@
+"""Pruning in the Optuna sweeper (docs/pruning.md): the pruners of conf/hydra/sweeper/pruner/, the job's
+callback that reports to its trial and stops it, pruned trials in the study, the sweep folder and its
+reruns, refusals, and a pruned trial continued to its full budget ending as if never pruned."""
+from __future__ import annotations
+
+import json
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import optuna
+import pytest
+from hydra.utils import instantiate
+
+from fmnist.front.cli import rewrite_argv
+from fmnist.runs.resume import OUTPUT_ONLY_KEYS
+from fmnist.sweeps.continue_trial import continued_folder, main as continue_trial
+from fmnist.sweeps.pruning import TRIAL_KEY, PruneTrial
+from fmnist.training.callbacks import RunInfo
+from hydra_plugins.optuna_study_sweeper import SWEEP_JOURNAL, open_storage, search_space
+from tests.conftest import CONF_DIR, group_options
+from tests.test_optuna_study import make_sweeper
+from tests.test_resume import assert_same_outcome, outcome
+from tests.test_sweeps import job_metrics, multirun
+
+PRUNER_GROUP = "hydra/sweeper/pruner"
+# Every trial stopped after its second epoch: the threshold pruner with a bar no accuracy reaches.
+PRUNE_AFTER_2 = ("hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=1.1",
+                 "hydra.sweeper.pruner.n_warmup_steps=2")
+# One fixed configuration (the command line wins over the preset's search space), 4 epochs.
+FIXED_TRIAL = ("+sweep=optuna", "trainer.epochs=4", "trainer.batch_size=32", "optimizer=adam", "optimizer.lr=0.001",
+               "optimizer.weight_decay=0", "model.num_layers=3", "model.hidden_size=32", "init=xavier",
+               "activation=relu")
+
+
+@pytest.mark.parametrize("name", group_options(PRUNER_GROUP))
+def test_every_pruner_option_builds_an_optuna_pruner(name):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+sweep=optuna", f"{PRUNER_GROUP}={name}"], return_hydra_config=True)
+    assert isinstance(instantiate(cfg.hydra.sweeper.pruner), optuna.pruners.BasePruner)
+
+
+def test_the_trial_key_is_output_only_so_resume_ignores_it():
+    assert TRIAL_KEY in OUTPUT_ONLY_KEYS
+
+
+def test_the_callback_reports_each_epoch_and_asks_to_stop_pruned_when_the_pruner_says_so():
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.5))
+    trial = study.ask()
+    callback = PruneTrial(trial, "threshold", reported={})
+    callback.on_train_start(RunInfo(class_names=[], epochs=5, batches_per_epoch=1,
+                                    history=[{"epoch": 1, "val_accuracy": 0.6}]))  # a resumed run's epoch
+    assert callback.on_epoch_end({"epoch": 2, "val_accuracy": 0.7}) is None
+    stop = callback.on_epoch_end({"epoch": 3, "val_accuracy": 0.4})
+    assert (stop.status, stop.details) == ("pruned", {"pruner": "threshold", "epoch": 3, "value": 0.4})
+    assert "pruned by the threshold pruner after epoch 3" in stop.reason
+    assert study.trials[0].intermediate_values == {1: 0.6, 2: 0.7, 3: 0.4}
+
+
+def test_a_resumed_job_does_not_report_its_trials_epochs_twice():
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    trial.report(0.6, 1)
+    callback = PruneTrial(trial, "median", reported={1: 0.6})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Optuna warns when a step is reported again
+        callback.on_train_start(RunInfo(class_names=[], epochs=5, batches_per_epoch=1,
+                                        history=[{"epoch": 1, "val_accuracy": 0.6}]))
+    assert study.trials[0].intermediate_values == {1: 0.6}
+
+
+def test_a_running_trial_whose_job_was_pruned_is_told_pruned_not_queued_again(tmp_path):
+    """Its sweeper process was killed after the job ended pruned: the next sweeper settles the trial."""
+    storage = f"journal:{tmp_path / 'study.log'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(storage), direction="maximize")
+    trial = study.ask()
+    trial.report(0.3, 1)
+    (tmp_path / "sweep" / "0").mkdir(parents=True)
+    (tmp_path / "sweep" / "0" / "metrics.json").write_text(json.dumps({"status": "pruned", "val_accuracy": 0.3}))
+    sweeper = make_sweeper(storage, n_trials=0, n_jobs=1)
+    sweeper.sweep_dir = tmp_path / "sweep"
+    sweeper.requeue_stopped_trials(study)
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.PRUNED]
+    assert study.trials[0].value == 0.3  # its last intermediate value, as Optuna records a pruned trial
+
+
+def test_the_grid_sampler_gets_the_sweeps_lists_and_refuses_an_interval():
+    import functools
+
+    distributions, _ = search_space(["optimizer=sgd,adam", "activation=choice(relu,tanh)"])
+    sweeper = make_sweeper(None, sampler=functools.partial(optuna.samplers.GridSampler, seed=0))
+    sweeper.build_sampler(distributions)
+    study = optuna.create_study(sampler=sweeper.sampler)
+    grid = {tuple(sorted(study.ask(distributions).params.items())) for _ in range(4)}
+    assert grid == {(("activation", activation), ("optimizer", optimizer))
+                    for activation in ("relu", "tanh") for optimizer in ("sgd", "adam")}
+    distributions, _ = search_space(["optimizer.lr=interval(0.001,0.1)"])
+    sweeper = make_sweeper(None, sampler=functools.partial(optuna.samplers.GridSampler, seed=0))
+    with pytest.raises(Exception, match=r"hydra.sweeper.params.optimizer.lr: the grid sampler takes lists"):
+        sweeper.build_sampler(distributions)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["-m", "+sweep=optuna", f"{PRUNER_GROUP}=asha"],
+     f"{PRUNER_GROUP}=asha: {PRUNER_GROUP} has no option 'asha'; choose from "),
+    ([f"{PRUNER_GROUP}=median"], "a pruner stops trials of a sweep, and this is a single run"),
+    (["-m", "+sweep=grid", f"{PRUNER_GROUP}=median"], "the basic sweeper does not prune"),
+    (["-m", "+sweep=optuna", "hydra/sweeper=basic", "hydra.sweeper.pruner.n_startup_trials=2"],
+     "the basic sweeper does not prune"),
+])
+def test_a_pruner_that_is_unknown_or_given_where_nothing_prunes_exits_2(arguments, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        rewrite_argv(["train.py", *arguments])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and error.count("\n") == 1
+
+
+def test_every_pruner_option_passes_the_command_line_check():
+    for name in group_options(PRUNER_GROUP):
+        assert f"{PRUNER_GROUP}={name}" in rewrite_argv(["train.py", "-m", "+sweep=optuna", f"{PRUNER_GROUP}={name}"])
+
+
+@pytest.mark.slow
+def test_a_pruned_trial_is_a_result_and_rerunning_the_sweep_trains_nothing(tiny_idx_dir, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    settings = [*FIXED_TRIAL, *PRUNE_AFTER_2, "hydra.sweeper.n_trials=2"]
+    process = multirun(*settings, sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    assert process.returncode == 0, process.stderr
+    assert process.stderr.splitlines()[-1].startswith(f"sweep {sweep_dir}: 2 jobs: 2 pruned;")
+    metrics = job_metrics(sweep_dir)
+    for run in metrics.values():
+        assert run["status"] == "pruned" and len(run["history"]) == 2
+        assert {key: run["stopped_early"][key] for key in ("pruner", "epoch")} == {"pruner": "threshold", "epoch": 2}
+        assert run["stopped_early"]["value"] == run["history"][-1]["val_accuracy"]
+        assert run["test_accuracy"] is not None  # evaluated and saved as a completed run is
+    study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.PRUNED] * 2
+    assert [trial.intermediate_values for trial in study.trials] == \
+        [{row["epoch"]: row["val_accuracy"] for row in metrics[str(trial.number)]["history"]} for trial in study.trials]
+    assert "No trial of study fmnist has completed" in process.stdout + process.stderr  # a pruned one is never best
+    rerun = multirun(*settings, sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    assert rerun.returncode == 0, rerun.stderr
+    assert job_metrics(sweep_dir) == metrics and len(study.trials) == 2
+    assert "0 more from this process" in rerun.stdout + rerun.stderr
+
+
+@pytest.mark.slow
+def test_a_continued_pruned_trial_ends_identical_to_one_never_pruned(tiny_idx_dir, tmp_path):
+    pruned = multirun(*FIXED_TRIAL, *PRUNE_AFTER_2, "hydra.sweeper.n_trials=1", sweep_dir=tmp_path / "pruned",
+                      data_dir=tiny_idx_dir)
+    assert pruned.returncode == 0, pruned.stderr
+    whole = multirun(*FIXED_TRIAL, "hydra.sweeper.n_trials=1", sweep_dir=tmp_path / "whole", data_dir=tiny_idx_dir)
+    assert whole.returncode == 0, whole.stderr
+    job_dir = tmp_path / "pruned" / "0"
+    before = (job_dir / "metrics.json").read_text()
+    assert continue_trial([str(job_dir)]) == 0
+    continued = continued_folder(job_dir)
+    assert_same_outcome(outcome(continued), outcome(tmp_path / "whole" / "0"))
+    assert (job_dir / "metrics.json").read_text() == before  # the pruned job is left as it was
+    assert continue_trial([str(job_dir)]) == 0  # again: the finished continued run trains nothing
+    assert_same_outcome(outcome(continued), outcome(tmp_path / "whole" / "0"))
+
+
+def test_continuing_a_folder_without_a_pruned_run_exits_2(tmp_path, capsys):
+    assert continue_trial([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path} holds no checkpoint, not a pruned job of a sweep")
+    assert not continued_folder(tmp_path).exists()
+
+
+@pytest.mark.slow
+def test_two_sweepers_with_parallel_jobs_prune_against_one_shared_study(tiny_idx_dir, tmp_path):
+    """Two sweeper processes, each running two joblib jobs at a time, on one journal file with the median
+    pruner: every trial runs once, ends completed or pruned, and each pruned job stopped at an epoch where
+    its value was below the median of the other trials' values there, trials of the other process included."""
+    trials_each, sweep_dir, journal = 4, tmp_path / "sweep", tmp_path / "study.log"
+
+    def sweeper(_):
+        return multirun("+sweep=optuna", f"hydra.sweeper.n_trials={trials_each}", "trainer.epochs=3",
+                        f"hydra.sweeper.storage=journal:{journal}", "hydra/launcher=joblib",
+                        "hydra.sweeper.n_jobs=2", f"{PRUNER_GROUP}=median", "hydra.sweeper.pruner.n_startup_trials=1",
+                        "optimizer.lr=choice(0.001,0.00001)", sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        processes = list(pool.map(sweeper, range(2)))
+    for process in processes:
+        assert process.returncode == 0, process.stderr
+    study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{journal}"))
+    assert [trial.number for trial in study.trials] == list(range(2 * trials_each))
+    states = {trial.number: trial.state.name for trial in study.trials}
+    metrics = job_metrics(sweep_dir)
+    assert {number: metrics[str(number)]["status"].upper().replace("COMPLETED", "COMPLETE")
+            for number in states} == states
+    assert "PRUNED" in states.values(), "nothing was pruned; the slow learning rate should have been"
+    for trial in study.trials:
+        assert trial.intermediate_values == {row["epoch"]: row["val_accuracy"]
+                                             for row in metrics[str(trial.number)]["history"]}
+    assert study.best_trial.state == optuna.trial.TrialState.COMPLETE
