@@ -7,9 +7,11 @@ import json
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import optuna
 import pytest
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from fmnist.front.cli import rewrite_argv
 from fmnist.runs.resume import OUTPUT_ONLY_KEYS
@@ -34,11 +36,7 @@ FIXED_TRIAL = ("+sweep=optuna", "trainer.epochs=4", "trainer.batch_size=32", "op
 
 @pytest.mark.parametrize("name", group_options(PRUNER_GROUP))
 def test_every_pruner_option_builds_an_optuna_pruner(name):
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=["+sweep=optuna", f"{PRUNER_GROUP}={name}"], return_hydra_config=True)
-    assert isinstance(instantiate(cfg.hydra.sweeper.pruner), optuna.pruners.BasePruner)
+    assert isinstance(instantiate(pruner_config(name).pruner), optuna.pruners.BasePruner)
 
 
 def test_the_trial_key_is_output_only_so_resume_ignores_it():
@@ -197,3 +195,43 @@ def test_two_sweepers_with_parallel_jobs_prune_against_one_shared_study(tiny_idx
         assert trial.intermediate_values == {row["epoch"]: row["val_accuracy"]
                                              for row in metrics[str(trial.number)]["history"]}
     assert study.best_trial.state == optuna.trial.TrialState.COMPLETE
+
+
+def pruner_config(name: str):
+    """conf/hydra/sweeper/pruner/NAME.yaml composed as the sweeper gets it (a wrapped pruner included)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+sweep=optuna", f"{PRUNER_GROUP}={name}"], return_hydra_config=True)
+    return cfg.hydra.sweeper
+
+
+@pytest.mark.parametrize("name", group_options(PRUNER_GROUP))
+def test_replaying_a_journal_reproduces_the_pruned_trials(name, tmp_path):
+    """Twelve trials of five epochs, one after another, each reporting through the job's own callback (built
+    from its optuna_trial block, as in a sweep) to a journal file; the replay prunes the same trials at the
+    same epochs."""
+    from fmnist.sweeps.pruning import pruning_callbacks
+    from fmnist.sweeps.replay import recorded_pruning, replay_pruning
+    from optuna.storages.journal import JournalFileBackend
+
+    sweeper, journal = pruner_config(name), tmp_path / "journal.log"
+    storage = f"journal:{journal}"
+    study = optuna.create_study(study_name="s", storage=open_storage(storage), direction="maximize")
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        trial = study.ask()
+        cfg = OmegaConf.create({TRIAL_KEY: {"number": trial.number, "study_name": "s", "storage": storage}})
+        (callback,) = pruning_callbacks(cfg, sweeper, name)
+        start, slope = rng.uniform(0.05, 0.8), rng.uniform(-0.04, 0.04)
+        for epoch in range(1, 6):
+            stop = callback.on_epoch_end({"epoch": epoch, "val_accuracy": start + slope * epoch})
+            if stop is not None:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                break
+        else:
+            study.tell(trial, start + slope * 5)
+    logs = list(JournalFileBackend(str(journal)).read_logs(0))
+    recorded = recorded_pruning(logs, "s")
+    assert replay_pruning(logs, "s", lambda: instantiate(sweeper.pruner)) == recorded
+    assert bool(recorded) == (name != "none")
