@@ -28,7 +28,8 @@ Nothing lost: a trial whose process was killed or preempted stays RUNNING in a s
 starting on that study finds such trials (their folder's run says running or interrupted and no process
 holds the folder), fails them and queues their parameters again, marked to run in the old folder, where
 the run continues from its checkpoint. Failing the old trial is the claim: when two restarted processes
-try at once, the storage lets only one of them tell it.
+try at once, the storage lets only one of them tell it. A RUNNING trial whose job had ended (completed,
+pruned, diverged) before its sweeper died is told that outcome instead: a pruned trial is never run again.
 
 Hydra imports every module under ``hydra_plugins`` at each start, so this one imports Optuna lazily.
 """
