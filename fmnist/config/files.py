@@ -50,11 +50,14 @@ def preset_settings(path: Path) -> dict[str, object]:
 
     ``defaults: [override /loss: cross_entropy]`` gives loss -> cross_entropy; a group the default config
     lacks, ``defaults: [/experiment: recipe]``, gives +experiment -> recipe; ``trainer: {epochs: 5}``
-    gives trainer.epochs -> 5; ``hydra/...`` defaults and the ``hydra:`` block only steer a sweep.
+    gives trainer.epochs -> 5; ``hydra/...`` defaults and the ``hydra:`` block only steer a sweep. A
+    preset of the same folder named in the defaults (``defaults: [grid]``) gives its settings first.
     """
     preset = OmegaConf.to_container(OmegaConf.load(path))
     settings = {}
     for entry in preset.pop("defaults", []):
+        if isinstance(entry, str) and entry != "_self_":
+            settings.update(preset_settings(path.parent / f"{entry}.yaml"))
         for group, option in (entry.items() if isinstance(entry, dict) else ()):
             overrides = group.startswith("override")
             group = group.removeprefix("override").strip().lstrip("/")
