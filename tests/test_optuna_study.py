@@ -13,7 +13,6 @@ import optuna
 import pytest
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
-from omegaconf import OmegaConf
 
 from hydra_plugins.optuna_study_sweeper import OptunaStudySweeper, open_storage, search_space
 from tests.conftest import ROOT

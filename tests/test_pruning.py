@@ -15,7 +15,8 @@ from omegaconf import OmegaConf
 
 from fmnist.front.cli import rewrite_argv
 from fmnist.runs.resume import OUTPUT_ONLY_KEYS
-from fmnist.sweeps.continue_trial import continued_folder, main as continue_trial
+from fmnist.sweeps.continue_trial import continued_folder
+from fmnist.sweeps.continue_trial import main as continue_trial
 from fmnist.sweeps.pruning import TRIAL_KEY, PruneTrial
 from fmnist.training.callbacks import RunInfo
 from hydra_plugins.optuna_study_sweeper import SWEEP_JOURNAL, open_storage, search_space
@@ -211,9 +212,10 @@ def test_replaying_a_journal_reproduces_the_pruned_trials(name, tmp_path):
     """Twelve trials of five epochs, one after another, each reporting through the job's own callback (built
     from its optuna_trial block, as in a sweep) to a journal file; the replay prunes the same trials at the
     same epochs."""
+    from optuna.storages.journal import JournalFileBackend
+
     from fmnist.sweeps.pruning import pruning_callbacks
     from fmnist.sweeps.replay import recorded_pruning, replay_pruning
-    from optuna.storages.journal import JournalFileBackend
 
     sweeper, journal = pruner_config(name), tmp_path / "journal.log"
     storage = f"journal:{journal}"

@@ -436,3 +436,16 @@ def test_a_sweep_stopped_before_any_run_finished_shows_their_progress_but_no_bes
                                                                                                 ("1", "", "0")]
     assert_png(tmp_path / "report" / "curves.png")
     assert not (tmp_path / "report" / "best_command.txt").exists()
+
+
+def test_a_pruned_trial_is_never_ranked_as_the_best_run(tmp_path):
+    """A pruned trial's accuracy after few epochs may beat the completed runs': it still ranks after them."""
+    from fmnist.runs.run_folders import Run, ranked
+
+    def run(name: str, status: str, accuracy: float) -> Run:
+        metrics = {"status": status, "val_accuracy": accuracy, "best_val_accuracy": accuracy}
+        return Run(job_dir=tmp_path / name, config={}, metrics=metrics, overrides=[], name=name)
+
+    pruned, completed = run("0", "pruned", 0.95), run("1", "completed", 0.80)
+    assert not pruned.finished and pruned.unfinished
+    assert ranked([pruned, completed]) == [completed, pruned]

@@ -52,8 +52,9 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        """Has a validation accuracy to compare: not failed or diverged, and evaluated."""
-        return self.status not in FAILED_STATUSES and math.isfinite(self.val_accuracy)
+        """Has a validation accuracy to compare: not failed, diverged or pruned, and evaluated. A pruned trial
+        was evaluated after fewer epochs than the others: it is never chosen as the best."""
+        return self.status not in (*FAILED_STATUSES, "pruned") and math.isfinite(self.val_accuracy)
 
     @property
     def unfinished(self) -> bool:
@@ -132,8 +133,8 @@ def collect_runs(sweep_dir: str | Path) -> list[Run]:
 
 
 def ranked(runs: list[Run]) -> list[Run]:
-    """Finished runs, best validation accuracy first; then unfinished ones (running, stopped), best validation
-    accuracy so far first; then the rest (failed, diverged, no epoch validated), in job order."""
+    """Finished runs, best validation accuracy first; then pruned trials and unfinished runs (running, stopped),
+    best validation accuracy so far first; then the rest (failed, diverged, no epoch validated), in job order."""
     def order(run: Run) -> tuple[int, float]:
         if run.finished:
             return 0, -run.val_accuracy

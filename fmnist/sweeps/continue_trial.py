@@ -3,7 +3,8 @@
     python -m fmnist.sweeps.continue_trial SWEEP_DIR/7
 
 A pruned job keeps its checkpoint (``checkpoints/last.npz``: the state after the epoch it stopped at,
-marked pruned). This copies that checkpoint, marked running again (with a wandb run of its own), into ``SWEEP_DIR/continued/7`` and
+marked pruned). This copies that checkpoint, marked running again (with a wandb run of its own),
+into ``SWEEP_DIR/continued/7`` and
 runs the job's own overrides there (``.hydra/overrides.yaml``, less the trial it reported to) as a plain
 run, which resumes from it: the epochs already paid are not trained again, and the result is the one the
 trial would have reached unpruned (same weights, same metrics). Rerunning the command continues or

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = list(JournalFileBackend(str(journal)).read_logs(0))
     replayed = replay_pruning(logs, study_name, lambda: instantiate(pruner))
     recorded = recorded_pruning(logs, study_name)
-    listed = lambda trials: ", ".join(f"{number} (epoch {epoch})" for number, epoch in sorted(trials.items())) or "none"
+    def listed(trials):
+        return ", ".join(f"{number} (epoch {epoch})" for number, epoch in sorted(trials.items())) or "none"
     if replayed == recorded:
         print(f"replayed {journal} with {pruner._target_}: the same {len(recorded)} trials pruned at the same "
               f"epochs: {listed(recorded)}")
