@@ -58,8 +58,8 @@ class Run:
 
     @property
     def unfinished(self) -> bool:
-        """Not evaluated at the end (running, stopped) but through at least one validated epoch: its
-        best_val_accuracy is that of its epochs so far (:func:`progress_from_history`)."""
+        """Not evaluated at the end (running, stopped), or pruned, but through at least one validated epoch:
+        its best_val_accuracy is that of its epochs so far (:func:`progress_from_history`)."""
         return (not self.finished and self.status not in FAILED_STATUSES
                 and math.isfinite(self.best_val_accuracy))
 
