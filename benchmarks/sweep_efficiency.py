@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fmnist.sweeps.occupancy import read_busy_share
+from fmnist.sweeps.occupancy import read_busy_share  # noqa: E402
 
 PRUNER_DIR = ROOT / "conf" / "hydra" / "sweeper" / "pruner"
 UNPRUNED = "none"
@@ -125,7 +125,8 @@ def read_trial(job_dir: Path) -> Trial:
         return math.nan if value is None else float(value)
 
     return Trial(number=int(job_dir.name), status=metrics["status"], val_accuracy=number("val_accuracy"),
-                 test_accuracy=number("test_accuracy"), ended=(job_dir / "metrics.json").stat().st_mtime, epoch_ends=epoch_ends)
+                 test_accuracy=number("test_accuracy"), ended=(job_dir / "metrics.json").stat().st_mtime,
+                 epoch_ends=epoch_ends)
 
 
 def sweep_command(pruner: str, seed: int, args, sweep_dir: Path) -> list[str]:
@@ -250,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                 file.write(json.dumps(asdict(sweep)) + "\n")
             print(f"{pruner} seed {seed}: {len(sweep.trials)} trials, {sweep.epochs} epochs, "
                   f"{sweep.wall_seconds:.0f} s, best {percent(sweep.best)}", flush=True)
-    header = (f"# {' '.join(['python benchmarks/sweep_efficiency.py', *(argv if argv is not None else sys.argv[1:])])}\n"
+    command = ["python benchmarks/sweep_efficiency.py", *(argv if argv is not None else sys.argv[1:])]
+    header = (f"# {' '.join(command)}\n"
               f"# {args.trials} TPE trials of {args.epochs} epochs per sweep, {args.jobs} at a time (joblib), "
               f"{'all' if args.subset is None else args.subset} training images, seeds {args.seeds}; "
               f"accuracies in %, target = the unpruned best - {100 * TARGET_GAP:.1f} points")
