@@ -13,6 +13,7 @@ Pruning (``hydra/sweeper/pruner=NAME``, conf/hydra/sweeper/pruner/, docs/pruning
 trial's identity as ``+optuna_trial.*`` overrides (not part of the training config), opens the study
 itself and reports every epoch's validation accuracy (fmnist/sweeps/pruning.py). With ``storage: null`` the
 study then lives in a journal file in the sweep folder, which the jobs, in other processes, can reach.
+A pruned sweep whose runs hold no validation split (``dataset.val_fraction=0``) is refused before any trial.
 
 Processes, SLURM jobs or machines that name the same ``storage`` and ``study_name`` share one study:
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -49,7 +51,7 @@ from hydra.core.plugins import Plugins
 from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +59,11 @@ JOURNAL_PREFIX = "journal:"
 RESUMES_TRIAL = "resumes_trial"  # user attribute of a requeued trial: the job folder it continues in
 SWEEP_JOURNAL = "optuna_journal.log"  # the study of a pruned sweep without a storage, in its sweep folder
 ENDED_RUN = ("completed", "pruned", "diverged")  # a job folder's run that ended for good
+VALIDATION_SPLIT = "dataset.val_fraction"  # the share of training images a pruner's values are measured on
 
 
 class SweeperConfigError(CompactHydraException):
-    """A ``hydra.sweeper`` setting that cannot work: Hydra prints the message without a traceback."""
+    """A sweep setting that cannot work: the sweep ends with the message as one line and exit status 2."""
 
 
 def open_storage(storage: str | None) -> Any:
@@ -161,12 +164,13 @@ class OptunaStudySweeper(Sweeper):
         self.study_name, self.storage, self.n_trials, self.n_jobs = study_name, storage, n_trials, n_jobs
         self.params = [f"{key}={value}" for key, value in (params or {}).items()]
         self.prunes = not isinstance(pruner, optuna.pruners.NopPruner)
-        self.sweep_dir = Path(".")
+        self.sweep_dir, self.val_fraction = Path("."), None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
         self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.val_fraction = OmegaConf.select(config, VALIDATION_SPLIT)  # the command line's value, not a sweep's
 
     def study_storage(self) -> str | None:
         """The storage the study lives in, as :func:`open_storage` reads it: ``hydra.sweeper.storage``, or
@@ -206,6 +210,16 @@ class OptunaStudySweeper(Sweeper):
         for key, value, least in (("n_trials", self.n_trials, 0), ("n_jobs", self.n_jobs, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise SweeperConfigError(f"hydra.sweeper.{key}={value}: must be a whole number >= {least}")
+
+    def check_validation_split(self, distributions: dict) -> None:
+        """A pruner compares trials by each epoch's validation accuracy: refuse to prune a sweep whose trials,
+        all or some (``dataset.val_fraction=choice(0,0.1)``), hold no images out to measure it on."""
+        fractions = getattr(distributions.get(VALIDATION_SPLIT), "choices", [self.val_fraction])
+        if self.prunes and any(fraction is not None and float(fraction) == 0 for fraction in fractions):
+            raise SweeperConfigError(
+                f"{VALIDATION_SPLIT}=0 with hydra.sweeper.pruner: a pruner stops trials by their validation "
+                "accuracy, and a run without a validation split has none; hold images out "
+                f"({VALIDATION_SPLIT}=0.1) or sweep without pruning (hydra/sweeper/pruner=none)")
 
     def trials_to_run(self, study) -> int:
         """``n_trials`` in a shared study; in the sweep's own study, the trials it still lacks plus those
@@ -297,12 +311,22 @@ class OptunaStudySweeper(Sweeper):
                                                   for key, distribution in distributions.items()})
 
     def sweep(self, arguments: list[str]) -> None:
+        """Run the study (:meth:`run_study`); a setting that cannot work ends the command with one line and exit
+        status 2, as the command line's own errors do (Hydra would add a line about tracebacks)."""
+        try:
+            self.run_study(arguments)
+        except SweeperConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    def run_study(self, arguments: list[str]) -> None:
         import optuna
 
         from fmnist.sweeps.occupancy import write_occupancy
 
         self.check_counts()
         distributions, fixed = search_space([*self.params, *arguments])
+        self.check_validation_split(distributions)
         self.build_sampler(distributions)
         storage = self.study_storage()
         study = optuna.create_study(study_name=self.study_name, storage=open_storage(storage), sampler=self.sampler,
