@@ -241,8 +241,8 @@ def test_continuing_a_folder_without_a_pruned_run_exits_2(tmp_path, capsys):
 @pytest.mark.slow
 def test_two_sweepers_with_parallel_jobs_prune_against_one_shared_study(tiny_idx_dir, tmp_path):
     """Two sweeper processes, each running two joblib jobs at a time, on one journal file with the median
-    pruner: every trial runs once, ends completed or pruned, and each pruned job stopped at an epoch where
-    its value was below the median of the other trials' values there, trials of the other process included."""
+    pruner, at the same time: every trial runs once, in the folder named after it, ends completed or pruned
+    as its metrics.json says, with the epochs its job reported, and the best trial is a completed one."""
     trials_each, sweep_dir, journal = 4, tmp_path / "sweep", tmp_path / "study.log"
 
     def sweeper(_):
@@ -266,6 +266,30 @@ def test_two_sweepers_with_parallel_jobs_prune_against_one_shared_study(tiny_idx
         assert trial.intermediate_values == {row["epoch"]: row["val_accuracy"]
                                              for row in metrics[str(trial.number)]["history"]}
     assert study.best_trial.state == optuna.trial.TrialState.COMPLETE
+
+
+@pytest.mark.slow
+def test_parallel_jobs_of_one_sweeper_process_are_pruned_against_the_trial_of_another(tiny_idx_dir, tmp_path):
+    """One study in a journal file: a first sweeper process finishes a trial that learns; a second one, with two
+    joblib jobs at a time, runs two trials that learn nothing, and the median rule stops both after their first
+    epoch, below the only finished trial's value there, which the other process recorded."""
+    sweep_dir, journal = tmp_path / "sweep", tmp_path / "study.log"
+    shared = [*FIXED_BUT_LR, "trainer.epochs=2", *MEDIAN_AFTER_1, f"hydra.sweeper.storage=journal:{journal}"]
+    first = multirun(*shared, "optimizer.lr=0.001", "hydra.sweeper.n_trials=1", sweep_dir=sweep_dir,
+                     data_dir=tiny_idx_dir)
+    assert first.returncode == 0, first.stderr
+    second = multirun(*shared, SLOW_LR, "hydra.sweeper.n_trials=2", "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
+                      sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    assert second.returncode == 0, second.stderr
+    study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{journal}"))
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE", "PRUNED", "PRUNED"]
+    finished = study.trials[0].intermediate_values
+    assert list(finished) == [1, 2]
+    metrics = job_metrics(sweep_dir)
+    for trial in study.trials[1:]:
+        assert list(trial.intermediate_values) == [1] and trial.intermediate_values[1] < finished[1]
+        assert metrics[str(trial.number)]["status"] == "pruned"
+        assert metrics[str(trial.number)]["stopped_early"]["epoch"] == 1
 
 
 def pruner_config(name: str):

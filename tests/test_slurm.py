@@ -1,5 +1,5 @@
-"""SLURM: multiruns sent to a real scheduler with the `hydra/launcher=slurm` preset, and jobs requeued
-mid-run that continue from their checkpoint.
+"""SLURM: multiruns sent to a real scheduler with the `hydra/launcher=slurm` preset, jobs requeued mid-run
+that continue from their checkpoint, and a pruned Optuna sweep whose jobs prune against each other.
 
 They need a cluster that answers `sinfo` (CI starts a one-node one with `.ci/start_slurm.sh`) and skip
 with the reason otherwise. Without an accounting database submitit learns that a job ended only from
@@ -15,11 +15,15 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+import optuna
 import pytest
 
 from fmnist.runs.outputs import METRICS_FILE
 from fmnist.runs.resume import latest_checkpoint
+from hydra_plugins.optuna_study_sweeper import SWEEP_JOURNAL, open_storage
 from tests.conftest import ROOT
+from tests.test_pruning import FIXED_BUT_LR, MEDIAN_AFTER_1, SLOW_LR
 from tests.test_resume import assert_same_outcome, outcome
 from tests.test_sweeps import job_metrics, multirun
 
@@ -82,21 +86,31 @@ def wait_for(condition, what: str, timeout_s: float = 120):
     pytest.fail(f"waited {timeout_s} s for {what}")
 
 
-def slurm_job_states(sweep_dir) -> dict[str, str]:
-    """JobState of every array task the sweep submitted, as slurmctld reports it ({"12_0": "COMPLETED"})."""
-    (submission,) = sweep_dir.glob(".submitit/*/*_submission.sh")
-    array_id = submission.parent.name
-    answer = subprocess.run(["scontrol", "--oneliner", "show", "job", array_id],
-                            capture_output=True, text=True, timeout=30, check=True)
-    fields = [dict(item.split("=", 1) for item in line.split() if "=" in item) for line in answer.stdout.splitlines()]
-    return {f"{job['ArrayJobId']}_{job['ArrayTaskId']}": job["JobState"] for job in fields}
+def slurm_jobs(sweep_dir) -> dict[str, dict[str, str]]:
+    """Every job the sweep submitted (a launch of several jobs is an array, whose tasks are jobs too), by its
+    id, as slurmctld reports it: {"12": {"JobState": "COMPLETED", "ExitCode": "0:0", "Restarts": "0", ...}}."""
+    jobs = {}
+    for array_id in sorted({submission.parent.name for submission in sweep_dir.glob(".submitit/*/*_submission.sh")}):
+        answer = subprocess.run(["scontrol", "--oneliner", "show", "job", array_id],
+                                capture_output=True, text=True, timeout=30, check=True)
+        for line in answer.stdout.splitlines():
+            job = dict(item.split("=", 1) for item in line.split() if "=" in item)
+            jobs[job["JobId"]] = job
+    return jobs
+
+
+def final_slurm_jobs(sweep_dir) -> dict[str, dict[str, str]] | None:
+    """:func:`slurm_jobs` once all have ended (None while one is still active: a job's process writes its
+    result, which the launcher waits for, a moment before it exits)."""
+    jobs = slurm_jobs(sweep_dir)
+    active = any(job["JobState"] in ("PENDING", "RUNNING", "COMPLETING") for job in jobs.values())
+    return None if active else jobs
 
 
 def final_job_states(sweep_dir) -> list[str] | None:
-    """The sorted JobStates of the sweep's tasks once all have ended (None while one is still active: a
-    job's process writes its result, which the launcher waits for, a moment before it exits)."""
-    states = sorted(slurm_job_states(sweep_dir).values())
-    return None if {"PENDING", "RUNNING", "COMPLETING"} & set(states) else states
+    """The sorted JobStates of the sweep's tasks once all have ended."""
+    jobs = final_slurm_jobs(sweep_dir)
+    return None if jobs is None else sorted(job["JobState"] for job in jobs.values())
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +200,44 @@ def test_job_requeued_mid_run_resumes_from_its_checkpoint_and_ends_identical(slu
     assert process.returncode == 0, process.stderr
     assert 2 <= left_behind.state.epoch < REQUEUE_EPOCHS and not left_behind.finished
     assert_same_outcome(outcome(run_dir), uninterrupted)
+
+
+# Three trials, one after another, of tests/test_pruning.py's fixed configuration for two epochs, the learning
+# rate drawn from a fast and a slow one; with the sampler's seed of +sweep=optuna (0) the draws are slow, fast,
+# slow. The median rule, from the first finished trial on, stops the third after its first epoch: it is below
+# the median of the two finished trials there, which other SLURM jobs reported.
+PRUNED_SWEEP = (*SLURM_JOBS, *FIXED_BUT_LR, "trainer.epochs=2", f"optimizer.lr=choice(0.001,{SLOW_LR.split('=')[1]})",
+                *MEDIAN_AFTER_1, "hydra.sweeper.n_trials=3")
+
+
+def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trains_nothing(slurm_cluster, tiny_idx_dir,
+                                                                                         tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    process = multirun(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
+    assert process.returncode == 0, process.stderr
+    study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
+    slow, fast = float(SLOW_LR.split("=")[1]), 0.001
+    assert [trial.params["optimizer.lr"] for trial in study.trials] == [slow, fast, slow], "the seed's draws changed"
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    assert [trial.user_attrs for trial in study.trials] == [{}, {}, {}]  # none queued again to continue a job
+    pruned = study.trials[2].intermediate_values
+    assert list(pruned) == [1]
+    assert pruned[1] < np.median([trial.intermediate_values[1] for trial in study.trials[:2]])
+    metrics = job_metrics(sweep_dir)
+    assert [metrics[job]["status"] for job in ("0", "1", "2")] == ["completed", "completed", "pruned"]
+    assert {key: metrics["2"]["stopped_early"][key] for key in ("pruner", "epoch")} == {"pruner": "median", "epoch": 1}
+    assert "Trial 2 pruned in" in process.stdout + process.stderr
+
+    jobs = wait_for(lambda: final_slurm_jobs(sweep_dir), "SLURM to see the three jobs end", timeout_s=60)
+    assert len(jobs) == 3  # a SLURM job per trial, each run once, ended by itself with exit code 0
+    assert [(job["JobState"], job["ExitCode"], job["Restarts"]) for job in jobs.values()] == \
+        [("COMPLETED", "0:0", "0")] * 3
+
+    submitted = sorted(sweep_dir.glob(".submitit/*"))
+    rerun = multirun(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "0 more from this process" in rerun.stdout + rerun.stderr
+    assert sorted(sweep_dir.glob(".submitit/*")) == submitted  # no job submitted
+    assert job_metrics(sweep_dir) == metrics
+    assert len(optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
+               .trials) == 3
