@@ -25,7 +25,7 @@ from hydra_plugins.optuna_study_sweeper import SWEEP_JOURNAL, open_storage
 from tests.conftest import ROOT
 from tests.test_pruning import FIXED_BUT_LR, MEDIAN_AFTER_1, SLOW_LR
 from tests.test_resume import assert_same_outcome, outcome
-from tests.test_sweeps import job_metrics, multirun
+from tests.test_sweeps import NO_TRACKER, job_metrics, multirun, multirun_command
 
 pytestmark = pytest.mark.slow
 
@@ -241,3 +241,35 @@ def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trai
     assert job_metrics(sweep_dir) == metrics
     assert len(optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
                .trials) == 3
+
+
+def test_a_trial_pruned_while_its_sweeper_was_dead_is_told_pruned_by_the_rerun_not_run_again(slurm_cluster,
+                                                                                            tiny_idx_dir, tmp_path):
+    """The sweeper process is killed (kill -9, as when a login node's session dies) once the third trial's job
+    is submitted; the job runs on in SLURM and ends pruned, its trial left RUNNING in the study. The same
+    command run again finds the job's run pruned and tells the study so: nothing is queued again to continue
+    it, nothing trains, and the sweep is complete."""
+    sweep_dir = tmp_path / "sweep"
+    sweeper = subprocess.Popen(multirun_command(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=NO_TRACKER)
+    try:
+        wait_for(lambda: len(list(sweep_dir.glob(".submitit/*/*_submission.sh"))) == 3, "the third trial's job",
+                 timeout_s=SWEEP_TIMEOUT_S)
+    finally:
+        sweeper.kill()
+        sweeper.wait()
+    wait_for(lambda: final_slurm_jobs(sweep_dir), "SLURM to see the three jobs end", timeout_s=60)
+    journal = f"journal:{sweep_dir / SWEEP_JOURNAL}"
+    study = optuna.load_study(study_name="fmnist", storage=open_storage(journal))
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE", "COMPLETE", "RUNNING"]
+    metrics = job_metrics(sweep_dir)
+    assert metrics["2"]["status"] == "pruned"
+
+    submitted = sorted(sweep_dir.glob(".submitit/*"))
+    rerun = multirun(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
+    assert rerun.returncode == 0, rerun.stderr
+    output = rerun.stdout + rerun.stderr
+    assert "Trial 2 pruned in" in output and "0 more from this process" in output
+    study = optuna.load_study(study_name="fmnist", storage=open_storage(journal))
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    assert sorted(sweep_dir.glob(".submitit/*")) == submitted and job_metrics(sweep_dir) == metrics

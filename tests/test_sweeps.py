@@ -70,11 +70,19 @@ def test_wandb_sweep_file_is_valid_and_runs_train_py_with_hydra_overrides(path):
             builds([*fixed, f"{key}={value}"])  # each value among the fixed ones, as an agent runs it
 
 
+def multirun_command(*args, sweep_dir: Path, data_dir: Path) -> list[str]:
+    """``python train.py --multirun ARGS`` on the data in ``data_dir``, into ``sweep_dir``, without plots or a
+    tracker (run it with ``NO_TRACKER`` as its environment and ROOT as its folder)."""
+    return [sys.executable, str(ROOT / "train.py"), "--multirun", f"dataset.path={data_dir}",
+            "dataset.download=false", "logger=none", "plots=false", f"hydra.sweep.dir={sweep_dir}", *args]
+
+
+NO_TRACKER = {**os.environ, "WANDB_MODE": "disabled"}
+
+
 def multirun(*args, sweep_dir: Path, data_dir: Path, timeout=300):
-    command = [sys.executable, str(ROOT / "train.py"), "--multirun", f"dataset.path={data_dir}",
-               "dataset.download=false", "logger=none", "plots=false", f"hydra.sweep.dir={sweep_dir}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, "WANDB_MODE": "disabled"})
+    return subprocess.run(multirun_command(*args, sweep_dir=sweep_dir, data_dir=data_dir), capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, env=NO_TRACKER)
 
 
 def job_metrics(sweep_dir: Path) -> dict[str, dict]:
