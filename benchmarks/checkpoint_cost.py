@@ -40,7 +40,7 @@ def main() -> None:
         experiment = Experiment(cfg, run_dir)
         data = experiment.build_data()
         trainer = experiment.build_trainer(data, np.random.default_rng(cfg.seed))
-        trainer.save_state = None  # timed separately below
+        trainer.checkpointing = None  # timed separately below
         result = trainer.fit(data)
         epoch_seconds = min(row["seconds_per_epoch"] for row in result.history)
         config = training_config(experiment.config)

@@ -66,7 +66,7 @@ def test_mode_none_logs_nothing(caplog):
 
 
 def test_an_unknown_mode_is_refused_with_the_allowed_ones():
-    with pytest.raises(ValueError, match="trainer.progress must be one of auto, bar, lines, none; got 'fancy'"):
+    with pytest.raises(ValueError, match="mode must be one of auto, bar, lines, none; got 'fancy'"):
         ConsoleProgress("fancy")
 
 

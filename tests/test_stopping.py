@@ -14,6 +14,7 @@ from fmnist.front.experiment import Experiment
 from fmnist.runs.outputs import METRICS_FILE
 from fmnist.runs.resume import CHECKPOINT_DIR, LAST, read_checkpoint
 from fmnist.training.callbacks import STATUSES, STOP_STATUSES, Callback, StopRequest
+from fmnist.training.checkpointing import Checkpointing
 from fmnist.training.trainer import Trainer
 from tests.conftest import build_option
 from tests.test_experiment import compose_config
@@ -84,7 +85,7 @@ def test_a_stop_request_can_only_complete_or_prune():
 
 def test_the_stopped_epoch_is_saved_with_the_request_and_a_resumed_run_only_evaluates(tiny_data):
     saved = []
-    uninterrupted = make_trainer([StopAt(2, "pruned")], save_state=saved.append, checkpoint_every=4).fit(tiny_data)
+    uninterrupted = make_trainer([StopAt(2, "pruned")], checkpointing=Checkpointing(saved.append, 4)).fit(tiny_data)
     assert [state.epoch for state in saved] == [2]  # not an epoch due for a checkpoint, saved for the stop
     assert saved[-1].stopped == uninterrupted.stopped_early
     heard = Heard()

@@ -11,6 +11,7 @@ import pytest
 from fmnist.core.network import MLP
 from fmnist.runs.model_file import load_model, save_model
 from fmnist.training.callbacks import SUMMARY_METRICS, Callback
+from fmnist.training.schedule import LearningRateScheduler, learning_rate_factor
 from fmnist.training.trainer import Trainer
 from tests.conftest import build_option
 
@@ -154,16 +155,15 @@ def test_checkpoint_round_trip_predicts_identically(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("key, value", [("epochs", 0), ("batch_size", 0)])
 def test_trainer_rejects_bad_settings(tiny_data, key, value):
-    with pytest.raises(ValueError, match=f"trainer.{key} must be >= 1, got {value}"):
+    with pytest.raises(ValueError, match=f"^{key} must be >= 1, got {value}$"):
         make_trainer(tiny_data, **{key: value})
 
 
-def test_a_warmup_as_long_as_the_run_is_refused_when_the_trainer_is_built(tiny_data):
+def test_a_warmup_as_long_as_the_run_is_refused_when_the_scheduler_is_built(tiny_data):
     trainer = make_trainer(tiny_data, epochs=3)
-    message = "trainer.warmup_epochs must be a whole number of epochs from 0 to .* = 2, .*; got 3"
+    message = "^warmup_epochs must be a whole number of epochs from 0 to epochs - 1 = 2, .*; got 3$"
     with pytest.raises(ValueError, match=message):
-        Trainer(trainer.network, trainer.loss, trainer.optimizer, epochs=3, batch_size=32, rng=trainer.rng,
-                warmup_epochs=3)
+        LearningRateScheduler(trainer.optimizer, epochs=3, warmup_epochs=3)
 
 
 @pytest.mark.parametrize("val_size", [0, 1])
@@ -182,13 +182,11 @@ def test_trainer_accepts_one_epoch_of_single_image_batches(tiny_data):
 
 
 def test_cosine_schedule_goes_from_the_base_rate_down_by_the_formula():
-    from fmnist.training.schedule import learning_rate_factor
-
     factors = [learning_rate_factor("cosine", epoch, 4) for epoch in range(1, 5)]
     np.testing.assert_allclose(factors, [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
                                          0.5 * (1 + math.cos(3 * math.pi / 4))])
     assert learning_rate_factor("constant", 3, 4) == 1.0
-    with pytest.raises(ValueError, match="trainer.lr_schedule must be one of constant, cosine"):
+    with pytest.raises(ValueError, match="^schedule must be one of constant, cosine, got 'linear'$"):
         learning_rate_factor("linear", 1, 4)
 
 
@@ -202,8 +200,7 @@ def test_trainer_sets_the_scheduled_rate_at_each_epoch(tiny_data):
 
     trainer = make_trainer(tiny_data, epochs=3, lr=0.01)
     recorder = RateRecorder(trainer.optimizer)
-    trainer.callbacks.append(recorder)
-    trainer.lr_schedule = "cosine"
+    trainer.callbacks = [LearningRateScheduler(trainer.optimizer, epochs=3, schedule="cosine"), recorder]
     trainer.fit(tiny_data)
     np.testing.assert_allclose(recorder.rates, [0.01, 0.01 * 0.75, 0.01 * 0.25])
 

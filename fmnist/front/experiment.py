@@ -32,9 +32,11 @@ from fmnist.runs.resume import (
 )
 from fmnist.runs.run_lock import RunFolderLock
 from fmnist.training.callbacks import Callback, TrainResult
+from fmnist.training.checkpointing import Checkpointing, TrainingState
 from fmnist.training.early_stopping import EarlyStopping
 from fmnist.training.progress import ConsoleProgress
-from fmnist.training.trainer import Trainer, TrainingState
+from fmnist.training.schedule import LR_SCHEDULES, LearningRateScheduler, warmup_length
+from fmnist.training.trainer import Trainer
 
 DTYPES = ("float32", "float64")
 
@@ -170,15 +172,22 @@ class Experiment:
         return network.initialize(instantiate(self.cfg.init, "init"), rng)
 
     def build_callbacks(self, data, network: MLP) -> list[Callback]:
-        callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job),
-                                     ModelWriter(self.run_dir, network, self.config), self.metrics_file]
+        try:
+            progress = ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job)
+        except ValueError as error:
+            raise ConfigError(f"trainer.progress: {error}") from None
+        callbacks: list[Callback] = [progress, ModelWriter(self.run_dir, network, self.config), self.metrics_file]
         if true_or_false(self.cfg.get("plots", True), "plots"):
             callbacks.append(PlotWriter(self.run_dir, data.pixels(data.x_test), data.class_names, seed=self.cfg.seed))
         if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
             # partial: the run's config holds _target_ keys that Hydra must not try to build
             make_logger = instantiate(self.cfg.logger, "logger", _partial_=True)
-            callbacks.append(make_logger(run_config=self.config, run_dir=str(self.run_dir), overrides=self.overrides,
-                                         sweep_name=self.sweep_name, run_id=self.wandb_run_id))
+            try:
+                callbacks.append(make_logger(run_config=self.config, run_dir=str(self.run_dir),
+                                             overrides=self.overrides, sweep_name=self.sweep_name,
+                                             run_id=self.wandb_run_id))
+            except ValueError as error:  # the logger's own check names its key (logger.mode)
+                raise ConfigError(str(error)) from None
         return callbacks + self.extra_callbacks
 
     def build_trainer(self, data, rng: np.random.Generator) -> Trainer:
@@ -198,16 +207,27 @@ class Experiment:
         except ValueError as error:
             raise ConfigError(f"trainer.ema_decay: {error} (0: no averaging)") from None
         early_stopping = self.build_early_stopping(len(data.x_val))
+        return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
+                       batch_size=trainer_cfg.batch_size, rng=train_rng,
+                       callbacks=[self.build_schedule(optimizer), *self.build_callbacks(data, network)],
+                       augment=self.build_augmentation(), checkpointing=Checkpointing(self.save_state, every),
+                       should_stop=self.should_stop, average=average, early_stopping=early_stopping)
+
+    def build_schedule(self, optimizer) -> LearningRateScheduler:
+        """``trainer.lr_schedule`` after ``trainer.warmup_epochs``, as the callback that sets each epoch's rate
+        (first among the callbacks, so that the others see it)."""
+        trainer_cfg = self.cfg.trainer
+        schedule, warmup = trainer_cfg.get("lr_schedule", "constant"), trainer_cfg.get("warmup_epochs", 0)
+        # The scheduler's own errors name its arguments; these name the keys (until a settings schema does).
+        if schedule not in LR_SCHEDULES:
+            raise ConfigError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
         try:
-            return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
-                           batch_size=trainer_cfg.batch_size, rng=train_rng,
-                           callbacks=self.build_callbacks(data, network),
-                           lr_schedule=trainer_cfg.get("lr_schedule", "constant"),
-                           augment=self.build_augmentation(), save_state=self.save_state, checkpoint_every=every,
-                           should_stop=self.should_stop, warmup_epochs=trainer_cfg.get("warmup_epochs", 0),
-                           average=average, early_stopping=early_stopping)
-        except ValueError as error:  # the trainer's checks name its settings, trainer.epochs etc.
-            raise ConfigError(str(error)) from None
+            warmup_length(warmup, trainer_cfg.epochs)
+        except ValueError:
+            raise ConfigError(f"trainer.warmup_epochs must be a whole number of epochs from 0 to trainer.epochs - 1 = "
+                              f"{trainer_cfg.epochs - 1}, or a fraction of the epochs in (0, 1) (e.g. 0.05); "
+                              f"got {warmup!r}") from None
+        return LearningRateScheduler(optimizer, trainer_cfg.epochs, schedule, warmup)
 
     def build_early_stopping(self, validation_images: int) -> EarlyStopping | None:
         """``trainer.early_stopping`` (null: none), which needs a validation split to watch."""

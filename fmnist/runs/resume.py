@@ -29,7 +29,7 @@ import numpy as np
 
 from fmnist.config.dotted import flatten
 from fmnist.runs.atomic import remove_temporaries, write_atomically
-from fmnist.training.trainer import TrainingState
+from fmnist.training.checkpointing import TrainingState
 
 FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoints"

@@ -6,6 +6,7 @@ the metrics file, plots and wandb are all callbacks. Metric names are the same e
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +73,24 @@ class TrainResult:
     test_predictions: np.ndarray | None = None  # (n_test,) predicted classes, None if never evaluated
     stopped_by: str | None = None  # status "interrupted": what asked to stop, e.g. "SIGUSR2" or "Ctrl-C (SIGINT)"
     stopped_early: dict | None = None  # a StopRequest's record (StopRequest.record) when one ended training
+
+
+def summarize(result: TrainResult, validation_images: int, wall_time_seconds: float, **final) -> dict:
+    """:data:`SUMMARY_METRICS` (NaN where not reached) with ``final``'s values, and what a reader needs
+    to know how they came about: the validation split's size (0: none, so nothing was chosen on it), the
+    epoch whose weights early stopping restored (None: the last epoch's) and why training stopped early."""
+    summary = dict.fromkeys(SUMMARY_METRICS, math.nan)
+    summary.update({"restored_epoch": None, **final})
+    validated = [row for row in result.history if math.isfinite(row["val_accuracy"])]
+    if validated:  # none without a validation split (dataset.val_fraction=0): nothing is "best" then
+        best = max(validated, key=lambda row: row["val_accuracy"])
+        summary["best_val_accuracy"] = best["val_accuracy"]
+        summary["best_epoch"] = best["epoch"]
+    summary["epochs_completed"] = len(result.history)
+    summary["validation_images"] = validation_images
+    summary["stopped_early"] = result.stopped_early
+    summary["wall_time_seconds"] = wall_time_seconds
+    return summary
 
 
 class Callback:

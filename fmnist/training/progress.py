@@ -33,7 +33,7 @@ class ConsoleProgress(Callback):
 
     def __init__(self, mode: str = "auto", job: int | str | None = None):
         if mode not in PROGRESS_MODES:
-            raise ValueError(f"trainer.progress must be one of {', '.join(PROGRESS_MODES)}; got {mode!r}")
+            raise ValueError(f"mode must be one of {', '.join(PROGRESS_MODES)}; got {mode!r}")
         self.bar_enabled = mode == "bar" or (mode == "auto" and sys.stderr.isatty())
         self.lines_enabled = mode != "none"
         self.prefix = "" if job is None else f"#{job} "

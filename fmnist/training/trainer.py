@@ -1,16 +1,19 @@
 """Mini-batch training with per-epoch metrics, reported through callbacks, resumable between epochs.
 
-The trainer knows the network, the loss, the optimiser and the data; it reports to
-:class:`fmnist.training.callbacks.Callback` listeners and knows nothing about who they are. After each
-epoch's validation it hands a :class:`TrainingState` to ``save_state`` (before reporting the epoch),
-and ``fit(data, resume=state)`` continues from such a state exactly as if never stopped.
+The trainer is the loop: it knows the network, the loss, the optimiser and the data, and reports to
+:class:`fmnist.training.callbacks.Callback` listeners, knowing nothing about who they are. Its extras are
+small objects of their own, as in keras: the learning-rate schedule is a callback
+(:class:`fmnist.training.schedule.LearningRateScheduler`), the weight average an
+:class:`fmnist.core.averaging.ExponentialAverage` (swapped in for validation), early stopping an
+:class:`fmnist.training.early_stopping.EarlyStopping`, and when the state is kept a
+:class:`fmnist.training.checkpointing.Checkpointing`. ``fit(data, resume=state)`` continues from a kept
+:class:`~fmnist.training.checkpointing.TrainingState` exactly as if never stopped.
 """
 from __future__ import annotations
 
 import copy
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -19,9 +22,9 @@ from fmnist.core.augment import Augmentation
 from fmnist.core.averaging import ExponentialAverage
 from fmnist.core.losses import Loss
 from fmnist.core.network import MLP
-from fmnist.training.callbacks import SUMMARY_METRICS, Callback, RunInfo, StopRequest, TrainResult
+from fmnist.training.callbacks import Callback, RunInfo, StopRequest, TrainResult, summarize
+from fmnist.training.checkpointing import Checkpointing, TrainingState
 from fmnist.training.early_stopping import EarlyStopping
-from fmnist.training.schedule import learning_rate_factor
 
 
 class Diverged(Exception):
@@ -32,44 +35,20 @@ class Stopped(Exception):
     """``should_stop`` asked to stop (a signal arrived); the argument names why."""
 
 
-@dataclass
-class TrainingState:
-    """Everything that decides the rest of a run, as it stands after ``epoch`` complete epochs.
-
-    ``params`` (the flat weight buffer), ``optimizer`` (:meth:`fmnist.core.optim.Optimizer.state_dict`),
-    ``rng`` (the bit generator's state: shuffling, dropout and augmentation draw from it), ``history``
-    (one row of metrics per epoch), ``base_lr`` (the rate the schedule scales) and ``averaged_params``
-    (the weight average, when one is kept); ``stopped`` is the record of the :class:`StopRequest` that ended
-    training after this epoch (:meth:`StopRequest.record`), if one did: a run resumed from it trains no more;
-    ``early_stopping`` is :meth:`EarlyStopping.state_dict` (its wait, best epoch and weights), when it is on.
-    """
-
-    epoch: int
-    params: np.ndarray
-    optimizer: dict
-    rng: dict
-    history: list[dict] = field(default_factory=list)
-    base_lr: float = math.nan
-    averaged_params: np.ndarray | None = None
-    stopped: dict | None = None
-    early_stopping: dict | None = None
-
-
 class Trainer:
     """Train ``network`` with ``loss`` and ``optimizer`` for ``epochs`` epochs of shuffled batches.
 
-    ``rng`` drives shuffling, dropout and ``augment``; ``lr_schedule`` scales the optimiser's learning
-    rate per epoch; ``augment`` (an :class:`fmnist.core.augment.Augmentation`), if given, alters the
-    shuffled copy of the training images in place, ``augment(images, rng)``, in each epoch for which
-    ``augment.applies(epoch, epochs)``.
+    ``rng`` drives shuffling, dropout and ``augment``; ``augment`` (an :class:`fmnist.core.augment.Augmentation`),
+    if given, alters the shuffled copy of the training images in place, ``augment(images, rng)``, in each epoch
+    for which ``augment.applies(epoch, epochs)``.
     Train loss/accuracy of an epoch are the means over its batches (as the weights changed during
     the epoch); validation and test metrics come from a full pass in evaluation mode.
     ``seconds_per_epoch`` times the training pass (augmentation included) only.
 
-    ``warmup_epochs`` ramps the rate up linearly first (:func:`learning_rate_factor`). ``average``
-    (:class:`fmnist.core.averaging.ExponentialAverage`), if given, follows the weights after every step, and
-    validation, test and the final weights are the average's.
-    ``save_state(state)`` is called after every ``checkpoint_every``-th epoch and after the last one;
+    ``average`` (:class:`fmnist.core.averaging.ExponentialAverage`), if given, follows the weights after every
+    step, and validation, test and the final weights are the average's.
+    ``checkpointing`` (:class:`fmnist.training.checkpointing.Checkpointing`), if given, is handed the state after
+    the epochs it says are due, before the callbacks hear of them;
     a callback's :class:`StopRequest` ends training after its epoch, which is then saved with the request;
     ``early_stopping`` (:class:`fmnist.training.early_stopping.EarlyStopping`), if given, watches each epoch's
     validation before its checkpoint, may stop the run the same way, and with ``restore_best`` its best
@@ -78,18 +57,13 @@ class Trainer:
     """
 
     def __init__(self, network: MLP, loss: Loss, optimizer, epochs: int, batch_size: int,
-                 rng: np.random.Generator, callbacks: list[Callback] = (), lr_schedule: str = "constant",
-                 augment: Augmentation | None = None,
-                 save_state: Callable[[TrainingState], None] | None = None, checkpoint_every: int = 1,
-                 should_stop: Callable[[], str | None] | None = None, warmup_epochs: int | float = 0,
+                 rng: np.random.Generator, callbacks: list[Callback] = (), augment: Augmentation | None = None,
+                 checkpointing: Checkpointing | None = None, should_stop: Callable[[], str | None] | None = None,
                  average: ExponentialAverage | None = None, early_stopping: EarlyStopping | None = None):
         if epochs < 1:
-            raise ValueError(f"trainer.epochs must be >= 1, got {epochs}")
-        learning_rate_factor(lr_schedule, 1, epochs, warmup_epochs)  # refuses bad settings now, not after an epoch
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
         if batch_size < 1:
-            raise ValueError(f"trainer.batch_size must be >= 1, got {batch_size}")
-        if checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.network = network
         self.loss = loss
         self.optimizer = optimizer
@@ -97,15 +71,12 @@ class Trainer:
         self.batch_size = batch_size
         self.rng = rng
         self.callbacks = list(callbacks)
-        self.lr_schedule = lr_schedule
-        self.warmup_epochs = warmup_epochs
-        self.average = average
-        self.base_lr = optimizer.lr
         self.augment = augment
-        self.save_state = save_state
-        self.checkpoint_every = checkpoint_every
+        self.checkpointing = checkpointing
         self.should_stop = should_stop
+        self.average = average
         self.early_stopping = early_stopping
+        self.base_lr = optimizer.lr  # the rate as built (a schedule scales it), kept in the state for the record
 
     def state(self, history: list[dict], stopped: dict | None = None) -> TrainingState:
         """A copy of the current training state, ``history`` being the epochs completed so far."""
@@ -204,8 +175,8 @@ class Trainer:
         with ``resume``, first restore that state and go on from the epoch after it.
 
         Never raises for divergence (status "diverged"), a signal's stop request or Ctrl-C (status
-        "interrupted": the weights of the batch reached are evaluated, while ``save_state`` holds the
-        last complete epoch, where a resumed run continues); any other error is reported to the
+        "interrupted": the weights of the batch reached are evaluated, while the last state kept by
+        ``checkpointing`` is a complete epoch's, where a resumed run continues); any other error is reported to the
         callbacks with status "failed" and then re-raised. A callback's :class:`StopRequest` ends the run
         with its status after that epoch, evaluated as a completed run; a ``resume`` state that holds one
         (the run was killed before its end) only evaluates.
@@ -239,13 +210,11 @@ class Trainer:
         except Exception as error:
             result.status = "failed"
             result.message = f"{type(error).__name__}: {error}"
-            result.summary = self._summary(result, started, len(data.x_val))
+            result.summary = summarize(result, len(data.x_val), time.perf_counter() - started)
             self._emit("on_train_end", result)
             raise
-        if result.status != "diverged" and result.history:
-            result.summary = self._final_evaluation(data, result, started)
-        else:
-            result.summary = self._summary(result, started, len(data.x_val))
+        final = self._final_evaluation(data, result) if result.status != "diverged" and result.history else {}
+        result.summary = summarize(result, len(data.x_val), time.perf_counter() - started, **final)
         self._emit("on_train_end", result)
         return result
 
@@ -254,8 +223,6 @@ class Trainer:
         (kept in ``result.stopped_early``)."""
         shuffled_x = np.empty_like(data.x_train)
         for epoch in range(len(result.history) + 1, self.epochs + 1):
-            self.optimizer.lr = self.base_lr * learning_rate_factor(self.lr_schedule, epoch, self.epochs,
-                                                                    self.warmup_epochs)
             self._emit("on_epoch_start", epoch)
             epoch_started = time.perf_counter()
             augment = self.augment is not None and self.augment.applies(epoch, self.epochs)
@@ -269,22 +236,25 @@ class Trainer:
             result.history.append(row)
             stop = None if self.early_stopping is None else self.early_stopping.update(row, self.validated_weights())
             stopped = None if stop is None else stop.record(epoch)
-            due = epoch % self.checkpoint_every == 0 or epoch == self.epochs or stopped is not None
-            if self.save_state is not None and due:
-                self.save_state(self.state(result.history, stopped))  # kept before it is reported
+            self._keep(epoch, result.history, stopped)  # kept before it is reported
             request = self._epoch_end(row)
             if stopped is None and request is not None:
                 stopped = request.record(epoch)
-                if self.save_state is not None:  # a run killed from here on is rerun as stopped, not trained on
-                    self.save_state(self.state(result.history, stopped))
+                self._keep(epoch, result.history, stopped)  # a run killed from here on is rerun as stopped
             if stopped is not None:
                 result.stopped_early = stopped
                 return
 
-    def _final_evaluation(self, data, result: TrainResult, started: float) -> dict:
-        """Validation and test metrics of the final weights: the only time the test set is used.
-        The final weights (and saved model) are the weight average's, if one is kept, or the best epoch's
-        with early stopping's ``restore_best`` (not for an interrupted run: it has not finished choosing)."""
+    def _keep(self, epoch: int, history: list[dict], stopped: dict | None) -> None:
+        """Hand the state after ``epoch`` to ``checkpointing`` if it is due then (always when ``stopped``)."""
+        if self.checkpointing is not None and self.checkpointing.due(epoch, self.epochs, stopped is not None):
+            self.checkpointing.save(self.state(history, stopped))
+
+    def _final_evaluation(self, data, result: TrainResult) -> dict:
+        """Validation and test metrics of the final weights (and the epoch early stopping restored, if any): the
+        only time the test set is used. The final weights (and saved model) are the weight average's, if one is
+        kept, or the best epoch's with early stopping's ``restore_best`` (not for an interrupted run: it has not
+        finished choosing)."""
         restored_epoch = None
         best = self.early_stopping
         if best is not None and best.restore_best and best.best_weights is not None and result.status != "interrupted":
@@ -295,23 +265,5 @@ class Trainer:
         val_loss, val_accuracy, _ = self._evaluate_current(data.x_val, data.y_val)
         test_loss, test_accuracy, predictions = self._evaluate_current(data.x_test, data.y_test)
         result.test_labels, result.test_predictions = data.y_test, predictions
-        return self._summary(result, started, len(data.x_val), val_loss=val_loss, val_accuracy=val_accuracy,
-                             test_loss=test_loss, test_accuracy=test_accuracy, restored_epoch=restored_epoch)
-
-    @staticmethod
-    def _summary(result: TrainResult, started: float, validation_images: int, **final) -> dict:
-        """:data:`SUMMARY_METRICS` (NaN where not reached) with ``final``'s values, and what a reader needs
-        to know how they came about: the validation split's size (0: none, so nothing was chosen on it), the
-        epoch whose weights early stopping restored (None: the last epoch's) and why training stopped early."""
-        summary = dict.fromkeys(SUMMARY_METRICS, math.nan)
-        summary.update({"restored_epoch": None, **final})
-        validated = [row for row in result.history if math.isfinite(row["val_accuracy"])]
-        if validated:  # none without a validation split (dataset.val_fraction=0): nothing is "best" then
-            best = max(validated, key=lambda row: row["val_accuracy"])
-            summary["best_val_accuracy"] = best["val_accuracy"]
-            summary["best_epoch"] = best["epoch"]
-        summary["epochs_completed"] = len(result.history)
-        summary["validation_images"] = validation_images
-        summary["stopped_early"] = result.stopped_early
-        summary["wall_time_seconds"] = time.perf_counter() - started
-        return summary
+        return {"val_loss": val_loss, "val_accuracy": val_accuracy, "test_loss": test_loss,
+                "test_accuracy": test_accuracy, "restored_epoch": restored_epoch}
