@@ -19,8 +19,8 @@ import numpy as np
 import optuna
 import pytest
 
-from fmnist.runs.outputs import METRICS_FILE
-from fmnist.runs.resume import latest_checkpoint
+from fmnist.runs.outputs import METRICS_FILE, MODEL_FILE
+from fmnist.runs.resume import CHECKPOINT_DIR, LAST, latest_checkpoint
 from hydra_plugins.optuna_study_sweeper import SWEEP_JOURNAL, open_storage
 from tests.conftest import ROOT
 from tests.test_pruning import FIXED_BUT_LR, MEDIAN_AFTER_1, SLOW_LR
@@ -210,10 +210,17 @@ PRUNED_SWEEP = (*SLURM_JOBS, *FIXED_BUT_LR, "trainer.epochs=2", f"optimizer.lr=c
                 *MEDIAN_AFTER_1, "hydra.sweeper.n_trials=3")
 
 
-def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trains_nothing(slurm_cluster, tiny_idx_dir,
-                                                                                         tmp_path):
+@pytest.fixture
+def pruned_slurm_sweep(slurm_cluster, tiny_idx_dir, tmp_path):
+    """The sweep of PRUNED_SWEEP run through SLURM: its folder and the finished process (a test's own: one
+    requeues a job, which another checks was never requeued)."""
     sweep_dir = tmp_path / "sweep"
-    process = multirun(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
+    return sweep_dir, multirun(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
+
+
+def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trains_nothing(pruned_slurm_sweep,
+                                                                                         tiny_idx_dir):
+    sweep_dir, process = pruned_slurm_sweep
     assert process.returncode == 0, process.stderr
     study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
     slow, fast = float(SLOW_LR.split("=")[1]), 0.001
@@ -241,6 +248,24 @@ def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trai
     assert job_metrics(sweep_dir) == metrics
     assert len(optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
                .trials) == 3
+
+
+def test_a_pruned_job_that_slurm_requeues_all_the_same_trains_nothing(pruned_slurm_sweep):
+    """An administrator's ``scontrol requeue``, or a preemption just as the job ends: SLURM runs the finished job
+    again, in its folder, where the run is already pruned; nothing trains and its records stay as they were."""
+    sweep_dir, process = pruned_slurm_sweep
+    assert process.returncode == 0, process.stderr
+    jobs = wait_for(lambda: final_slurm_jobs(sweep_dir), "SLURM to see the three jobs end", timeout_s=60)
+    pruned_job = sorted(jobs, key=int)[2]  # the trials ran one after another: the third job is trial 2's
+    run_dir = sweep_dir / "2"
+    records = [METRICS_FILE, f"{CHECKPOINT_DIR}/{LAST}", MODEL_FILE]
+    before = {name: (run_dir / name).read_bytes() for name in records}
+    subprocess.run(["scontrol", "requeue", pruned_job], check=True, capture_output=True, timeout=30)
+    job = wait_for(lambda: (final_slurm_jobs(sweep_dir) or {}).get(pruned_job) if slurm_state(pruned_job) == ""
+                   else None, "the requeued job to end", timeout_s=120)
+    assert (job["JobState"], job["ExitCode"], job["Restarts"]) == ("COMPLETED", "0:0", "1")
+    assert "already pruned: nothing trained" in (run_dir / "train.log").read_text()
+    assert {name: (run_dir / name).read_bytes() for name in records} == before
 
 
 def test_a_trial_pruned_while_its_sweeper_was_dead_is_told_pruned_by_the_rerun_not_run_again(slurm_cluster,
