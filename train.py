@@ -15,7 +15,7 @@ job_started = False  # set once Hydra has composed a config and handed it to us
 def main(cfg: DictConfig) -> float:
     global job_started
     job_started = True
-    from fmnist.front.app import run
+    from fmnist.front.app import run  # here: the flags and --help are handled before it, and quickly
 
     return run(cfg)
 

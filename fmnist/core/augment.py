@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from fmnist.data.datasets import IMAGE_SHAPE
+from fmnist import IMAGE_SHAPE
 
 
 class Augmentation:

@@ -36,13 +36,14 @@ moment below τ moves its weight by at most η τ / ε per step. The NumPy code 
 from __future__ import annotations
 
 import functools
+import math
 import os
+
+import numpy as np
 
 
 def _compile_rmsprop_step():
-    import math
-
-    import numba
+    import numba  # optional: without it the NumPy code runs
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def rmsprop_step(param, grad, square_avg, weight_decay, one_minus_beta, epsilon, lr, floor):
@@ -65,9 +66,7 @@ def _compile_rmsprop_step():
 
 
 def _compile_adaptive_moment_step():
-    import math
-
-    import numba
+    import numba  # optional: without it the NumPy code runs
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def adaptive_moment_step(param, grad, m, v, weight_decay, one_minus_beta1, one_minus_beta2,
@@ -96,9 +95,7 @@ def _compile_adaptive_moment_step():
 
 
 def _compile_cross_entropy():
-    import math
-
-    import numba
+    import numba  # optional: without it the NumPy code runs
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def cross_entropy(logits, labels, smoothing, grad):
@@ -150,8 +147,6 @@ def _compiled(compile_kernel):
 @functools.lru_cache
 def flush_floor(dtype) -> float:
     """τ = √(smallest normal / machine ε) of ``dtype``: the kernels' flush threshold (module docstring)."""
-    import numpy as np
-
     info = np.finfo(dtype)
     return float(np.sqrt(info.smallest_normal / info.eps))
 

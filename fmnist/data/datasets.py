@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pooch
 
+from fmnist import IMAGE_SHAPE
+
 #: The four files of an IDX dataset, by role.
 FILE_NAMES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -41,7 +43,6 @@ FILE_NAMES = {
 
 IMAGES_MAGIC = 0x00000803  # 0x08: unsigned bytes; 0x03: three dimensions (n, rows, columns)
 LABELS_MAGIC = 0x00000801  # 0x08: unsigned bytes; 0x01: one dimension (n,)
-IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
 GZIP_MAGIC = b"\x1f\x8b"
 

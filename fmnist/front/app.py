@@ -14,7 +14,19 @@ import math
 import sys
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
+from threadpoolctl import threadpool_limits
+
+from fmnist.config.build import ConfigError
+from fmnist.data.datasets import DataError
+from fmnist.front.experiment import CheckpointWriteError, Experiment, summary_line
+from fmnist.runs.resume import ResumeError
+from fmnist.runs.run_lock import RunFolderBusy
+from fmnist.runs.signals import GracefulStop
+from fmnist.sweeps.pruning import pruning_callbacks
+from fmnist.sweeps.wandb_agent import signal_senders
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +45,6 @@ def blas_threads(setting, launcher_target: str) -> int | None:
     if setting == "auto":
         return 1 if "joblib" in launcher_target.lower() else None
     if not isinstance(setting, int) or setting < 1:
-        from fmnist.front.experiment import ConfigError
-
         raise ConfigError(f"blas_threads must be auto or an integer >= 1, got {setting!r}")
     return setting
 
@@ -47,18 +57,6 @@ def continue_hint(hydra_cfg, in_sweep: bool) -> str:
 
 
 def run(cfg: DictConfig) -> float:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-    from threadpoolctl import threadpool_limits
-
-    from fmnist.data.datasets import DataError
-    from fmnist.front.experiment import CheckpointWriteError, ConfigError, Experiment, summary_line
-    from fmnist.runs.resume import ResumeError
-    from fmnist.runs.run_lock import RunFolderBusy
-    from fmnist.runs.signals import GracefulStop
-    from fmnist.sweeps.pruning import pruning_callbacks
-    from fmnist.sweeps.wandb_agent import signal_senders
-
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN

@@ -401,7 +401,7 @@ def flag_defaults(conf_dir: Path = CONF_DIR) -> dict[str, object]:
     Keys the default optimiser does not take list the value of each optimiser that does; the layer
     flags say which model they apply to when the default model lists its layer sizes instead.
     """
-    from hydra import compose, initialize_config_dir
+    from hydra import compose, initialize_config_dir  # only for --help: the shim must start fast
 
     with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir.resolve())):
         config = compose("config", return_hydra_config=True)

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from fmnist.config.build import ConfigError, instantiate, without_unused_keys
 from fmnist.core.averaging import ExponentialAverage
 from fmnist.core.network import MLP
 from fmnist.data.datasets import batch_size_warning
@@ -41,10 +42,6 @@ from fmnist.training.trainer import Trainer
 DTYPES = ("float32", "float64")
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message says which key, what it was and what is allowed."""
 
 
 def whole_number(value, key: str, minimum: int) -> int:
@@ -94,38 +91,6 @@ def hidden_sizes(model: DictConfig) -> list[int]:
         return sizes
     layers = whole_number(model.num_layers, "model.num_layers", 0)
     return [whole_number(model.hidden_size, "model.hidden_size", 1)] * layers
-
-
-def instantiate(node: DictConfig, key: str, **kwargs):
-    """``hydra.utils.instantiate`` with the constructor's own complaint surfaced as a ConfigError."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate as hydra_instantiate
-
-    try:
-        return hydra_instantiate(node, **kwargs)
-    except InstantiationException as error:
-        cause = error.__cause__ or error
-        raise ConfigError(f"{key}: {cause}") from None
-
-
-def without_unused_keys(node: DictConfig, key: str) -> DictConfig:
-    """``node`` minus the keys its ``_target_`` does not accept, each dropped with a warning.
-
-    The CLI adds a flag such as ``-beta`` to every optimiser of a multirun (``++optimizer.beta``);
-    the optimisers that have no such hyperparameter ignore it here instead of failing.
-    """
-    import inspect
-
-    from hydra.utils import get_class
-
-    try:
-        accepted = set(inspect.signature(get_class(node._target_)).parameters)
-    except Exception as error:
-        raise ConfigError(f"{key}._target_ {node._target_!r} cannot be imported: {error}") from None
-    unused = [name for name in node if name != "_target_" and name not in accepted]
-    for name in unused:
-        log.warning("%s.%s=%s is not used by %s; ignored", key, name, node[name], node._target_)
-    return OmegaConf.masked_copy(node, [name for name in node if name not in unused])
 
 
 class CheckpointWriteError(OSError):

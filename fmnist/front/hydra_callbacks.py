@@ -22,6 +22,7 @@ class CheckOutputFolder(Callback):
 
 def create_output_folder(folder, key: str) -> None:
     """Create ``folder`` (Hydra would, a moment later; ``${now:...}`` resolves to the same time, it is cached)."""
+    # here, not at the top: train.py imports this module before it reads its flags, which must be quick
     from fmnist.runs.outputs import OutputFolderError
     from fmnist.runs.outputs import create_output_folder as create_writable_folder
 
@@ -45,7 +46,7 @@ class SweepOutcome(Callback):
     in a sweep list, a crash). Diverged jobs are results of their settings, not failures."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        from fmnist.runs.outputs import METRICS_FILE
+        from fmnist.runs.outputs import METRICS_FILE  # here, as in create_output_folder
         from fmnist.runs.resume import REPLACED_DIR
 
         sweep_dir = Path(str(config.hydra.sweep.dir))

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fmnist.runs import plots
 from fmnist.runs.atomic import write_atomically
+from fmnist.runs.model_file import save_model
 from fmnist.training.callbacks import Callback, RunInfo, TrainResult
 
 METRICS_FILE = "metrics.json"
@@ -110,8 +112,6 @@ class ModelWriter(Callback):
         self.config = config
 
     def on_train_end(self, result: TrainResult) -> None:
-        from fmnist.runs.model_file import save_model
-
         if result.status in ("completed", "pruned", "interrupted") and result.history:
             save_model(self.path, self.network, self.config)
 
@@ -126,8 +126,6 @@ class PlotWriter(Callback):
         self.seed = seed
 
     def on_train_end(self, result: TrainResult) -> None:
-        from fmnist.runs import plots
-
         if result.history:
             plots.learning_curves(result.history, self.run_dir / LEARNING_CURVES_PNG)
         if result.test_predictions is not None:
@@ -138,8 +136,6 @@ class PlotWriter(Callback):
 def write_evaluation_plots(out_dir: Path, images: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
                            class_names: list[str], seed: int = 0, title: str = "Test set") -> np.ndarray:
     """Confusion matrix (counts and row percentages) and misclassified images; returns the counts."""
-    from fmnist.runs import plots
-
     counts = plots.confusion_matrix(labels, predictions, class_names)
     plots.confusion_matrix_figure(counts, class_names, Path(out_dir) / CONFUSION_MATRIX_PNG, title=title)
     plots.misclassified_panel(images, labels, predictions, class_names, Path(out_dir) / MISCLASSIFIED_PNG,

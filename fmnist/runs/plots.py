@@ -18,7 +18,7 @@ METRIC_LABELS = {"train_loss": "train loss", "val_loss": "validation loss", "tra
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend (writes files, never opens a window)."""
-    import matplotlib
+    import matplotlib  # on first use: matplotlib takes a second to import (module docstring)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -89,7 +89,7 @@ def learning_curves(history: list[dict], path) -> Path:
 def integer_x_ticks(axis) -> None:
     """Ticks on whole numbers only (epochs, job numbers), even a single one: by default MaxNLocator gives up
     on integers, and ticks 0.96, 0.98, ..., when fewer than two fit in the view (a 1-epoch run)."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # on first use, as pyplot()
 
     axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 

@@ -98,7 +98,7 @@ def open_run(project: str, entity: str | None, mode: str | None, job_type: str, 
              name: str | None = None, group: str | None = None, run_id: str | None = None):
     """Start a wandb run that never prompts or waits; falls back to offline if an online start fails.
     With ``run_id``, a run of that id continues (a resumed training run logs into the same wandb run)."""
-    import wandb
+    import wandb  # on first use: wandb takes seconds to import, and runs with logger=none never need it
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +152,7 @@ class WandbLogger(Callback):
     def on_train_end(self, result: TrainResult) -> None:
         if self.run is None:
             return
-        import wandb
+        import wandb  # as in open_run
 
         try:
             self.run.summary.update({**result.summary, "status": result.status, "message": result.message})

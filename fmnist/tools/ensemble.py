@@ -70,8 +70,11 @@ from fmnist.config.dotted import override_value
 from fmnist.core.augment import shifted
 from fmnist.core.losses import softmax
 from fmnist.core.network import MLP
-from fmnist.data.datasets import IMAGE_SHAPE, DataError, DataSplits, load_dataset
-from fmnist.runs.outputs import MODEL_FILE, OutputFolderError, create_output_folder
+from fmnist import IMAGE_SHAPE
+from fmnist.data.datasets import DataError, DataSplits, load_dataset
+from fmnist.runs.model_file import load_model
+from fmnist.runs.outputs import (MODEL_FILE, OutputFolderError, create_output_folder, write_evaluation_plots,
+                                 write_json_atomically)
 from fmnist.runs.run_folders import collect_runs, ranked, run_dirs
 
 #: Test-time copies, in the order ``--tta N`` takes them: (dy, dx) in pixels.
@@ -121,8 +124,6 @@ def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
 
 def load_members(run_dirs: list[Path]) -> list[Member]:
     """Each run's network and config from its ``model.npz``, each folder once."""
-    from fmnist.runs.model_file import load_model
-
     members, seen = [], set()
     for run_dir in run_dirs:
         if run_dir.resolve() in seen:
@@ -331,8 +332,6 @@ def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[
     """``ensemble.json`` and the ensemble's test confusion matrix and misclassified images; returns the json.
     ``picks``: the members selected by validation ``selected_by`` (repeats weigh more), or None for all of
     them alike; ``held_out``: the ensemble's held-out validation accuracies, if measured."""
-    from fmnist.runs.outputs import write_evaluation_plots, write_json_atomically
-
     out_dir.mkdir(parents=True, exist_ok=True)
     data = result.data
     predictions = result.probabilities("test", picks).argmax(axis=1)

@@ -16,6 +16,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from fmnist import CONF_DIR
+from fmnist.config.build import instantiate
+from fmnist.data.datasets import DataError
+from fmnist.runs.model_file import load_model
+from fmnist.runs.outputs import MODEL_FILE, write_evaluation_plots
+from fmnist.runs.plots import most_confused_pairs, per_class_accuracy
 
 
 def dataset_config(saved: dict, overrides: list[str]) -> DictConfig:
@@ -39,11 +44,6 @@ def dataset_config(saved: dict, overrides: list[str]) -> DictConfig:
 
 def evaluate_run(run_dir: Path, overrides: list[str] = ()) -> dict:
     """Evaluate the checkpoint in ``run_dir`` on a test set; returns the printed figures."""
-    from fmnist.front.experiment import instantiate  # the constructor's own error (e.g. data not found), not Hydra's
-    from fmnist.runs.model_file import load_model
-    from fmnist.runs.outputs import MODEL_FILE, write_evaluation_plots
-    from fmnist.runs.plots import most_confused_pairs, per_class_accuracy
-
     network, saved = load_model(run_dir / MODEL_FILE)
     dataset = dataset_config(saved, list(overrides))
     data = instantiate(dataset, "dataset", seed=saved["seed"], dtype=network.dtype.name)
@@ -84,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     # default=[]: without one, argparse lists an empty `nargs="*"` positional among the missing arguments
     parser.add_argument("overrides", nargs="*", default=[], help="dataset=NAME and/or dataset.KEY=VALUE (optional)")
     args = parser.parse_args(argv)
-    from fmnist.data.datasets import DataError
-
     try:
         figures = evaluate_run(args.run_dir, args.overrides)
     except (FileNotFoundError, ValueError, DataError) as error:

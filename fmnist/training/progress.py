@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from tqdm.auto import tqdm
+
 from fmnist.training.callbacks import EPOCH_METRICS, STOP_STATUSES, Callback, RunInfo, TrainResult
 
 PROGRESS_MODES = ("auto", "bar", "lines", "none")
@@ -45,8 +47,6 @@ class ConsoleProgress(Callback):
 
     def on_epoch_start(self, epoch: int) -> None:
         if self.bar_enabled:
-            from tqdm.auto import tqdm
-
             self.bar = tqdm(total=self.batches_per_epoch, desc=f"{self.prefix}epoch {epoch}/{self.epochs}",
                             unit="batch", leave=False, mininterval=0.25)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import fmnist.tools.report
 from fmnist.runs.outputs import METRICS_FILE, OutputFolderError, create_output_folder
 from fmnist.runs.run_folders import run_dirs
+from fmnist.runs.tracking import open_run
 from fmnist.tools.report.write import format_summary, write_report
 
 DESCRIPTION = fmnist.tools.report.__doc__.split("\n\n")[0]
@@ -41,8 +42,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wandb_run = None
     if args.wandb:
-        from fmnist.runs.tracking import open_run
-
         wandb_run = open_run("fmnist", None, None, "sweep-report", {"sweep_dir": str(args.sweep_dir)}, out_dir,
                              name=f"report-{args.sweep_dir.name}")
     try:

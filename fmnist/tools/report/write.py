@@ -76,7 +76,7 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
         (out_dir / "best_command.txt").write_text(summary["best_command"] + "\n")
     write_json_atomically(out_dir / "summary.json", summary)
     if wandb_run is not None:
-        import wandb
+        import wandb  # only with --wandb: wandb takes seconds to import
 
         wandb_run.log({f"report/{figure.stem}": wandb.Image(str(figure)) for figure in figures})
         columns = list(rows[0])
