@@ -22,4 +22,4 @@ def test_ci_runs_the_readme_test_command_verbatim():
     command = readme.partition("pip install -q -r requirements-dev.txt")[2].partition("\n")[0]
     ci_last_line = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert command and ci_last_line == f"pip install -q -r requirements-dev.txt{command}"
-    assert "ruff check ." in command
+    assert "ruff check ." in command and "lint-imports" in command

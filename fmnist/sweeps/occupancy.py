@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fmnist.runs.outputs import write_json_atomically
+
 OCCUPANCY_FILE = "occupancy.json"
 
 
@@ -36,8 +38,6 @@ def write_occupancy(sweep_dir: str | Path, spans: list[tuple[float, float]], slo
                     ended: float) -> float:
     """Write ``occupancy.json`` (the jobs' start and end times, the slots, the busy share) in ``sweep_dir``;
     returns the busy share. Each sweeper process of a shared sweep folder rewrites it with its own jobs."""
-    from fmnist.runs.outputs import write_json_atomically
-
     share = busy_share(spans, slots, began, ended)
     write_json_atomically(Path(sweep_dir) / OCCUPANCY_FILE, {
         "slots": slots, "began": began, "ended": ended, "busy_share": share,

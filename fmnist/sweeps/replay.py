@@ -22,9 +22,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+import optuna
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
 
 from fmnist.sweeps.pruning import TRIAL_KEY
+from hydra_plugins.optuna_study_sweeper import JOURNAL_PREFIX
 
 
 class RecordedJournal:
@@ -44,9 +48,6 @@ class RecordedJournal:
 def replay_pruning(logs: list[dict[str, Any]], study_name: str, make_pruner: Callable) -> dict[int, int]:
     """{trial number: epoch} of the trials ``make_pruner()``'s pruners stop when each report in ``logs``
     (the journal's operations, in order) is decided on the study as it stood right after it."""
-    import optuna
-    from optuna.storages.journal import BaseJournalBackend
-
     BaseJournalBackend.register(RecordedJournal)
     pruners, pruned = {}, {}
     for index, log in enumerate(logs):
@@ -66,8 +67,6 @@ def replay_pruning(logs: list[dict[str, Any]], study_name: str, make_pruner: Cal
 
 def recorded_pruning(logs: list[dict[str, Any]], study_name: str) -> dict[int, int]:
     """{trial number: last epoch reported} of the trials the journal records as pruned."""
-    import optuna
-
     study = optuna.load_study(study_name=study_name, storage=optuna.storages.JournalStorage(RecordedJournal(logs)))
     return {trial.number: trial.last_step for trial in study.get_trials(states=[optuna.trial.TrialState.PRUNED])}
 
@@ -76,8 +75,6 @@ def sweep_settings(sweep_dir: Path) -> tuple[Path, str, Any]:
     """The journal file, study name and pruner config of the pruned sweep in ``sweep_dir``, read from one
     of its jobs (its ``optuna_trial`` block and Hydra's record of the sweeper). SystemExit with the
     reason when it has none or its study is not in a journal file."""
-    from hydra_plugins.optuna_study_sweeper import JOURNAL_PREFIX
-
     for config_file in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
         trial = OmegaConf.load(config_file).get(TRIAL_KEY)
         if trial is None:
@@ -92,9 +89,6 @@ def sweep_settings(sweep_dir: Path) -> tuple[Path, str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hydra.utils import instantiate
-    from optuna.storages.journal import JournalFileBackend
-
     parser = argparse.ArgumentParser(prog="python -m fmnist.sweeps.replay", description=__doc__.split("\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="the sweep's folder (hydra.sweep.dir)")
     sweep_dir = parser.parse_args(argv).sweep_dir

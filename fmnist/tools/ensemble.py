@@ -66,15 +66,20 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from fmnist import IMAGE_SHAPE
 from fmnist.config.dotted import override_value
 from fmnist.core.augment import shifted
 from fmnist.core.losses import softmax
 from fmnist.core.network import MLP
-from fmnist import IMAGE_SHAPE
 from fmnist.data.datasets import DataError, DataSplits, load_dataset
 from fmnist.runs.model_file import load_model
-from fmnist.runs.outputs import (MODEL_FILE, OutputFolderError, create_output_folder, write_evaluation_plots,
-                                 write_json_atomically)
+from fmnist.runs.outputs import (
+    MODEL_FILE,
+    OutputFolderError,
+    create_output_folder,
+    write_evaluation_plots,
+    write_json_atomically,
+)
 from fmnist.runs.run_folders import collect_runs, ranked, run_dirs
 
 #: Test-time copies, in the order ``--tta N`` takes them: (dy, dx) in pixels.
