@@ -8,6 +8,7 @@ stays fast; figures are saved and closed by :func:`save`.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -175,14 +176,20 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], 
                        [f"{index}: {class_names[index]}" for index, _ in firsts], path, title, columns=5)
 
 
-def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy", "val_loss"), title: str = "") -> Path:
-    """One panel per metric, one line per run (label -> history), against the epoch."""
+def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy", "val_loss"), title: str = "",
+                   cut_short: Collection[str] = ()) -> Path:
+    """One panel per metric, one line per run (label -> history), against the epoch. The runs labelled in
+    ``cut_short`` (pruned trials) are drawn dashed and fainter, with an x at the last epoch they trained."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
     for axis, metric in zip(axes[0], metrics):
         for label, history in curves.items():
-            axis.plot([row["epoch"] for row in history], [row[metric] for row in history], "-o", markersize=3,
-                      label=label)
+            epochs, values = [row["epoch"] for row in history], [row[metric] for row in history]
+            if label not in cut_short:
+                axis.plot(epochs, values, "-o", markersize=3, label=label)
+                continue
+            (line,) = axis.plot(epochs, values, "--", alpha=0.6, label=label)
+            axis.plot(epochs[-1:], values[-1:], "x", markersize=8, color=line.get_color())
         axis.set(xlabel="epoch", ylabel=METRIC_LABELS.get(metric, metric),
                  title=f"{METRIC_LABELS.get(metric, metric).capitalize()} per epoch")
         integer_x_ticks(axis)

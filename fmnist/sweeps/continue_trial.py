@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -35,8 +36,8 @@ def continued_folder(job_dir: Path) -> Path:
 
 
 def continue_command(job_dir: str | Path) -> str:
-    """The command that continues the pruned job in ``job_dir`` (what the sweep report prints)."""
-    return f"python -m fmnist.sweeps.continue_trial {job_dir}"
+    """The command that continues the pruned job in ``job_dir`` (what the sweep report prints), quoted for a shell."""
+    return f"python -m fmnist.sweeps.continue_trial {shlex.quote(str(job_dir))}"
 
 
 def job_overrides(job_dir: Path) -> list[str]:

@@ -105,12 +105,19 @@ def plot_by_run_order(runs: list[Run], path: Path, sequential: bool) -> Path:
     order = np.array([int(run.name) for run in runs] if numbered else range(1, len(runs) + 1), dtype=float)
     accuracy = np.array([run.val_accuracy if run.finished else math.nan for run in runs])
     finished = np.isfinite(accuracy)
+    pruned_accuracy = np.array([run.val_accuracy if run.status == "pruned" else math.nan for run in runs])
+    pruned = np.isfinite(pruned_accuracy)
     fig, axis = plt.subplots(figsize=(8, 5), layout="constrained")
     axis.scatter(order[finished], accuracy[finished], s=20, label="finished run", zorder=3)
-    if (~finished).any():
-        low, high = (np.nanmin(accuracy), np.nanmax(accuracy)) if finished.any() else (0.0, 0.0)
-        below = low - 0.08 * max(high - low, 0.01)  # under every finished run, so none is hidden
-        axis.scatter(order[~finished], np.full((~finished).sum(), below), marker="x", color="red", zorder=3,
+    if pruned.any():
+        axis.scatter(order[pruned], pruned_accuracy[pruned], s=20, facecolors="none", edgecolors="grey", zorder=3,
+                     label="pruned trial: its accuracy at the epoch it was stopped")
+    missing = ~finished & ~pruned
+    if missing.any():
+        shown = np.fmax(accuracy, pruned_accuracy)
+        low, high = (np.nanmin(shown), np.nanmax(shown)) if (finished | pruned).any() else (0.0, 0.0)
+        below = low - 0.08 * max(high - low, 0.01)  # under every run drawn, so none is hidden
+        axis.scatter(order[missing], np.full(missing.sum(), below), marker="x", color="red", zorder=3,
                      label="no validation accuracy (failed, diverged, running), drawn below the others")
     if sequential and finished.sum() >= 2:
         slope, intercept = np.polyfit(order[finished], accuracy[finished], 1)  # least squares: y ≈ a x + b

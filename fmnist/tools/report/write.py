@@ -8,12 +8,26 @@ from pathlib import Path
 from fmnist.runs.outputs import METRICS_FILE, write_json_atomically
 from fmnist.runs.plots import metric_overlay
 from fmnist.runs.run_folders import STOPPED, collect_runs, ranked
+from fmnist.sweeps.continue_trial import continue_command
 from fmnist.tools.report.best_command import best_command
 from fmnist.tools.report.figures import plot_by_run_order, plot_importance, plot_parallel_coordinates
 from fmnist.tools.report.formatting import run_label
+from fmnist.tools.report.pruned import (
+    BUDGET_KEY,
+    CLOSEST_SHOWN,
+    CONTINUE_FILE,
+    closest_pruned,
+    continuation,
+    epoch_leaders,
+    format_pruned,
+    pruned_row,
+    stop_epoch,
+    stopped_at,
+)
 from fmnist.tools.report.reading import varying_hyperparameters
 from fmnist.tools.report.statistics import FEW_RUNS, importance, sequential_search
 from fmnist.tools.report.tables import (
+    PRUNED_NOTE,
     UNFINISHED_NOTE,
     UNFINISHED_PROGRESS,
     csv_cell,
@@ -38,8 +52,11 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
     keys = varying_hyperparameters(runs)
     rows = table_rows(runs, keys)
     best_runs = [run for run in ranked(runs) if run.finished]
-    unfinished = [run for run in ranked(runs) if run.unfinished]
-    write_tables(rows, out_dir, UNFINISHED_NOTE if unfinished else None)
+    unfinished = [run for run in ranked(runs) if run.unfinished and run.status != "pruned"]  # running, stopped
+    pruned = [run for run in runs if run.status == "pruned"]
+    closest, leaders = closest_pruned(runs), epoch_leaders(runs)
+    write_tables(rows, out_dir, [note for note, shown in ((UNFINISHED_NOTE, unfinished), (PRUNED_NOTE, pruned))
+                                 if shown])
     scores = importance(runs, keys)
     figures = []
     if best_runs and keys:
@@ -49,14 +66,20 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
     if best_runs:
         figures.append(plot_by_run_order(runs, out_dir / "val_accuracy_by_run.png", sequential_search(runs)))
     shown = [run for run in best_runs + unfinished if run.metrics.get("history")][:top]
-    if shown:
-        label_keys = varying_hyperparameters(shown)
+    cut_short = [run for run in closest if run.metrics.get("history")][:CLOSEST_SHOWN]
+    if shown or cut_short:
+        label_keys = varying_hyperparameters(shown + cut_short)
         curves = {run_label(run, label_keys) + (f" ({run.status})" if run.unfinished else ""): run.metrics["history"]
                   for run in shown}
+        dashed = {f"{run_label(run, label_keys)} (pruned at {stopped_at(stop_epoch(run), run.config.get(BUDGET_KEY))})":
+                  run.metrics["history"] for run in cut_short}
         title = f"Top {len(curves)} runs by validation accuracy"
         if any(run.unfinished for run in shown):
             title += ": unfinished runs (status in brackets) after the finished ones"
-        figures.append(metric_overlay(curves, out_dir / "curves.png", title=title))
+        if dashed:
+            title += (f"\ndashed: the {len(dashed)} pruned trials closest to the best, "
+                      "up to the epoch (x) they were stopped at")
+        figures.append(metric_overlay(curves | dashed, out_dir / "curves.png", title=title, cut_short=dashed))
     best = best_runs[0] if best_runs else None
     leader = unfinished[0] if unfinished else None
     summary = {
@@ -70,10 +93,15 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
         "unfinished_runs": len(unfinished),
         "best_unfinished": {"job": leader.name, "status": leader.status,
                             **{key: leader.metrics.get(key) for key in UNFINISHED_PROGRESS}} if leader else None,
+        "pruned_runs": len(pruned),
+        "continued_pruned": [continued.name for run in pruned if (continued := continuation(run, runs))],
+        "closest_pruned": [pruned_row(run, leaders) for run in closest[:CLOSEST_SHOWN]],
         "importance": [[row["hyperparameter"], row["eta_squared"], row["eta_squared_by_chance"]] for row in scores],
     }
     if best:
         (out_dir / "best_command.txt").write_text(summary["best_command"] + "\n")
+    if closest:
+        (out_dir / CONTINUE_FILE).write_text("".join(continue_command(run.job_dir) + "\n" for run in closest))
     write_json_atomically(out_dir / "summary.json", summary)
     if wandb_run is not None:
         import wandb  # only with --wandb: wandb takes seconds to import
@@ -112,6 +140,8 @@ def format_summary(summary: dict, out_dir: Path) -> str:
             if summary["finished_runs"] < FEW_RUNS:
                 lines.append(f"importance from only {summary['finished_runs']} finished runs: a hint, not a ranking")
         lines.append(f"rerun the best: {summary['best_command']}")
+    if summary["pruned_runs"]:
+        lines += format_pruned(summary["pruned_runs"], summary["continued_pruned"], summary["closest_pruned"])
     if summary["best_unfinished"] is not None:
         lines.append(format_unfinished(summary))
     if summary["best_job"] is None:
