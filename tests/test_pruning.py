@@ -4,9 +4,13 @@ reruns, refusals, and a pruned trial continued to its full budget ending as if n
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -20,9 +24,10 @@ from fmnist.runs.run_lock import LOCK_FILE
 from fmnist.sweeps.continue_trial import continued_folder
 from fmnist.sweeps.continue_trial import main as continue_trial
 from fmnist.sweeps.pruning import TRIAL_KEY, PruneTrial
+from fmnist.tools.report.__main__ import main as report
 from fmnist.training.callbacks import RunInfo
 from hydra_plugins.optuna_study_sweeper import SWEEP_JOURNAL, open_storage, search_space
-from tests.conftest import CONF_DIR, group_options
+from tests.conftest import CONF_DIR, ROOT, group_options
 from tests.test_optuna_study import make_sweeper
 from tests.test_resume import assert_same_outcome, outcome
 from tests.test_sweeps import job_metrics, multirun
@@ -215,8 +220,16 @@ def test_a_pruned_trial_is_a_result_and_rerunning_the_sweep_trains_nothing(tiny_
     assert "0 more from this process" in rerun.stdout + rerun.stderr
 
 
+def report_lines(sweep_dir: Path, capsys) -> list[str]:
+    """What ``python -m fmnist.tools.report SWEEP_DIR`` prints."""
+    capsys.readouterr()
+    assert report([str(sweep_dir)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
 @pytest.mark.slow
-def test_a_continued_pruned_trial_ends_identical_to_one_never_pruned(tiny_idx_dir, tmp_path):
+def test_the_command_the_report_prints_continues_a_pruned_trial_to_end_identical_to_one_never_pruned(
+        tiny_idx_dir, tmp_path, capsys):
     pruned = multirun(*FIXED_TRIAL, *PRUNE_AFTER_2, "hydra.sweeper.n_trials=1", sweep_dir=tmp_path / "pruned",
                       data_dir=tiny_idx_dir)
     assert pruned.returncode == 0, pruned.stderr
@@ -224,10 +237,19 @@ def test_a_continued_pruned_trial_ends_identical_to_one_never_pruned(tiny_idx_di
     assert whole.returncode == 0, whole.stderr
     job_dir = tmp_path / "pruned" / "0"
     before = (job_dir / "metrics.json").read_text()
-    assert continue_trial([str(job_dir)]) == 0
+    lines = report_lines(tmp_path / "pruned", capsys)
+    assert "  job 0: stopped at epoch 2 of 4 by the threshold pruner, val_accuracy " in "\n".join(lines)
+    assert "no run has finished yet: no final validation accuracy to rank by, no best command" in lines
+    (printed,) = [line.strip() for line in lines if line.strip().startswith("python -m fmnist.sweeps.continue_trial")]
+    pasted = subprocess.run(printed, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "WANDB_MODE": "disabled",
+                                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert pasted.returncode == 0, pasted.stderr
     continued = continued_folder(job_dir)
     assert_same_outcome(outcome(continued), outcome(tmp_path / "whole" / "0"))
     assert (job_dir / "metrics.json").read_text() == before  # the pruned job is left as it was
+    assert "1 pruned trial (never the best; 1 continued since: job continued/0)" in report_lines(tmp_path / "pruned",
+                                                                                                 capsys)
     assert continue_trial([str(job_dir)]) == 0  # again: the finished continued run trains nothing
     assert_same_outcome(outcome(continued), outcome(tmp_path / "whole" / "0"))
 

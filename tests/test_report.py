@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from fmnist.config.files import option_names
 from fmnist.runs import plots
 from fmnist.runs.run_folders import Run, collect_runs, flat_config
+from fmnist.sweeps.continue_trial import continue_command
 from fmnist.tools.report.__main__ import main
 from fmnist.tools.report.best_command import best_command
 from fmnist.tools.report.reading import varying_hyperparameters
@@ -449,3 +450,90 @@ def test_a_pruned_trial_is_never_ranked_as_the_best_run(tmp_path):
     pruned, completed = run("0", "pruned", 0.95), run("1", "completed", 0.80)
     assert not pruned.finished and pruned.unfinished
     assert ranked([pruned, completed]) == [completed, pruned]
+
+
+# ---------------------------------------------------------------------------------------- pruned trials
+
+
+def write_pruned_job(sweep_dir, number, val_accuracies, pruner="median"):
+    """A trial its pruner stopped after ``len(val_accuracies)`` of its 2 epochs, evaluated after that epoch."""
+    write_job(sweep_dir, number, "sgd", 0.01, "ReLU", math.nan)
+    history = [{"epoch": epoch, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.0, "val_accuracy": value,
+                "seconds_per_epoch": 0.5} for epoch, value in enumerate(val_accuracies, start=1)]
+    epoch, value = len(history), val_accuracies[-1]
+    stopped = {"status": "pruned", "reason": f"pruned by the {pruner} pruner after epoch {epoch}", "epoch": epoch,
+               "pruner": pruner, "value": value}
+    (sweep_dir / str(number) / "metrics.json").write_text(json.dumps(
+        {"status": "pruned", "message": "", "history": history, "val_accuracy": value, "test_accuracy": value,
+         "best_val_accuracy": max(val_accuracies), "epochs_completed": epoch, "stopped_early": stopped}))
+
+
+@pytest.fixture
+def pruned_sweep(sweep_dir):
+    """The sweep of :func:`sweep_dir` (best after epoch 1: job 7's 0.796; after epoch 2: 0.806) and four pruned
+    trials. Behind the best at the epoch they stopped: 11 by 0 (it led at epoch 2, with more than any finished
+    run), 12 by 0.001, 13 by 0.01 (behind 11), 14 by 0.496. By the accuracy alone 13 (0.80) would come before 12."""
+    write_pruned_job(sweep_dir, 11, [0.70, 0.81])
+    write_pruned_job(sweep_dir, 12, [0.795])
+    write_pruned_job(sweep_dir, 13, [0.60, 0.80])
+    write_pruned_job(sweep_dir, 14, [0.30])
+    return sweep_dir
+
+
+def printed_commands(output: str) -> list[str]:
+    return [line.strip() for line in output.splitlines() if line.strip().startswith("python -m fmnist.sweeps")]
+
+
+def test_pruned_trials_closest_to_the_best_at_their_stop_epoch_are_printed_with_their_continue_command(
+        pruned_sweep, capsys):
+    assert main([str(pruned_sweep)]) == 0
+    output = capsys.readouterr().out
+    assert "job 7  val_accuracy 0.8060" in output  # job 11's 0.81 after fewer epochs is never the best
+    assert ("4 pruned trials (never the best); the 3 closest to the sweep's best at the epoch they were stopped, "
+            "each continued to its budget by the command under it (continue_pruned.txt: all):") in output
+    assert ("  job 12: stopped at epoch 1 of 2 by the median pruner, val_accuracy 0.7950, 0.0010 below the "
+            "sweep's best at that epoch\n"
+            f"    {continue_command(pruned_sweep / '12')}") in output
+    expected = [continue_command(pruned_sweep / job) for job in ("11", "12", "13", "14")]
+    assert printed_commands(output) == expected[:3]
+    assert (pruned_sweep / "report" / "continue_pruned.txt").read_text().splitlines() == expected
+    summary = json.loads((pruned_sweep / "report" / "summary.json").read_text())
+    assert summary["best_job"] == "7" and summary["pruned_runs"] == 4 and summary["unfinished_runs"] == 0
+    assert [(row["job"], row["epoch"], row["epochs_budget"], row["pruner"]) for row in summary["closest_pruned"]] == [
+        ("11", 2, 2, "median"), ("12", 1, 2, "median"), ("13", 2, 2, "median")]
+    assert [row["behind_at_stop"] for row in summary["closest_pruned"]] == pytest.approx([0.0, 0.001, 0.01])
+
+
+def test_the_table_shows_each_pruned_trials_stop_epoch_budget_and_distance_to_the_best(pruned_sweep):
+    write_report(pruned_sweep)
+    rows = {row["job"]: row for row in csv.DictReader((pruned_sweep / "report" / "runs.csv").open())}
+    assert [rows[job]["status"] for job in ("7", "11", "14")] == ["completed", "pruned", "pruned"]
+    assert {job: (rows[job]["epochs_completed"], rows[job]["epochs_budget"], rows[job]["val_accuracy"])
+            for job in ("11", "14")} == {"11": ("2", "2", "0.81"), "14": ("1", "2", "0.3")}
+    assert float(rows["14"]["behind_at_stop"]) == pytest.approx(0.496) and rows["7"]["behind_at_stop"] == ""
+    assert int(rows["11"]["rank"]) > max(int(rows[job]["rank"]) for job in map(str, range(8)))
+    assert "Pruned trials: stopped by the sweep's pruner" in (pruned_sweep / "report" / "runs.md").read_text()
+
+
+def test_the_closest_pruned_trials_are_drawn_dashed_up_to_the_epoch_they_stopped(pruned_sweep, figures):
+    write_report(pruned_sweep, top=2)
+    (curves,) = [figure for name, figure in figures if name == "curves.png"]
+    lines = [line for line in curves.axes[0].get_lines() if not line.get_label().startswith("_")]
+    solid = [line.get_label() for line in lines if line.get_linestyle() == "-"]
+    dashed = {line.get_label(): list(line.get_xdata()) for line in lines if line.get_linestyle() == "--"}
+    assert [label.split()[0] for label in solid] == ["#7", "#6"]
+    assert {label.split()[0]: epochs for label, epochs in dashed.items()} == {"#11": [1, 2], "#12": [1], "#13": [1, 2]}
+    assert all(label.endswith(f"(pruned at epoch {epochs[-1]} of 2)") for label, epochs in dashed.items())
+    assert "dashed: the 3 pruned trials closest to the best" in curves.texts[0].get_text()
+    (by_run,) = [figure for name, figure in figures if name == "val_accuracy_by_run.png"]
+    (marks,) = [points for points in by_run.axes[0].collections if points.get_label().startswith("pruned trial")]
+    assert sorted(marks.get_offsets()[:, 1]) == pytest.approx([0.3, 0.795, 0.8, 0.81])
+
+
+def test_a_pruned_trial_already_continued_is_named_and_not_offered_again(pruned_sweep, capsys):
+    write_job(pruned_sweep, "continued/11", "sgd", 0.01, "ReLU", 0.82)
+    assert main([str(pruned_sweep)]) == 0
+    output = capsys.readouterr().out
+    assert "4 pruned trials (never the best; 1 continued since: job continued/11); the 3 closest" in output
+    assert printed_commands(output) == [continue_command(pruned_sweep / job) for job in ("12", "13", "14")]
+    assert "job continued/11  val_accuracy 0.8200" in output  # the continued trial competes as any finished run

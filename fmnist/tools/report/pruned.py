@@ -87,9 +87,10 @@ def format_pruned(pruned_runs: int, continued: list[str], closest: list[dict]) -
     ``closest`` (:func:`pruned_row`) ``job 4: stopped at epoch 1 of 4 by the median pruner, val_accuracy 0.1000,
     0.8333 below the sweep's best at that epoch`` and, on a line of its own, the command that continues it."""
     done = f"; {len(continued)} continued since: job {', '.join(continued)}" if continued else ""
+    counted = f"{pruned_runs} pruned trial{'s' if pruned_runs != 1 else ''} (never the best{done})"
     if not closest:
-        return [f"{pruned_runs} pruned trials (never the best{done})"]
-    lines = [f"{pruned_runs} pruned trials (never the best{done}); the {len(closest)} closest to the sweep's best "
+        return [counted]
+    lines = [f"{counted}; the {len(closest)} closest to the sweep's best "
              "at the epoch they were stopped, each continued to its budget by the command under it "
              f"({CONTINUE_FILE}: all):"]
     for row in closest:

@@ -146,6 +146,7 @@ def format_summary(summary: dict, out_dir: Path) -> str:
         lines.append(format_unfinished(summary))
     if summary["best_job"] is None:
         lines.append("no run has finished yet: no final validation accuracy to rank by, no best command"
-                     if summary["best_unfinished"] else "no run has a validation accuracy yet: nothing to rank")
+                     if summary["best_unfinished"] or summary["pruned_runs"]
+                     else "no run has a validation accuracy yet: nothing to rank")
     lines.append(f"report in {out_dir}")
     return "\n".join(lines)
