@@ -79,13 +79,13 @@ def test_defaults_change_nothing():
 
 
 @pytest.mark.parametrize("max_shift, flips, words", [
-    (-1, False, ["augment.max_shift", "-1", "0 to 27"]),
-    (28, False, ["augment.max_shift", "28"]),
-    (1.5, False, ["augment.max_shift", "1.5"]),
-    (True, False, ["augment.max_shift", "True"]),
-    (1, "yes", ["augment.horizontal_flip", "yes", "true or false"]),
+    (-1, False, ["max_shift", "-1", "0 to 27"]),
+    (28, False, ["max_shift", "28"]),
+    (1.5, False, ["max_shift", "1.5"]),
+    (True, False, ["max_shift", "True"]),
+    (1, "yes", ["horizontal_flip", "yes", "true or false"]),
 ])
-def test_bad_settings_are_refused_with_the_key_and_the_allowed_values(max_shift, flips, words):
+def test_bad_arguments_are_refused_naming_the_argument_and_the_allowed_values(max_shift, flips, words):
     with pytest.raises(ValueError) as error:
         Augmentation(max_shift, flips)
     for word in words:
@@ -178,11 +178,11 @@ def test_cutout_centres_are_uniform_over_the_image():
 
 
 @pytest.mark.parametrize("settings, words", [
-    ({"cutout": -1}, ["augment.cutout", "-1", "0 to 28"]),
-    ({"cutout": 2.5}, ["augment.cutout", "2.5"]),
-    ({"until": 0}, ["augment.until", "0", "epoch number >= 1", "(0, 1]"]),
-    ({"until": 1.5}, ["augment.until", "1.5"]),
-    ({"until": "half"}, ["augment.until", "half"]),
+    ({"cutout": -1}, ["cutout", "-1", "0 to 28"]),
+    ({"cutout": 2.5}, ["cutout", "2.5"]),
+    ({"until": 0}, ["until", "0", "epoch number >= 1", "(0, 1]"]),
+    ({"until": 1.5}, ["until", "1.5"]),
+    ({"until": "half"}, ["until", "half"]),
 ])
 def test_bad_cutout_and_until_are_refused_with_the_allowed_values(settings, words):
     with pytest.raises(ValueError) as error:

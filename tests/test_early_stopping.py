@@ -179,9 +179,9 @@ def test_a_run_killed_and_resumed_stops_at_the_same_epoch_with_the_same_weights(
     ("trainer.early_stopping.monitor=val_acc",
      "trainer.early_stopping.monitor must be one of val_accuracy, val_loss, got 'val_acc'"),
     ("trainer.early_stopping.patience=0",
-     "trainer.early_stopping.patience must be a whole number of epochs >= 1, got 0"),
-    ("trainer.early_stopping.min_delta=-0.1", "trainer.early_stopping.min_delta must be a number >= 0"),
-    ("trainer.early_stopping.start_from_epoch=-1", "trainer.early_stopping.start_from_epoch must be a whole number"),
+     "trainer.early_stopping.patience must be an integer >= 1, got 0"),
+    ("trainer.early_stopping.min_delta=-0.1", "trainer.early_stopping.min_delta must be >= 0, got -0.1"),
+    ("trainer.early_stopping.start_from_epoch=-1", "trainer.early_stopping.start_from_epoch must be an integer >= 0"),
     ("trainer.early_stopping.restore_best=maybe", "trainer.early_stopping.restore_best must be true or false"),
     ("+trainer.early_stopping.patiense=3", "trainer.early_stopping.patiense is not a setting: did you mean "
                                           "trainer.early_stopping.patience?"),

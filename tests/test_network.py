@@ -151,7 +151,7 @@ def test_initialisers_state_the_published_distributions():
 def test_the_random_initialiser_refuses_a_std_that_is_not_positive(std):
     from fmnist.core.init import RandomNormal
 
-    with pytest.raises(ValueError, match=f"init.std must be > 0, got {std}"):
+    with pytest.raises(ValueError, match=f"std must be a number > 0, got {std}"):
         RandomNormal(std)
 
 
@@ -200,7 +200,7 @@ def test_smoothed_cross_entropy_matches_torch_and_is_smallest_at_its_targets(smo
 
 @pytest.mark.parametrize("smoothing", [-0.1, 1.0, "0.1"])
 def test_smoothed_cross_entropy_refuses_a_smoothing_outside_0_1(smoothing):
-    with pytest.raises(ValueError, match=r"loss.smoothing must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"smoothing must be in \[0, 1\)"):
         SmoothedCrossEntropy(smoothing)
 
 

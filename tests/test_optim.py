@@ -146,7 +146,7 @@ def test_the_constructor_refuses_exactly_what_lies_outside_the_documented_ranges
         else:
             with pytest.raises(ValueError) as error:
                 cls(**{**settings, key: value})
-            assert str(error.value) == f"optimizer.{key} must be a number in {range_text(*bounds[key])}, got {value!r}"
+            assert str(error.value) == f"{key} must be a number in {range_text(*bounds[key])}, got {value!r}"
 
 
 # ---- what every optimiser does ---------------------------------------------------------------------

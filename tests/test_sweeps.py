@@ -26,11 +26,12 @@ def compose_with(overrides: list[str], return_hydra_config: bool = False):
 
 
 def builds(overrides: list[str]) -> None:
-    """The overrides compose and every object of the experiment can be built from them."""
-    from fmnist.front.experiment import hidden_sizes, instantiate, known_settings_only, without_unused_keys
+    """The overrides compose, pass the settings schema, and every object of the experiment can be built from them."""
+    from fmnist.config.settings import check_settings
+    from fmnist.front.experiment import hidden_sizes, instantiate, without_unused_keys
 
     cfg = compose_with(["logger=none", *overrides])
-    known_settings_only(cfg)
+    check_settings(cfg)
     instantiate(without_unused_keys(cfg.optimizer, "optimizer"), "optimizer")
     instantiate(cfg.activation, "activation"), instantiate(cfg.init, "init"), instantiate(cfg.loss, "loss")
     assert all(size >= 1 for size in hidden_sizes(cfg.model))

@@ -9,20 +9,20 @@ from hydra.utils import get_class
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from fmnist.config.settings import ConfigError
+
 log = logging.getLogger(__name__)
 
 
-class ConfigError(ValueError):
-    """A config value that cannot work; the message says which key, what it was and what is allowed."""
-
-
 def instantiate(node: DictConfig, key: str, **kwargs):
-    """``hydra.utils.instantiate`` with the constructor's own complaint surfaced as a ConfigError."""
+    """``hydra.utils.instantiate`` with the constructor's own complaint surfaced as a ConfigError that names
+    the key: a plain ``lr must be > 0, got -1`` about an argument becomes ``optimizer.lr must be > 0, got -1``."""
     try:
         return hydra_instantiate(node, **kwargs)
     except InstantiationException as error:
-        cause = error.__cause__ or error
-        raise ConfigError(f"{key}: {cause}") from None
+        cause = str(error.__cause__ or error)
+        argument = cause.split(" ", 1)[0]
+        raise ConfigError(f"{key}.{cause}" if argument in node else f"{key}: {cause}") from None
 
 
 def without_unused_keys(node: DictConfig, key: str) -> DictConfig:

@@ -37,17 +37,17 @@ class Augmentation:
         self.image_shape = tuple(image_shape)
         side = min(self.image_shape)
         if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < side:
-            raise ValueError(f"augment.max_shift must be a whole number of pixels from 0 to {side - 1} "
+            raise ValueError(f"max_shift must be a whole number of pixels from 0 to {side - 1} "
                              f"(0 = no shifts), got {max_shift!r}")
         if not isinstance(horizontal_flip, bool):
-            raise ValueError(f"augment.horizontal_flip must be true or false, got {horizontal_flip!r}")
+            raise ValueError(f"horizontal_flip must be true or false, got {horizontal_flip!r}")
         if isinstance(cutout, bool) or not isinstance(cutout, int) or not 0 <= cutout <= side:
-            raise ValueError(f"augment.cutout must be the side of the blanked square, a whole number of pixels "
+            raise ValueError(f"cutout must be the side of the blanked square, a whole number of pixels "
                              f"from 0 to {side} (0 = no cutout), got {cutout!r}")
         valid_until = until is None or (isinstance(until, int) and not isinstance(until, bool) and until >= 1) or (
             isinstance(until, float) and 0.0 < until <= 1.0)
         if not valid_until:
-            raise ValueError(f"augment.until must be null (every epoch), an epoch number >= 1 (e.g. 40) or a "
+            raise ValueError(f"until must be null (every epoch), an epoch number >= 1 (e.g. 40) or a "
                              f"fraction of the epochs in (0, 1] (e.g. 0.8), got {until!r}")
         self.max_shift = max_shift
         self.horizontal_flip = horizontal_flip

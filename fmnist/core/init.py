@@ -37,8 +37,8 @@ class RandomNormal(Initializer):
     """
 
     def __init__(self, std: float = 0.05):
-        if not std > 0:
-            raise ValueError(f"init.std must be > 0, got {std}")
+        if isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0:
+            raise ValueError(f"std must be a number > 0, got {std!r}")
         self.fixed_std = std
 
     def std(self, fan_in, fan_out):

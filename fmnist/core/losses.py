@@ -87,7 +87,7 @@ class SmoothedCrossEntropy(CrossEntropy):
 
     def __init__(self, smoothing: float = 0.1):
         if not (isinstance(smoothing, (int, float)) and 0.0 <= smoothing < 1.0):
-            raise ValueError(f"loss.smoothing must be in [0, 1), got {smoothing!r}")
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}")
         super().__init__()
         self.smoothing = float(smoothing)
 

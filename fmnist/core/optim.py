@@ -26,11 +26,11 @@ from fmnist.core.kernels import flush_floor, fused_adaptive_moment_step, fused_r
 
 
 def _check(name: str, value: float, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
-    """``value`` if it lies in [low, high) (or (low, high)), else a ValueError naming the key."""
+    """``value`` if it lies in [low, high) (or (low, high)), else a ValueError naming the argument."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not (number and (value >= low if low_inclusive else value > low) and value < high):
         bracket = "[" if low_inclusive else "("
-        raise ValueError(f"optimizer.{name} must be a number in {bracket}{low:g}, {high:g}), got {value!r}")
+        raise ValueError(f"{name} must be a number in {bracket}{low:g}, {high:g}), got {value!r}")
     return float(value)
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from threadpoolctl import threadpool_limits
 
 from fmnist.config.build import ConfigError
 from fmnist.data.datasets import DataError
@@ -41,11 +40,10 @@ def objective(summary: dict) -> float:
 
 def blas_threads(setting, launcher_target: str) -> int | None:
     """Threads for matrix multiplies: ``auto`` is 1 inside a parallel (joblib) multirun, so two jobs on
-    two cores do not fight over four threads, and the library default otherwise; or a number."""
+    two cores do not fight over four threads, and the library default otherwise; or the setting, a number
+    (checked with the other settings by the experiment before it is used)."""
     if setting == "auto":
         return 1 if "joblib" in launcher_target.lower() else None
-    if not isinstance(setting, int) or setting < 1:
-        raise ConfigError(f"blas_threads must be auto or an integer >= 1, got {setting!r}")
     return setting
 
 
@@ -65,10 +63,9 @@ def run(cfg: DictConfig) -> float:
             threads = blas_threads(cfg.get("blas_threads", "auto"), hydra_cfg.launcher.get("_target_", ""))
             sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None
             pruning = pruning_callbacks(cfg, hydra_cfg.sweeper, hydra_cfg.runtime.choices.get("hydra/sweeper/pruner"))
-            with threadpool_limits(limits=threads, user_api="blas"):
-                result = Experiment(cfg, run_dir, extra_callbacks=pruning, overrides=list(hydra_cfg.overrides.task),
-                                    sweep_name=sweep_name, should_stop=stop.reason,
-                                    job=hydra_cfg.job.num if in_sweep else None).run()
+            result = Experiment(cfg, run_dir, extra_callbacks=pruning, overrides=list(hydra_cfg.overrides.task),
+                                sweep_name=sweep_name, should_stop=stop.reason,
+                                job=hydra_cfg.job.num if in_sweep else None, blas_threads=threads).run()
         except (ConfigError, DataError, ResumeError, RunFolderBusy) as error:
             if in_sweep:
                 log.error("job %s failed: %s", hydra_cfg.job.num, error)

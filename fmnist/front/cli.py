@@ -30,7 +30,8 @@ and the others ignore it (fmnist.front.experiment drops keys an optimiser does n
 
 Flags without a preset run on top of the default config's extras (dropout, label smoothing, ...): one
 ``note:`` line names those in effect, the settings ``+experiment=assignment`` changes (:func:`extras_note`).
-Bad values exit with status 2 and ``error: FLAG VALUE: what is allowed``; so do other tools' habits
+Bad values exit with status 2 and ``error: FLAG VALUE: what is allowed`` (the rule of the flag's key in
+fmnist.config.settings.SCHEMA); so do other tools' habits
 (``sweep``, ``--mode sweep``, ``-m abc``), with what to type instead. Only the standard library,
 omegaconf and (for ``--help``) hydra are imported, so the shim is fast.
 """
@@ -43,12 +44,12 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from omegaconf import OmegaConf
 
 from fmnist import CONF_DIR
 from fmnist.config.files import default_choices, group_options, optimizer_keys, optimizers_taking, preset_settings
+from fmnist.config.settings import SCHEMA, Allowed
 
 MULTIRUN = "--multirun"
 SHAPE_KEYS = ("model.num_layers", "model.hidden_size")  # meaningful for model=mlp only
@@ -72,74 +73,50 @@ def _number(kind: type, text: str):
     return value
 
 
-def integer_at_least(low: int) -> Callable[[str], int]:
-    def check(text: str) -> int:
-        value = _number(int, text)
-        if value < low:
-            raise FlagError(f"must be an integer >= {low}")
-        return value
-    return check
-
-
-def positive(text: str) -> float:
-    value = _number(float, text)
-    if value <= 0:
-        raise FlagError("must be > 0")
+def checked_value(rule: Allowed, text: str):
+    """``text`` read as the rule's kind of value, if the rule (the key's in the settings schema) allows it."""
+    value = _number(rule.number, text) if rule.number in (int, float) else text
+    if not rule.accepts(value):
+        raise FlagError(f"must be {rule.text}")
     return value
-
-
-def non_negative(text: str) -> float:
-    value = _number(float, text)
-    if value < 0:
-        raise FlagError("must be >= 0")
-    return value
-
-
-def unit_interval(text: str) -> float:
-    value = _number(float, text)
-    if not 0 <= value < 1:
-        raise FlagError("must be in [0, 1)")
-    return value
-
-
-def name(text: str) -> str:
-    if not text.strip():
-        raise FlagError("must not be empty")
-    return text
 
 
 @dataclass(frozen=True)
 class Flag:
     short: str
     long: str
-    key: str                               # override key, or the config group for choice flags
-    check: Callable[[str], object] | None  # None: a choice among the files of conf/<key>/
+    key: str   # override key, or the config group for choice flags
     help: str
 
     @property
     def label(self) -> str:
         return f"{self.short}/{self.long}"
 
+    @property
+    def check(self) -> Allowed | None:
+        """The rule of the flag's key in the settings schema; None: a choice among the files of conf/<key>/."""
+        return SCHEMA.get(self.key)
+
 
 FLAGS = (
-    Flag("-wp", "--wandb_project", "logger.project", name, "wandb project"),
-    Flag("-we", "--wandb_entity", "logger.entity", name, "wandb entity (user or team)"),
-    Flag("-d", "--dataset", "dataset", None, "dataset"),
-    Flag("-e", "--epochs", "trainer.epochs", integer_at_least(1), "training epochs"),
-    Flag("-b", "--batch_size", "trainer.batch_size", integer_at_least(1), "mini-batch size"),
-    Flag("-l", "--loss", "loss", None, "loss function"),
-    Flag("-o", "--optimizer", "optimizer", None, "optimiser"),
-    Flag("-lr", "--learning_rate", "optimizer.lr", positive, "learning rate"),
-    Flag("-m", "--momentum", "optimizer.momentum", unit_interval, "momentum"),
-    Flag("-beta", "--beta", "optimizer.beta", unit_interval, "decay of the squared-gradient average"),
-    Flag("-beta1", "--beta1", "optimizer.beta1", unit_interval, "first-moment decay"),
-    Flag("-beta2", "--beta2", "optimizer.beta2", unit_interval, "second-moment decay"),
-    Flag("-eps", "--epsilon", "optimizer.epsilon", positive, "epsilon added to the denominator"),
-    Flag("-w_d", "--weight_decay", "optimizer.weight_decay", non_negative, "L2 weight decay"),
-    Flag("-w_i", "--weight_init", "init", None, "weight initialisation"),
-    Flag("-nhl", "--num_layers", "model.num_layers", integer_at_least(0), "number of hidden layers"),
-    Flag("-sz", "--hidden_size", "model.hidden_size", integer_at_least(1), "units per hidden layer"),
-    Flag("-a", "--activation", "activation", None, "hidden-layer activation"),
+    Flag("-wp", "--wandb_project", "logger.project", "wandb project"),
+    Flag("-we", "--wandb_entity", "logger.entity", "wandb entity (user or team)"),
+    Flag("-d", "--dataset", "dataset", "dataset"),
+    Flag("-e", "--epochs", "trainer.epochs", "training epochs"),
+    Flag("-b", "--batch_size", "trainer.batch_size", "mini-batch size"),
+    Flag("-l", "--loss", "loss", "loss function"),
+    Flag("-o", "--optimizer", "optimizer", "optimiser"),
+    Flag("-lr", "--learning_rate", "optimizer.lr", "learning rate"),
+    Flag("-m", "--momentum", "optimizer.momentum", "momentum"),
+    Flag("-beta", "--beta", "optimizer.beta", "decay of the squared-gradient average"),
+    Flag("-beta1", "--beta1", "optimizer.beta1", "first-moment decay"),
+    Flag("-beta2", "--beta2", "optimizer.beta2", "second-moment decay"),
+    Flag("-eps", "--epsilon", "optimizer.epsilon", "epsilon added to the denominator"),
+    Flag("-w_d", "--weight_decay", "optimizer.weight_decay", "L2 weight decay"),
+    Flag("-w_i", "--weight_init", "init", "weight initialisation"),
+    Flag("-nhl", "--num_layers", "model.num_layers", "number of hidden layers"),
+    Flag("-sz", "--hidden_size", "model.hidden_size", "units per hidden layer"),
+    Flag("-a", "--activation", "activation", "hidden-layer activation"),
 )
 BY_NAME = {spelling: flag for flag in FLAGS for spelling in (flag.short, flag.long)}
 
@@ -163,7 +140,7 @@ def _normalise(flag: Flag, value: str, conf_dir: Path) -> str:
     try:
         if flag.check is None:
             return option_named(conf_dir, flag.key, value)
-        checked = flag.check(value)
+        checked = checked_value(flag.check, value)
         return repr(checked) if isinstance(checked, float) else str(checked)
     except FlagError as error:
         _fail(flag, value, str(error))

@@ -6,7 +6,6 @@ A run folder is used by one process at a time (:mod:`fmnist.runs.run_lock`) and 
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import secrets
@@ -15,8 +14,10 @@ from typing import Callable
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
 from fmnist.config.build import ConfigError, instantiate, without_unused_keys
+from fmnist.config.settings import check_settings
 from fmnist.core.averaging import ExponentialAverage
 from fmnist.core.network import MLP
 from fmnist.data.datasets import batch_size_warning
@@ -36,61 +37,17 @@ from fmnist.training.callbacks import Callback, TrainResult
 from fmnist.training.checkpointing import Checkpointing, TrainingState
 from fmnist.training.early_stopping import EarlyStopping
 from fmnist.training.progress import ConsoleProgress
-from fmnist.training.schedule import LR_SCHEDULES, LearningRateScheduler, warmup_length
+from fmnist.training.schedule import LearningRateScheduler
 from fmnist.training.trainer import Trainer
 
-DTYPES = ("float32", "float64")
-
 log = logging.getLogger(__name__)
-
-
-def whole_number(value, key: str, minimum: int) -> int:
-    """``value`` if it is an integer >= ``minimum`` (true and false are not), else a ConfigError naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{key} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def true_or_false(value, key: str) -> bool:
-    """``value`` if it is true or false, else a ConfigError naming ``key`` (``plots=no`` is not false)."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
-    return value
-
-
-SETTINGS = {  # the keys of the blocks read here one by one (the other blocks go to their classes' constructors)
-    "model": ("hidden_sizes", "num_layers", "hidden_size", "dropout", "dtype"),
-    "trainer": ("epochs", "batch_size", "lr_schedule", "warmup_epochs", "ema_decay", "early_stopping", "progress"),
-    "trainer.early_stopping": ("monitor", "patience", "min_delta", "start_from_epoch", "restore_best"),
-    "checkpoint": ("every_n_epochs",),
-}
-
-
-def known_settings_only(cfg: DictConfig) -> None:
-    """A ConfigError for a key of ``model``, ``trainer`` (or its ``early_stopping``) or ``checkpoint`` that
-    nothing reads.
-
-    ``+trainer.epochz=3`` adds a key without checking it; unchecked, the run would train its default
-    epochs with the typo sitting in its config.
-    """
-    for block, known in SETTINGS.items():
-        for name in OmegaConf.select(cfg, block) or {}:
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"did you mean {block}.{close[0]}? " if close else ""
-                raise ConfigError(f"{block}.{name} is not a setting: {hint}{block} has "
-                                  f"{', '.join(known)}")
 
 
 def hidden_sizes(model: DictConfig) -> list[int]:
     """``model.hidden_sizes`` if given, else ``model.num_layers`` x ``model.hidden_size``."""
     if model.get("hidden_sizes") is not None:
-        sizes = list(model.hidden_sizes)
-        if not all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in sizes):
-            raise ConfigError(f"model.hidden_sizes must be a list of integers >= 1, got {sizes}")
-        return sizes
-    layers = whole_number(model.num_layers, "model.num_layers", 0)
-    return [whole_number(model.hidden_size, "model.hidden_size", 1)] * layers
+        return list(model.hidden_sizes)
+    return [model.hidden_size] * model.num_layers
 
 
 class CheckpointWriteError(OSError):
@@ -102,18 +59,21 @@ class Experiment:
 
     ``overrides`` (the job's command-line overrides) and ``sweep_name`` name the run for trackers;
     ``job`` (its number in a multirun) prefixes its console lines; ``should_stop`` (e.g.
-    :meth:`fmnist.runs.signals.GracefulStop.reason`) is asked after every batch.
+    :meth:`fmnist.runs.signals.GracefulStop.reason`) is asked after every batch; ``blas_threads`` limits the
+    threads of matrix multiplies (None: the library's default).
     """
 
     def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = (),
                  overrides: list[str] = (), sweep_name: str | None = None,
-                 should_stop: Callable[[], str | None] | None = None, job: int | None = None):
+                 should_stop: Callable[[], str | None] | None = None, job: int | None = None,
+                 blas_threads: int | None = None):
         self.cfg = cfg
         self.job = job
         self.run_dir = Path(run_dir)
         self.overrides = list(overrides)
         self.sweep_name = sweep_name
         self.should_stop = should_stop
+        self.blas_threads = blas_threads
         self.config = OmegaConf.to_container(cfg, resolve=True)
         self.training_config = training_config(self.config)
         self.extra_callbacks = list(extra_callbacks)
@@ -121,56 +81,38 @@ class Experiment:
         self.wandb_run_id: str | None = None  # kept in the checkpoints, so a resumed run logs to the same wandb run
 
     def build_data(self):
-        dtype = self.cfg.model.dtype
-        if dtype not in DTYPES:
-            raise ConfigError(f"model.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        seed = whole_number(self.cfg.seed, "seed", 0)
-        return instantiate(self.cfg.dataset, "dataset", seed=seed, dtype=dtype)
+        return instantiate(self.cfg.dataset, "dataset", seed=self.cfg.seed, dtype=self.cfg.model.dtype)
 
     def build_network(self, input_size: int, num_classes: int, rng: np.random.Generator) -> MLP:
         model = self.cfg.model
-        if not 0.0 <= model.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {model.dropout}")
         layer_sizes = [input_size, *hidden_sizes(model), num_classes]
         activation = instantiate(self.cfg.activation, "activation")
         network = MLP(layer_sizes, activation, dropout=model.dropout, dtype=model.dtype)
         return network.initialize(instantiate(self.cfg.init, "init"), rng)
 
     def build_callbacks(self, data, network: MLP) -> list[Callback]:
-        try:
-            progress = ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job)
-        except ValueError as error:
-            raise ConfigError(f"trainer.progress: {error}") from None
-        callbacks: list[Callback] = [progress, ModelWriter(self.run_dir, network, self.config), self.metrics_file]
-        if true_or_false(self.cfg.get("plots", True), "plots"):
+        callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job),
+                                     ModelWriter(self.run_dir, network, self.config), self.metrics_file]
+        if self.cfg.get("plots", True):
             callbacks.append(PlotWriter(self.run_dir, data.pixels(data.x_test), data.class_names, seed=self.cfg.seed))
         if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
             # partial: the run's config holds _target_ keys that Hydra must not try to build
             make_logger = instantiate(self.cfg.logger, "logger", _partial_=True)
-            try:
-                callbacks.append(make_logger(run_config=self.config, run_dir=str(self.run_dir),
-                                             overrides=self.overrides, sweep_name=self.sweep_name,
-                                             run_id=self.wandb_run_id))
-            except ValueError as error:  # the logger's own check names its key (logger.mode)
-                raise ConfigError(str(error)) from None
+            callbacks.append(make_logger(run_config=self.config, run_dir=str(self.run_dir), overrides=self.overrides,
+                                         sweep_name=self.sweep_name, run_id=self.wandb_run_id))
         return callbacks + self.extra_callbacks
 
     def build_trainer(self, data, rng: np.random.Generator) -> Trainer:
         init_rng, train_rng = rng.spawn(2)
         network = self.build_network(data.x_train.shape[1], len(data.class_names), init_rng)
         trainer_cfg = self.cfg.trainer
-        for key in ("epochs", "batch_size"):
-            whole_number(trainer_cfg[key], f"trainer.{key}", 1)
         warning = batch_size_warning(trainer_cfg.batch_size, len(data.x_train))
         if warning:
             log.warning("%s", warning)
-        every = whole_number(self.cfg.get("checkpoint", {}).get("every_n_epochs", 1), "checkpoint.every_n_epochs", 1)
+        every = self.cfg.get("checkpoint", {}).get("every_n_epochs", 1)
         optimizer = instantiate(without_unused_keys(self.cfg.optimizer, "optimizer"), "optimizer")
         ema_decay = trainer_cfg.get("ema_decay", 0)
-        try:
-            average = ExponentialAverage(ema_decay) if ema_decay else None
-        except ValueError as error:
-            raise ConfigError(f"trainer.ema_decay: {error} (0: no averaging)") from None
+        average = ExponentialAverage(ema_decay) if ema_decay else None
         early_stopping = self.build_early_stopping(len(data.x_val))
         return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
                        batch_size=trainer_cfg.batch_size, rng=train_rng,
@@ -183,15 +125,6 @@ class Experiment:
         (first among the callbacks, so that the others see it)."""
         trainer_cfg = self.cfg.trainer
         schedule, warmup = trainer_cfg.get("lr_schedule", "constant"), trainer_cfg.get("warmup_epochs", 0)
-        # The scheduler's own errors name its arguments; these name the keys (until a settings schema does).
-        if schedule not in LR_SCHEDULES:
-            raise ConfigError(f"trainer.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
-        try:
-            warmup_length(warmup, trainer_cfg.epochs)
-        except ValueError:
-            raise ConfigError(f"trainer.warmup_epochs must be a whole number of epochs from 0 to trainer.epochs - 1 = "
-                              f"{trainer_cfg.epochs - 1}, or a fraction of the epochs in (0, 1) (e.g. 0.05); "
-                              f"got {warmup!r}") from None
         return LearningRateScheduler(optimizer, trainer_cfg.epochs, schedule, warmup)
 
     def build_early_stopping(self, validation_images: int) -> EarlyStopping | None:
@@ -204,10 +137,23 @@ class Experiment:
                               f"(dataset.val_fraction={self.cfg.dataset.get('val_fraction')}): nothing may choose on "
                               "validation then. Drop early stopping (early_stopping=null) or hold "
                               "images out (dataset.val_fraction=0.1)")
+        return EarlyStopping(**settings)
+
+    def write_config(self) -> None:
+        config_text = OmegaConf.to_yaml(self.config)
+        write_atomically(self.run_dir / CONFIG_FILE, lambda file: file.write(config_text.encode()))
+
+    def check_settings(self) -> None:
+        """Refuse a bad setting (:func:`fmnist.config.settings.check_settings`) before anything is built. A run
+        folder that holds no run yet keeps the config and a metrics.json that says failed, with the message (what
+        a sweep counts its jobs from); one that holds a run is left as it is."""
         try:
-            return EarlyStopping(**settings)
-        except ValueError as error:
-            raise ConfigError(f"trainer.early_stopping.{error}") from None
+            check_settings(self.cfg)
+        except ConfigError as error:
+            if not self.metrics_file.path.exists():
+                self.write_config()
+                self.metrics_file.mark_failed(f"{type(error).__name__}: {error}")
+            raise
 
     def save_state(self, state: TrainingState) -> None:
         """Write the checkpoint of ``state``; a failure names the file and what to do."""
@@ -246,30 +192,29 @@ class Experiment:
         metrics.json (status failed); a run that already ended for good returns its result untouched (drawing
         the plots it was run without, if they are asked for now)."""
         with RunFolderLock(self.run_dir):
+            self.check_settings()
             checkpoint = prepare_run_folder(self.run_dir, self.cfg.get("resume", "auto"), self.training_config)
             if checkpoint is not None and checkpoint.finished:
                 log.info("%s already %s: nothing trained. To train it again, add resume=never (its files are moved "
                          "aside) or choose another hydra.run.dir", self.run_dir, checkpoint.status)
                 result = TrainResult(status=checkpoint.status, message=f"already {checkpoint.status}; nothing to do",
                                      history=checkpoint.state.history, summary=checkpoint.summary)
-                if (true_or_false(self.cfg.get("plots", True), "plots")
-                        and not (self.run_dir / LEARNING_CURVES_PNG).is_file()):
+                if self.cfg.get("plots", True) and not (self.run_dir / LEARNING_CURVES_PNG).is_file():
                     self.plot_finished_run(result)
                 return result
             if checkpoint is not None:
                 log.info("resuming %s after epoch %d of %d", self.run_dir, checkpoint.state.epoch,
                          self.cfg.trainer.epochs)
             self.wandb_run_id = checkpoint.wandb_run_id if checkpoint else secrets.token_hex(4)
-            config_text = OmegaConf.to_yaml(self.config)
-            write_atomically(self.run_dir / CONFIG_FILE, lambda file: file.write(config_text.encode()))
+            self.write_config()
             try:
-                known_settings_only(self.cfg)
                 data = self.build_data()
                 trainer = self.build_trainer(data, np.random.default_rng(self.cfg.seed))
             except Exception as error:
                 self.metrics_file.mark_failed(f"{type(error).__name__}: {error}")
                 raise
-            result = trainer.fit(data, resume=checkpoint.state if checkpoint else None)
+            with threadpool_limits(limits=self.blas_threads, user_api="blas"):
+                result = trainer.fit(data, resume=checkpoint.state if checkpoint else None)
             if result.status in FINAL_STATUSES:
                 mark_finished(self.run_dir, result.status, result.summary)
             return result

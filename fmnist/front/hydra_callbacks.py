@@ -7,6 +7,23 @@ from collections import Counter
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
+from omegaconf import OmegaConf
+
+from fmnist.config.build import ConfigError
+from fmnist.config.settings import check_settings
+
+
+class CheckSettings(Callback):
+    """A single run's settings, checked before Hydra creates its folder or writes ``.hydra/`` into it, so a
+    refused run writes nothing over a run already there: one line naming the key, exit 2. (A multirun's jobs
+    take their values from the sweep; each job's experiment checks them.)"""
+
+    def on_run_start(self, config, **kwargs) -> None:
+        try:
+            check_settings(OmegaConf.masked_copy(config, [key for key in config if key != "hydra"]))
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
 
 
 class CheckOutputFolder(Callback):

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fmnist import CONF_DIR
 from fmnist.config.build import instantiate
+from fmnist.config.settings import check_settings
 from fmnist.data.datasets import DataError
 from fmnist.runs.model_file import load_model
 from fmnist.runs.outputs import MODEL_FILE, write_evaluation_plots
@@ -24,7 +25,8 @@ from fmnist.runs.plots import most_confused_pairs, per_class_accuracy
 
 
 def dataset_config(saved: dict, overrides: list[str]) -> DictConfig:
-    """The run's dataset config, with ``dataset=NAME`` swapping the group and ``dataset.KEY=V`` edits."""
+    """The run's dataset config, with ``dataset=NAME`` swapping the group and ``dataset.KEY=V`` edits, checked
+    by the settings schema."""
     dataset = OmegaConf.create(saved["dataset"])
     edits = []
     for override in overrides:
@@ -39,7 +41,9 @@ def dataset_config(saved: dict, overrides: list[str]) -> DictConfig:
             dataset = OmegaConf.load(option)
         else:
             edits.append(f"{key.removeprefix('dataset.')}={value}")
-    return OmegaConf.merge(dataset, OmegaConf.from_dotlist(edits))
+    dataset = OmegaConf.merge(dataset, OmegaConf.from_dotlist(edits))
+    check_settings({"dataset": OmegaConf.to_container(dataset)})
+    return dataset
 
 
 def evaluate_run(run_dir: Path, overrides: list[str] = ()) -> dict:
