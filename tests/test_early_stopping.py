@@ -185,8 +185,8 @@ def test_a_run_killed_and_resumed_stops_at_the_same_epoch_with_the_same_weights(
     ("trainer.early_stopping.restore_best=maybe", "trainer.early_stopping.restore_best must be true or false"),
     ("+trainer.early_stopping.patiense=3", "trainer.early_stopping.patiense is not a setting: did you mean "
                                           "trainer.early_stopping.patience?"),
-    ("dataset.val_fraction=0", "trainer.early_stopping needs a validation split to watch, but this run has none "
-                               "(dataset.val_fraction=0)"),
+    ("dataset.val_fraction=0", "trainer.early_stopping must be null when dataset.val_fraction=0 (early stopping "
+                               "watches the validation split"),
 ])
 def test_bad_early_stopping_settings_are_refused_naming_the_key(tiny_idx_dir, tmp_path, override, message):
     cfg = compose_config(tiny_idx_dir, ["early_stopping=patience_10", override])

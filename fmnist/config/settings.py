@@ -47,7 +47,8 @@ class Allowed:
         """The one-line message for ``key=value``, or None if the value is allowed."""
         if self.accepts(value):
             return None
-        return f"{key} must be {self.text}, got {value!r} (e.g. {key}={self.example})"
+        got = "" if isinstance(value, dict) else f", got {value!r}"  # a block's settings would fill the line
+        return f"{key} must be {self.text}{got} (e.g. {key}={self.example})"
 
 
 #: A key's rule, or a function of the whole (resolved) config giving it, for a key whose bounds depend on
@@ -122,6 +123,16 @@ def warmup_epochs(config: dict) -> Allowed:
                    "epochs in (0, 1)", "0.05")
 
 
+def early_stopping(config: dict) -> Allowed:
+    """A block of early stopping's settings, or null; null only when no validation split is held out."""
+    if config.get("dataset", {}).get("val_fraction") == 0:
+        return Allowed(lambda value: value is None, "null when dataset.val_fraction=0 (early stopping watches the "
+                       "validation split and this run holds none out; or hold images out: dataset.val_fraction=0.1)",
+                       "null")
+    return Allowed(lambda value: value is None or isinstance(value, dict), "null (none) or a block of its settings",
+                   "null")
+
+
 SIDE = min(IMAGE_SHAPE)  # augmentation shifts and blanks within one image
 LR_SCHEDULES = ("constant", "cosine")  # fmnist.training.schedule.LR_SCHEDULES
 PROGRESS_MODES = ("auto", "bar", "lines", "none")  # fmnist.training.progress.PROGRESS_MODES
@@ -180,8 +191,7 @@ SCHEMA: dict[str, Rule] = {
     "trainer.ema_decay": Allowed(lambda value: _is_number(value) and 0 <= value < 1,
                                  "in [0, 1): the decay of the weights' moving average, 0 for none", "0.999"),
     "trainer.progress": one_of(*PROGRESS_MODES),
-    "trainer.early_stopping": Allowed(lambda value: value is None or isinstance(value, dict),
-                                      "null (none) or a block of its settings", "null"),
+    "trainer.early_stopping": early_stopping,
     "trainer.early_stopping.monitor": one_of(*MONITORS),
     "trainer.early_stopping.patience": integer(1, 10),
     "trainer.early_stopping.min_delta": at_least_zero("0.001"),
