@@ -1,4 +1,5 @@
 """Train a NumPy MLP on Fashion-MNIST / MNIST. `python train.py --help` lists flags and config groups."""
+
 import sys
 
 import hydra
@@ -33,8 +34,11 @@ if __name__ == "__main__":
         # Ctrl-C in a parallel (joblib) multirun, where the terminal sent SIGINT to the workers too and
         # each job stopped at the end of a batch with its checkpoint, or a second Ctrl-C in a run
         # (README, "Nothing lost"): no traceback, and no job after it starts.
-        print("interrupted: the checkpoints of the last complete epochs are kept; to continue, rerun the same "
-              "command with the same hydra.run.dir (hydra.sweep.dir for a sweep)", file=sys.stderr)
+        print(
+            "interrupted: the checkpoints of the last complete epochs are kept; to continue, rerun the same "
+            "command with the same hydra.run.dir (hydra.sweep.dir for a sweep)",
+            file=sys.stderr,
+        )
         sys.exit(130)
     except ValueError as error:
         if job_started:  # fmnist.front.app.run reports a job's own errors; this one is not from the command line

@@ -8,6 +8,7 @@ times, in the same process, (a) an epoch and (b) what the trainer adds for the c
 copying the state and writing ``checkpoints/last.npz`` atomically (temporary file, fsync, rename,
 fsync of the folder), best of ``--repeats``. Prints both and their ratio; the goal is at most 2 %.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["logger=none", "plots=false", "trainer.progress=none",
-                                                       f"trainer.epochs={args.epochs}"])
+        cfg = compose(
+            config_name="config",
+            overrides=["logger=none", "plots=false", "trainer.progress=none", f"trainer.epochs={args.epochs}"],
+        )
     with tempfile.TemporaryDirectory() as run_dir:
         experiment = Experiment(cfg, run_dir)
         data = experiment.build_data()
@@ -53,8 +56,10 @@ def main() -> None:
     checkpoint_seconds = min(write_seconds)
     print(f"default run: {trainer.network.num_params:,} parameters, {len(data.x_train):,} training images")
     print(f"epoch (training pass, best of {args.epochs}): {epoch_seconds:.3f} s")
-    print(f"checkpoint (state copy + atomic write of {size / 2**20:.1f} MiB, best of {args.repeats}): "
-          f"{1000 * checkpoint_seconds:.1f} ms (median {1000 * float(np.median(write_seconds)):.1f} ms)")
+    print(
+        f"checkpoint (state copy + atomic write of {size / 2**20:.1f} MiB, best of {args.repeats}): "
+        f"{1000 * checkpoint_seconds:.1f} ms (median {1000 * float(np.median(write_seconds)):.1f} ms)"
+    )
     print(f"checkpoint / epoch: {100 * checkpoint_seconds / epoch_seconds:.2f} % (goal: at most 2 %)")
 
 

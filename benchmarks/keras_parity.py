@@ -26,6 +26,7 @@ Every run is its own process, Keras and fmnist alternating, so neither's threads
 The report (markdown on stdout) gives every run, then per network and framework the mean, standard
 deviation and range over seeds, and whether fmnist's mean lies inside Keras's seed range.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,8 +92,14 @@ def fmnist_config(network: str, seed: int, settings: Settings):
     """The composed config of ``python train.py +experiment=NETWORK seed=SEED`` (no tracking, no plots)."""
     from hydra import compose, initialize_config_dir
 
-    overrides = [f"+experiment={network}", f"seed={seed}", f"trainer.epochs={settings.epochs}", "logger=none",
-                 "plots=false", "trainer.progress=none"]
+    overrides = [
+        f"+experiment={network}",
+        f"seed={seed}",
+        f"trainer.epochs={settings.epochs}",
+        "logger=none",
+        "plots=false",
+        "trainer.progress=none",
+    ]
     if settings.subset is not None:
         overrides.append(f"dataset.subset={settings.subset}")
     if settings.data_path is not None:
@@ -108,8 +115,14 @@ def train_fmnist(network: str, seed: int, settings: Settings) -> Run:
         result = Experiment(fmnist_config(network, seed, settings), run_dir).run()
     if result.status != "completed":
         raise RuntimeError(f"fmnist {network} seed {seed}: {result.status}: {result.message}")
-    return Run(network, seed, "fmnist", result.summary["val_accuracy"], result.summary["test_accuracy"],
-               statistics.median(row["seconds_per_epoch"] for row in result.history))
+    return Run(
+        network,
+        seed,
+        "fmnist",
+        result.summary["val_accuracy"],
+        result.summary["test_accuracy"],
+        statistics.median(row["seconds_per_epoch"] for row in result.history),
+    )
 
 
 def train_keras(network: str, seed: int, settings: Settings) -> Run:
@@ -124,16 +137,29 @@ def train_keras(network: str, seed: int, settings: Settings) -> Run:
     data = Experiment(fmnist_config(network, seed, settings), run_dir="unused").build_data()
     spec = KERAS_NETWORKS[network]
     keras.utils.set_random_seed(seed)
-    model = keras_network(spec.hidden_sizes, "relu", spec.dropout,
-                          kernel_penalty=keras.regularizers.L2(spec.l2) if spec.l2 else None)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model = keras_network(
+        spec.hidden_sizes, "relu", spec.dropout, kernel_penalty=keras.regularizers.L2(spec.l2) if spec.l2 else None
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     timer = training_pass_timer(keras)
-    history = model.fit(data.x_train, data.y_train, batch_size=BATCH_SIZE, epochs=settings.epochs, shuffle=True,
-                        validation_data=(data.x_val, data.y_val), callbacks=[timer], verbose=0)
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=BATCH_SIZE,
+        epochs=settings.epochs,
+        shuffle=True,
+        validation_data=(data.x_val, data.y_val),
+        callbacks=[timer],
+        verbose=0,
+    )
     test = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0, return_dict=True)
-    return Run(network, seed, "keras", history.history["val_accuracy"][-1], test["accuracy"],
-               statistics.median(timer.seconds))
+    return Run(
+        network, seed, "keras", history.history["val_accuracy"][-1], test["accuracy"], statistics.median(timer.seconds)
+    )
 
 
 def training_pass_timer(keras):
@@ -169,9 +195,12 @@ def run_study(networks: list[str], seeds: int, settings: Settings) -> list[Run]:
             for framework in FRAMEWORKS:
                 with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
                     run = pool.submit(TRAINERS[framework], network, seed, settings).result()
-                print(f"{network} seed {seed} {framework}: val {100 * run.val_accuracy:.2f} %, "
-                      f"test {100 * run.test_accuracy:.2f} %, {run.seconds_per_epoch:.2f} s/epoch",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"{network} seed {seed} {framework}: val {100 * run.val_accuracy:.2f} %, "
+                    f"test {100 * run.test_accuracy:.2f} %, {run.seconds_per_epoch:.2f} s/epoch",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 runs.append(run)
     return runs
 
@@ -195,31 +224,53 @@ def placement(value: float, values: list[float]) -> str:
 
 def report(runs: list[Run], header: str) -> str:
     """The study as markdown: every run, then per network the two frameworks' spread over seeds."""
-    lines = [header, "", "| network | seed | framework | val accuracy % | test accuracy % | s/epoch |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {run.network} | {run.seed} | {run.framework} | {100 * run.val_accuracy:.2f} | "
-              f"{100 * run.test_accuracy:.2f} | {run.seconds_per_epoch:.2f} |" for run in runs]
-    lines += ["", "Mean ± standard deviation [min, max] over seeds; s/epoch is the median of the runs' medians.", "",
-              "| network | framework | seeds | val accuracy % | test accuracy % | s/epoch |",
-              "|---|---|---|---|---|---|"]
+    lines = [
+        header,
+        "",
+        "| network | seed | framework | val accuracy % | test accuracy % | s/epoch |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {run.network} | {run.seed} | {run.framework} | {100 * run.val_accuracy:.2f} | "
+        f"{100 * run.test_accuracy:.2f} | {run.seconds_per_epoch:.2f} |"
+        for run in runs
+    ]
+    lines += [
+        "",
+        "Mean ± standard deviation [min, max] over seeds; s/epoch is the median of the runs' medians.",
+        "",
+        "| network | framework | seeds | val accuracy % | test accuracy % | s/epoch |",
+        "|---|---|---|---|---|---|",
+    ]
     verdicts = []
     for network in dict.fromkeys(run.network for run in runs):
-        of = {framework: [run for run in runs if run.network == network and run.framework == framework]
-              for framework in FRAMEWORKS}
+        of = {
+            framework: [run for run in runs if run.network == network and run.framework == framework]
+            for framework in FRAMEWORKS
+        }
         for framework, framework_runs in of.items():
-            lines.append(f"| {network} | {framework} | {len(framework_runs)} | "
-                         f"{spread([run.val_accuracy for run in framework_runs])} | "
-                         f"{spread([run.test_accuracy for run in framework_runs])} | "
-                         f"{statistics.median(run.seconds_per_epoch for run in framework_runs):.2f} |")
+            lines.append(
+                f"| {network} | {framework} | {len(framework_runs)} | "
+                f"{spread([run.val_accuracy for run in framework_runs])} | "
+                f"{spread([run.test_accuracy for run in framework_runs])} | "
+                f"{statistics.median(run.seconds_per_epoch for run in framework_runs):.2f} |"
+            )
         keras_runs, fmnist_runs = of["keras"], of["fmnist"]
-        places = {metric: placement(statistics.mean(getattr(run, metric) for run in fmnist_runs),
-                                    [getattr(run, metric) for run in keras_runs])
-                  for metric in ("val_accuracy", "test_accuracy")}
-        speed_ratio = (statistics.median(run.seconds_per_epoch for run in fmnist_runs)
-                       / statistics.median(run.seconds_per_epoch for run in keras_runs))
-        verdicts.append(f"- {network}: fmnist's mean validation accuracy is {places['val_accuracy']} Keras's seed "
-                        f"range, its mean test accuracy {places['test_accuracy']}; an fmnist epoch takes "
-                        f"{speed_ratio:.2f}x Keras's.")
+        places = {
+            metric: placement(
+                statistics.mean(getattr(run, metric) for run in fmnist_runs),
+                [getattr(run, metric) for run in keras_runs],
+            )
+            for metric in ("val_accuracy", "test_accuracy")
+        }
+        speed_ratio = statistics.median(run.seconds_per_epoch for run in fmnist_runs) / statistics.median(
+            run.seconds_per_epoch for run in keras_runs
+        )
+        verdicts.append(
+            f"- {network}: fmnist's mean validation accuracy is {places['val_accuracy']} Keras's seed "
+            f"range, its mean test accuracy {places['test_accuracy']}; an fmnist epoch takes "
+            f"{speed_ratio:.2f}x Keras's."
+        )
     return "\n".join([*lines, "", *verdicts]) + "\n"
 
 
@@ -230,8 +281,11 @@ def main(argv=None) -> int:
     parser.add_argument("--subset", type=int, default=None, help="keep N training images (default: all 54,000)")
     parser.add_argument("--networks", nargs="+", default=list(KERAS_NETWORKS), choices=list(KERAS_NETWORKS))
     parser.add_argument("--data-path", default=None, help="folder with the four IDX files (default: as train.py)")
-    parser.add_argument("--keras-keeps-subnormals", action="store_true",
-                        help="run Keras with PyTorch's default, subnormal numbers computed as such (slow, see above)")
+    parser.add_argument(
+        "--keras-keeps-subnormals",
+        action="store_true",
+        help="run Keras with PyTorch's default, subnormal numbers computed as such (slow, see above)",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.epochs < 1:
         parser.error(f"--seeds and --epochs must be at least 1, got {args.seeds} and {args.epochs}")
@@ -243,8 +297,10 @@ def main(argv=None) -> int:
 
     settings = Settings(args.epochs, args.subset, args.data_path, args.keras_keeps_subnormals)
     command = " ".join(["python benchmarks/keras_parity.py", *(argv if argv is not None else sys.argv[1:])])
-    header = (f"`{command}` ({time.strftime('%Y-%m-%d')}; keras {keras.__version__} on "
-              f"{keras.backend.backend()} {torch.__version__}, numpy {np.__version__}, {threads} threads each)")
+    header = (
+        f"`{command}` ({time.strftime('%Y-%m-%d')}; keras {keras.__version__} on "
+        f"{keras.backend.backend()} {torch.__version__}, numpy {np.__version__}, {threads} threads each)"
+    )
     print(report(run_study(args.networks, args.seeds, settings), header), end="")
     return 0
 

@@ -33,6 +33,7 @@ keeps its best epoch. A burst of load from elsewhere slows one round of all of t
 rounds of one, so the ratios (which are what carry over between machines) stay fair on a noisy machine.
 scikit-learn builds its model inside ``fit``, so its epoch includes that.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,11 @@ class Workload:
 
     @property
     def label(self) -> str:
-        sizes = f"{len(self.hidden_sizes)}x{self.hidden_sizes[0]}" if len(set(self.hidden_sizes)) == 1 \
+        sizes = (
+            f"{len(self.hidden_sizes)}x{self.hidden_sizes[0]}"
+            if len(set(self.hidden_sizes)) == 1
             else "-".join(map(str, self.hidden_sizes))
+        )
         return f"{sizes} {self.activation} {self.optimizer} b{self.batch_size}"
 
     @property
@@ -96,8 +100,13 @@ FLUSH_SUBNORMALS = {"torch", "keras"}
 IMPORTS = {"torch": "torch", "torch_default": "torch", "keras": "keras", "sklearn": "sklearn"}
 TIME_COLUMNS = ("fmnist", "numpy", "matmul", "torch", "torch_default", "keras", "sklearn")
 #: (numerator, denominator) of each printed ratio; the target applies to fmnist/torch.
-RATIO_COLUMNS = (("fmnist", "torch"), ("numpy", "torch"), ("fmnist", "torch_default"), ("fmnist", "keras"),
-                 ("fmnist", "matmul"))
+RATIO_COLUMNS = (
+    ("fmnist", "torch"),
+    ("numpy", "torch"),
+    ("fmnist", "torch_default"),
+    ("fmnist", "keras"),
+    ("fmnist", "matmul"),
+)
 SETTLE_SECONDS = 0.5  # pause before each epoch: idle BLAS/OpenMP threads spin-wait for a while after work
 Epoch = Callable[[], None]  # trains (or, for the floor, multiplies) one epoch
 
@@ -145,6 +154,7 @@ def matmul_epoch(n, workload: Workload) -> Epoch:
                 np.matmul(inputs[layer].T, deltas[layer], out=grads[layer])
                 if layer:
                     deltas[layer] @ weight.T
+
     return epoch
 
 
@@ -164,9 +174,14 @@ def torch_epoch(x, y, workload: Workload, optimizer_settings: dict) -> Epoch:
     if workload.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **optimizer_settings)
     else:
-        optimizer = torch.optim.RMSprop(model.parameters(), lr=RMSPROP["lr"], alpha=RMSPROP["beta"],
-                                        eps=RMSPROP["epsilon"], weight_decay=RMSPROP["weight_decay"],
-                                        **optimizer_settings)
+        optimizer = torch.optim.RMSprop(
+            model.parameters(),
+            lr=RMSPROP["lr"],
+            alpha=RMSPROP["beta"],
+            eps=RMSPROP["epsilon"],
+            weight_decay=RMSPROP["weight_decay"],
+            **optimizer_settings,
+        )
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=workload.smoothing)
     x, y = torch.from_numpy(x), torch.from_numpy(y)
     batch_size = workload.batch_size
@@ -176,9 +191,10 @@ def torch_epoch(x, y, workload: Workload, optimizer_settings: dict) -> Epoch:
         xs, ys = x[order], y[order]
         for start in range(0, len(x), batch_size):
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xs[start:start + batch_size]), ys[start:start + batch_size])
+            loss = loss_fn(model(xs[start : start + batch_size]), ys[start : start + batch_size])
             loss.backward()
             optimizer.step()
+
     return epoch
 
 
@@ -190,12 +206,16 @@ def keras_network(hidden_sizes, activation: str, dropout: float, kernel_penalty=
 
     layers = [keras.Input((784,))]
     for width in hidden_sizes:
-        layers.append(keras.layers.Dense(width, activation=activation, kernel_regularizer=kernel_penalty,
-                                         bias_regularizer=bias_penalty))
+        layers.append(
+            keras.layers.Dense(
+                width, activation=activation, kernel_regularizer=kernel_penalty, bias_regularizer=bias_penalty
+            )
+        )
         if dropout:
             layers.append(keras.layers.Dropout(dropout))
-    return keras.Sequential([*layers, keras.layers.Dense(10, kernel_regularizer=kernel_penalty,
-                                                         bias_regularizer=bias_penalty)])
+    return keras.Sequential(
+        [*layers, keras.layers.Dense(10, kernel_regularizer=kernel_penalty, bias_regularizer=bias_penalty)]
+    )
 
 
 def keras_epoch(x, y, workload: Workload) -> Epoch:
@@ -208,8 +228,9 @@ def keras_epoch(x, y, workload: Workload) -> Epoch:
     if workload.optimizer == "adam":
         optimizer = keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-8)
     else:
-        optimizer = keras.optimizers.RMSprop(learning_rate=RMSPROP["lr"], rho=RMSPROP["beta"],
-                                             epsilon=RMSPROP["epsilon"])
+        optimizer = keras.optimizers.RMSprop(
+            learning_rate=RMSPROP["lr"], rho=RMSPROP["beta"], epsilon=RMSPROP["epsilon"]
+        )
     if workload.smoothing:  # only the one-hot loss takes label smoothing
         loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=workload.smoothing)
         targets = keras.utils.to_categorical(y, 10)
@@ -217,7 +238,7 @@ def keras_epoch(x, y, workload: Workload) -> Epoch:
         loss, targets = keras.losses.SparseCategoricalCrossentropy(from_logits=True), y
     model.compile(optimizer=optimizer, loss=loss)
     batch_size = workload.batch_size
-    model.fit(x[:2 * batch_size], targets[:2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)  # warm-up
+    model.fit(x[: 2 * batch_size], targets[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)  # warm-up
     return lambda: model.fit(x, targets, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
 
 
@@ -228,12 +249,19 @@ def sklearn_epoch(x, y, workload: Workload) -> Epoch:
     from sklearn.neural_network import MLPClassifier
 
     def epoch():
-        model = MLPClassifier(hidden_layer_sizes=workload.hidden_sizes, activation=workload.activation,
-                              solver="adam", batch_size=workload.batch_size, max_iter=1, learning_rate_init=1e-3,
-                              random_state=0)
+        model = MLPClassifier(
+            hidden_layer_sizes=workload.hidden_sizes,
+            activation=workload.activation,
+            solver="adam",
+            batch_size=workload.batch_size,
+            max_iter=1,
+            learning_rate_init=1e-3,
+            random_state=0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(x, y)
+
     return epoch
 
 
@@ -270,8 +298,9 @@ def epoch_worker(connection, workload: str, implementation: str, threads: int) -
 
 def best_times(workload: str, repeats: int, threads: int) -> dict[str, float]:
     """Best seconds per epoch of each implementation, each in its own process, taking turns each round."""
-    runnable = [name for name in epoch_factories(WORKLOADS[workload])
-                if name not in IMPORTS or available(IMPORTS[name])]  # checked here, not in every worker
+    runnable = [
+        name for name in epoch_factories(WORKLOADS[workload]) if name not in IMPORTS or available(IMPORTS[name])
+    ]  # checked here, not in every worker
     context = multiprocessing.get_context("spawn")
     workers = {}
     for name in runnable:
@@ -335,23 +364,32 @@ def main(argv=None) -> int:
         print(f", keras {keras.__version__} ({keras.backend.backend()} backend)", end="")
     print(f"; best of {args.repeats} epochs, implementations in turn, each in its own process")
     ratio_names = [f"{numerator}/{denominator}" for numerator, denominator in RATIO_COLUMNS]
-    print(f"{'workload':<32}" + "".join(f"{name + ' s':>{column_width(name + ' s')}}" for name in TIME_COLUMNS)
-          + "".join(f"{name:>{column_width(name)}}" for name in ratio_names) + "  target")
+    print(
+        f"{'workload':<32}"
+        + "".join(f"{name + ' s':>{column_width(name + ' s')}}" for name in TIME_COLUMNS)
+        + "".join(f"{name:>{column_width(name)}}" for name in ratio_names)
+        + "  target"
+    )
     for name in args.workloads:
         workload = WORKLOADS[name]
         best = best_times(name, args.repeats, threads)
         times = [best.get(implementation, float("nan")) for implementation in TIME_COLUMNS]
-        ratios = [best.get(numerator, float("nan")) / best.get(denominator, float("nan"))
-                  for numerator, denominator in RATIO_COLUMNS]
+        ratios = [
+            best.get(numerator, float("nan")) / best.get(denominator, float("nan"))
+            for numerator, denominator in RATIO_COLUMNS
+        ]
         if workload.target is None:
             target = "-"
         else:
             met = best["fmnist"] / best.get("torch", float("nan")) <= workload.target
             target = f"<={workload.target} {'ok' if met else 'MISS'}"
-        print(f"{name + ' ' + workload.label:<32}"
-              + "".join(f"{time:>{column_width(column + ' s')}.3f}" for time, column in zip(times, TIME_COLUMNS))
-              + "".join(f"{ratio:>{column_width(column) - 1}.2f}x" for ratio, column in zip(ratios, ratio_names))
-              + f"  {target}", flush=True)
+        print(
+            f"{name + ' ' + workload.label:<32}"
+            + "".join(f"{time:>{column_width(column + ' s')}.3f}" for time, column in zip(times, TIME_COLUMNS))
+            + "".join(f"{ratio:>{column_width(column) - 1}.2f}x" for ratio, column in zip(ratios, ratio_names))
+            + f"  {target}",
+            flush=True,
+        )
     return 0
 
 

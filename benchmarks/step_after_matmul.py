@@ -9,6 +9,7 @@ private copy of W_1. With two BLAS threads the worker thread on the other core r
 and the step must take those cache lines back before it can write them; on a copy nothing is shared.
 Run it with ``OPENBLAS_NUM_THREADS=1`` to see the case without a worker thread.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,10 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=2000, help="timed steps per case")
     args = parser.parse_args(argv)
     times = step_microseconds(args.batch, args.iterations)
-    print(f"Adam step over {sum(i * o + o for i, o in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:])):,} parameters, "
-          f"mean of {args.iterations}, after:")
+    print(
+        f"Adam step over {sum(i * o + o for i, o in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:])):,} parameters, "
+        f"mean of {args.iterations}, after:"
+    )
     for label, microseconds in times.items():
         print(f"  {label:<38}{microseconds:8.1f} µs")
     return 0

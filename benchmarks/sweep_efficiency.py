@@ -26,6 +26,7 @@ Per pruner, over the seeds: ``epochs/none`` and ``wall/none`` are its epochs and
 divided by the unpruned sweep's own epochs and seconds to it (summed over the seeds); the goal is
 to reach the target in every seed with at most a third of the epochs and at most 40 % of the wall time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ from fmnist.sweeps.occupancy import read_busy_share  # noqa: E402
 
 PRUNER_DIR = ROOT / "conf" / "hydra" / "sweeper" / "pruner"
 UNPRUNED = "none"
-TARGET_GAP = 0.003           # within 0.3 points of the unpruned sweep's best
+TARGET_GAP = 0.003  # within 0.3 points of the unpruned sweep's best
 GOAL_EPOCHS, GOAL_WALL = 1 / 3, 0.4
 EPOCH_LINE = re.compile(r"^\[(?P<time>[\d-]+ [\d:,]+)\]\[INFO\] (?:#\d+ )?epoch (?P<epoch>\d+)/\d+ ")
 
@@ -117,26 +118,45 @@ def read_trial(job_dir: Path) -> Trial:
     log_lines = (job_dir / "train.log").read_text().splitlines() if (job_dir / "train.log").is_file() else []
     epoch_ends = [log_time(match["time"]) for line in log_lines if (match := EPOCH_LINE.match(line))]
     if len(epoch_ends) != len(metrics["history"]):
-        raise RuntimeError(f"{job_dir}: train.log shows {len(epoch_ends)} epochs, metrics.json "
-                           f"{len(metrics['history'])}; run the sweeps with trainer.progress=lines")
+        raise RuntimeError(
+            f"{job_dir}: train.log shows {len(epoch_ends)} epochs, metrics.json "
+            f"{len(metrics['history'])}; run the sweeps with trainer.progress=lines"
+        )
 
     def number(key: str) -> float:
         value = metrics.get(key)
         return math.nan if value is None else float(value)
 
-    return Trial(number=int(job_dir.name), status=metrics["status"], val_accuracy=number("val_accuracy"),
-                 test_accuracy=number("test_accuracy"), ended=(job_dir / "metrics.json").stat().st_mtime,
-                 epoch_ends=epoch_ends)
+    return Trial(
+        number=int(job_dir.name),
+        status=metrics["status"],
+        val_accuracy=number("val_accuracy"),
+        test_accuracy=number("test_accuracy"),
+        ended=(job_dir / "metrics.json").stat().st_mtime,
+        epoch_ends=epoch_ends,
+    )
 
 
 def sweep_command(pruner: str, seed: int, args, sweep_dir: Path) -> list[str]:
     name, *settings = pruner.split(":")
-    command = [sys.executable, str(ROOT / "train.py"), "-m", "+sweep=optuna", f"hydra/sweeper/pruner={name}",
-               *(f"hydra.sweeper.pruner.{setting}" for setting in settings),
-               f"hydra.sweeper.n_trials={args.trials}", f"hydra.sweeper.n_jobs={args.jobs}",
-               f"hydra.sweeper.sampler.seed={seed}", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}",
-               f"trainer.epochs={args.epochs}", "logger=none", "plots=false", "trainer.progress=lines",
-               f"hydra.sweep.dir={sweep_dir}"]
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        "+sweep=optuna",
+        f"hydra/sweeper/pruner={name}",
+        *(f"hydra.sweeper.pruner.{setting}" for setting in settings),
+        f"hydra.sweeper.n_trials={args.trials}",
+        f"hydra.sweeper.n_jobs={args.jobs}",
+        f"hydra.sweeper.sampler.seed={seed}",
+        "hydra/launcher=joblib",
+        f"hydra.launcher.n_jobs={args.jobs}",
+        f"trainer.epochs={args.epochs}",
+        "logger=none",
+        "plots=false",
+        "trainer.progress=lines",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
     if args.subset is not None:
         command.append(f"dataset.subset={args.subset}")
     if args.dataset_path is not None:
@@ -150,16 +170,27 @@ def run_sweep(pruner: str, seed: int, args, runs_dir: Path) -> Sweep:
         shutil.rmtree(sweep_dir)  # a sweep cut short: run it again whole, its times would be wrong
     command = sweep_command(pruner, seed, args, sweep_dir)
     started = time.time()
-    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
-                              env={**os.environ, "WANDB_MODE": "disabled"})
+    finished = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False, env={**os.environ, "WANDB_MODE": "disabled"}
+    )
     wall_seconds = time.time() - started
     if finished.returncode != 0:
-        raise RuntimeError(f"sweep {pruner} seed {seed} exited {finished.returncode}: {' '.join(command)}\n"
-                           f"{finished.stderr[-3000:]}")
-    trials = [read_trial(job_dir) for job_dir in sorted(sweep_dir.iterdir(), key=lambda path: path.name)
-              if job_dir.name.isdigit() and (job_dir / "metrics.json").is_file()]
-    return Sweep(pruner=pruner, seed=seed, started=started, wall_seconds=wall_seconds,
-                 busy=read_busy_share(sweep_dir), trials=trials)
+        raise RuntimeError(
+            f"sweep {pruner} seed {seed} exited {finished.returncode}: {' '.join(command)}\n{finished.stderr[-3000:]}"
+        )
+    trials = [
+        read_trial(job_dir)
+        for job_dir in sorted(sweep_dir.iterdir(), key=lambda path: path.name)
+        if job_dir.name.isdigit() and (job_dir / "metrics.json").is_file()
+    ]
+    return Sweep(
+        pruner=pruner,
+        seed=seed,
+        started=started,
+        wall_seconds=wall_seconds,
+        busy=read_busy_share(sweep_dir),
+        trials=trials,
+    )
 
 
 def load_sweeps(record: Path) -> list[Sweep]:
@@ -180,10 +211,15 @@ def percent(value: float) -> str:
 def report(sweeps: list[Sweep], pruners: list[str], seeds: list[int]) -> list[str]:
     """The table of every sweep, then one line per pruner with its ratios to the unpruned sweeps and the goal."""
     by_key = {(sweep.pruner, sweep.seed): sweep for sweep in sweeps}
-    targets = {seed: by_key[UNPRUNED, seed].best - TARGET_GAP if (UNPRUNED, seed) in by_key else math.nan
-               for seed in seeds}
-    lines = [(f"{'pruner':<30} {'seed':>4} {'trials':>6} {'pruned':>6} {'epochs':>6} {'wall s':>7} {'busy':>5} "
-              f"{'best val':>8} {'target':>6} {'epochs to':>9} {'s to':>7} {'test':>6}")]
+    targets = {
+        seed: by_key[UNPRUNED, seed].best - TARGET_GAP if (UNPRUNED, seed) in by_key else math.nan for seed in seeds
+    }
+    lines = [
+        (
+            f"{'pruner':<30} {'seed':>4} {'trials':>6} {'pruned':>6} {'epochs':>6} {'wall s':>7} {'busy':>5} "
+            f"{'best val':>8} {'target':>6} {'epochs to':>9} {'s to':>7} {'test':>6}"
+        )
+    ]
     for pruner in pruners:
         for seed in seeds:
             sweep = by_key.get((pruner, seed))
@@ -192,13 +228,20 @@ def report(sweeps: list[Sweep], pruners: list[str], seeds: list[int]) -> list[st
             reached = sweep.to_target(targets[seed])
             chosen = sweep.chosen()
             pruned = sum(trial.status == "pruned" for trial in sweep.trials)
-            lines.append(f"{pruner:<30} {seed:>4} {len(sweep.trials):>6} {pruned:>6} {sweep.epochs:>6} "
-                         f"{sweep.wall_seconds:>7.1f} {sweep.busy:>5.2f} {percent(sweep.best):>8} "
-                         f"{percent(targets[seed]):>6} {reached[0] if reached else '-':>9} "
-                         f"{f'{reached[1]:.1f}' if reached else '-':>7} "
-                         f"{percent(chosen.test_accuracy) if chosen else '-':>6}")
-    lines += ["", (f"{'pruner':<30} {'seeds':>5} {'reached':>7} {'epochs':>6} {'wall s':>7} {'epochs/none':>11} "
-                   f"{'wall/none':>9} {'goal':>4}")]
+            lines.append(
+                f"{pruner:<30} {seed:>4} {len(sweep.trials):>6} {pruned:>6} {sweep.epochs:>6} "
+                f"{sweep.wall_seconds:>7.1f} {sweep.busy:>5.2f} {percent(sweep.best):>8} "
+                f"{percent(targets[seed]):>6} {reached[0] if reached else '-':>9} "
+                f"{f'{reached[1]:.1f}' if reached else '-':>7} "
+                f"{percent(chosen.test_accuracy) if chosen else '-':>6}"
+            )
+    lines += [
+        "",
+        (
+            f"{'pruner':<30} {'seeds':>5} {'reached':>7} {'epochs':>6} {'wall s':>7} {'epochs/none':>11} "
+            f"{'wall/none':>9} {'goal':>4}"
+        ),
+    ]
     baseline = {seed: by_key[UNPRUNED, seed].to_target(targets[seed]) for seed in seeds if (UNPRUNED, seed) in by_key}
     for pruner in pruners:
         ran = [seed for seed in seeds if (pruner, seed) in by_key and seed in baseline]
@@ -226,19 +269,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=10, help="the epoch budget of every trial")
     parser.add_argument("--jobs", type=int, default=2, help="trials at a time (joblib workers)")
     parser.add_argument("--subset", type=int, default=None, help="train on N images (dataset.subset)")
-    parser.add_argument("--pruners", nargs="+", default=None,
-                        help=f"default: {' '.join(pruner_options())} (conf/hydra/sweeper/pruner)")
+    parser.add_argument(
+        "--pruners", nargs="+", default=None, help=f"default: {' '.join(pruner_options())} (conf/hydra/sweeper/pruner)"
+    )
     parser.add_argument("--dataset-path", default=None, help="a folder with the IDX files (dataset.path)")
-    parser.add_argument("--runs", type=Path, default=ROOT / "multirun" / "sweep_efficiency",
-                        help="where the sweeps run; sweeps.jsonl there records the finished ones")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=ROOT / "multirun" / "sweep_efficiency",
+        help="where the sweeps run; sweeps.jsonl there records the finished ones",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     pruners = args.pruners or pruner_options()
     known = pruner_options()
     unknown = [pruner for pruner in pruners if pruner.split(":")[0] not in known]
     if unknown or UNPRUNED not in pruners:
-        parser.error(f"--pruners {' '.join(pruners)}: each must be one of {', '.join(known)} (NAME:key=value sets "
-                     f"a setting), and {UNPRUNED} must be among them: it is what the others are measured against")
+        parser.error(
+            f"--pruners {' '.join(pruners)}: each must be one of {', '.join(known)} (NAME:key=value sets "
+            f"a setting), and {UNPRUNED} must be among them: it is what the others are measured against"
+        )
     args.runs.mkdir(parents=True, exist_ok=True)
     record = args.runs / "sweeps.jsonl"
     done = {(sweep.pruner, sweep.seed) for sweep in load_sweeps(record)}
@@ -249,13 +299,18 @@ def main(argv: list[str] | None = None) -> int:
             sweep = run_sweep(pruner, seed, args, args.runs)
             with record.open("a") as file:
                 file.write(json.dumps(asdict(sweep)) + "\n")
-            print(f"{pruner} seed {seed}: {len(sweep.trials)} trials, {sweep.epochs} epochs, "
-                  f"{sweep.wall_seconds:.0f} s, best {percent(sweep.best)}", flush=True)
+            print(
+                f"{pruner} seed {seed}: {len(sweep.trials)} trials, {sweep.epochs} epochs, "
+                f"{sweep.wall_seconds:.0f} s, best {percent(sweep.best)}",
+                flush=True,
+            )
     command = ["python benchmarks/sweep_efficiency.py", *(argv if argv is not None else sys.argv[1:])]
-    header = (f"# {' '.join(command)}\n"
-              f"# {args.trials} TPE trials of {args.epochs} epochs per sweep, {args.jobs} at a time (joblib), "
-              f"{'all' if args.subset is None else args.subset} training images, seeds {args.seeds}; "
-              f"accuracies in %, target = the unpruned best - {100 * TARGET_GAP:.1f} points")
+    header = (
+        f"# {' '.join(command)}\n"
+        f"# {args.trials} TPE trials of {args.epochs} epochs per sweep, {args.jobs} at a time (joblib), "
+        f"{'all' if args.subset is None else args.subset} training images, seeds {args.seeds}; "
+        f"accuracies in %, target = the unpruned best - {100 * TARGET_GAP:.1f} points"
+    )
     table = "\n".join([header, *report(load_sweeps(record), pruners, args.seeds)])
     print(table)
     if args.out is not None:

@@ -1,4 +1,5 @@
 """fmnist: feedforward networks written from scratch in NumPy for Fashion-MNIST and MNIST."""
+
 from pathlib import Path
 
 #: Rows and columns of an image of both datasets; a network sees it flattened to 784 inputs.

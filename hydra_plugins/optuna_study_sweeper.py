@@ -34,6 +34,7 @@ pruned, diverged) before its sweeper died is told that outcome instead: a pruned
 
 Hydra imports every module under ``hydra_plugins`` at each start, so this one imports Optuna lazily.
 """
+
 from __future__ import annotations
 
 import functools
@@ -78,15 +79,18 @@ def open_storage(storage: str | None) -> Any:
 
         path = Path(storage.removeprefix(JOURNAL_PREFIX)).expanduser().absolute()
         if not path.parent.is_dir():
-            raise SweeperConfigError(f"hydra.sweeper.storage={storage}: the folder {path.parent} does not exist; "
-                                     "create it on a filesystem that every process of the study can reach")
+            raise SweeperConfigError(
+                f"hydra.sweeper.storage={storage}: the folder {path.parent} does not exist; "
+                "create it on a filesystem that every process of the study can reach"
+            )
         return JournalStorage(JournalFileBackend(str(path)))
     if "://" in storage:
         return storage
     raise SweeperConfigError(
         f"hydra.sweeper.storage={storage} is neither a database URL nor a journal file: use sqlite:///optuna.db "
         "or postgresql://user:password@host/db for a database, or journal:PATH (e.g. journal:/shared/fmnist.log) "
-        "for a journal file on a shared filesystem")
+        "for a journal file on a shared filesystem"
+    )
 
 
 def search_space(overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -111,8 +115,10 @@ def search_space(overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
             interval = override.value()
             distributions[key] = FloatDistribution(interval.start, interval.end, log="log" in interval.tags)
         else:
-            raise SweeperConfigError(f"{override.input_line}: the Optuna sweeper samples choice(...), range(...) "
-                                     "and interval(...) (tag(log, interval(...)) for a log scale), not this sweep")
+            raise SweeperConfigError(
+                f"{override.input_line}: the Optuna sweeper samples choice(...), range(...) "
+                "and interval(...) (tag(log, interval(...)) for a log scale), not this sweep"
+            )
     return distributions, list(fixed.values())
 
 
@@ -156,8 +162,17 @@ class InThisThread(Executor):
 class OptunaStudySweeper(Sweeper):
     """What Hydra builds from conf/hydra/sweeper/optuna_study.yaml (sampler and pruner already instantiated)."""
 
-    def __init__(self, sampler: Any, pruner: Any, direction: str, study_name: str | None, storage: str | None,
-                 n_trials: int, n_jobs: int, params: DictConfig | None) -> None:
+    def __init__(
+        self,
+        sampler: Any,
+        pruner: Any,
+        direction: str,
+        study_name: str | None,
+        storage: str | None,
+        n_trials: int,
+        n_jobs: int,
+        params: DictConfig | None,
+    ) -> None:
         import optuna
 
         self.sampler, self.pruner, self.direction = sampler, pruner, direction
@@ -168,7 +183,8 @@ class OptunaStudySweeper(Sweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.val_fraction = OmegaConf.select(config, VALIDATION_SPLIT)  # the command line's value, not a sweep's
 
@@ -219,7 +235,8 @@ class OptunaStudySweeper(Sweeper):
             raise SweeperConfigError(
                 f"{VALIDATION_SPLIT}=0 with hydra.sweeper.pruner: a pruner stops trials by their validation "
                 "accuracy, and a run without a validation split has none; hold images out "
-                f"({VALIDATION_SPLIT}=0.1) or sweep without pruning (hydra/sweeper/pruner=none)")
+                f"({VALIDATION_SPLIT}=0.1) or sweep without pruning (hydra/sweeper/pruner=none)"
+            )
 
     def trials_to_run(self, study) -> int:
         """``n_trials`` in a shared study; in the sweep's own study, the trials it still lacks plus those
@@ -237,11 +254,17 @@ class OptunaStudySweeper(Sweeper):
         prunes, the trial it reports to."""
         from fmnist.sweeps.pruning import TRIAL_KEY
 
-        overrides = [*fixed, *(f"{key}={value}" for key, value in trial.params.items()),
-                     f"hydra.sweep.subdir={job_folder(trial)}"]
+        overrides = [
+            *fixed,
+            *(f"{key}={value}" for key, value in trial.params.items()),
+            f"hydra.sweep.subdir={job_folder(trial)}",
+        ]
         if self.prunes:
-            overrides += [f"+{TRIAL_KEY}.number={trial.number}", f"+{TRIAL_KEY}.study_name={quoted(study_name)}",
-                          f"+{TRIAL_KEY}.storage={quoted(storage)}"]
+            overrides += [
+                f"+{TRIAL_KEY}.number={trial.number}",
+                f"+{TRIAL_KEY}.study_name={quoted(study_name)}",
+                f"+{TRIAL_KEY}.storage={quoted(storage)}",
+            ]
         return overrides
 
     def tell(self, study, trial, folder: Path, returned: Any) -> None:
@@ -282,7 +305,7 @@ class OptunaStudySweeper(Sweeper):
         job's (start, end) times."""
         slots = self.slots()
         running, spans, launched = {}, [], 0
-        with (ThreadPoolExecutor(max_workers=slots) if slots > 1 else InThisThread()) as pool:
+        with ThreadPoolExecutor(max_workers=slots) if slots > 1 else InThisThread() as pool:
             while launched < count or running:
                 while launched < count and len(running) < slots:
                     trial = study.ask(distributions)
@@ -304,11 +327,14 @@ class OptunaStudySweeper(Sweeper):
             return
         intervals = [key for key, distribution in distributions.items() if not hasattr(distribution, "choices")]
         if intervals:
-            raise SweeperConfigError(f"hydra.sweeper.params.{intervals[0]}: the grid sampler takes lists of values "
-                                     "(a,b or choice(a,b)), not interval(...); list the values, or use "
-                                     "hydra/sweeper/sampler=tpe")
-        self.sampler = self.sampler(search_space={key: list(distribution.choices)
-                                                  for key, distribution in distributions.items()})
+            raise SweeperConfigError(
+                f"hydra.sweeper.params.{intervals[0]}: the grid sampler takes lists of values "
+                "(a,b or choice(a,b)), not interval(...); list the values, or use "
+                "hydra/sweeper/sampler=tpe"
+            )
+        self.sampler = self.sampler(
+            search_space={key: list(distribution.choices) for key, distribution in distributions.items()}
+        )
 
     def sweep(self, arguments: list[str]) -> None:
         """Run the study (:meth:`run_study`); a setting that cannot work ends the command with one line and exit
@@ -329,22 +355,37 @@ class OptunaStudySweeper(Sweeper):
         self.check_validation_split(distributions)
         self.build_sampler(distributions)
         storage = self.study_storage()
-        study = optuna.create_study(study_name=self.study_name, storage=open_storage(storage), sampler=self.sampler,
-                                    pruner=self.pruner, direction=self.direction, load_if_exists=True)
+        study = optuna.create_study(
+            study_name=self.study_name,
+            storage=open_storage(storage),
+            sampler=self.sampler,
+            pruner=self.pruner,
+            direction=self.direction,
+            load_if_exists=True,
+        )
         if self.storage is not None:
             self.sampler.reseed_rng()  # else processes sharing the study, seeded alike, propose the same trials
         if storage is not None:
             self.requeue_stopped_trials(study)
         count = self.trials_to_run(study)
-        log.info("Study %s (%s): %d trials so far, %d more from this process", study.study_name,
-                 storage or "in memory", len(study.trials), count)
+        log.info(
+            "Study %s (%s): %d trials so far, %d more from this process",
+            study.study_name,
+            storage or "in memory",
+            len(study.trials),
+            count,
+        )
         began = time.time()
         spans = self.run_trials(study, count, distributions, fixed, storage)
         if spans:
             share = write_occupancy(self.sweep_dir, spans, slots=self.slots(), began=began, ended=time.time())
             log.info("All %d slots busy %.0f %% of the sweep's wall time", self.slots(), 100 * share)
         if study.get_trials(states=[optuna.trial.TrialState.COMPLETE]):
-            log.info("Best trial of the study so far: %d, value %s, params %s",
-                     study.best_trial.number, study.best_value, study.best_params)
+            log.info(
+                "Best trial of the study so far: %d, value %s, params %s",
+                study.best_trial.number,
+                study.best_value,
+                study.best_params,
+            )
         else:
             log.warning("No trial of study %s has completed", study.study_name)

@@ -1,4 +1,5 @@
 """Shared test helpers: the config groups in conf/, and tiny generated datasets."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 ``write_idx_dataset(folder)`` writes the four standard gzipped files; ``idx_bytes`` and ``write_gz``
 let a test build a damaged variant byte by byte (bad magic, truncated payload, ...).
 """
+
 from __future__ import annotations
 
 import gzip

@@ -9,6 +9,7 @@ MOMENT  step        after the N-th optimiser step (counted over the whole proces
         final       as the N-th final evaluation (validation + test after the last epoch) begins
 SIGNAL  KILL, TERM, INT, USR1, USR2: sent by this process to itself at that moment
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,9 @@ def main() -> None:
 
         fire_on_call(Optimizer, "step", count, signum)
     elif moment == "checkpoint":
-        fire_on_call(os, "replace", count, signum, when=lambda source, target: Path(target).name == "last.npz",
-                     before=True)
+        fire_on_call(
+            os, "replace", count, signum, when=lambda source, target: Path(target).name == "last.npz", before=True
+        )
     elif moment == "final":
         from fmnist.training.trainer import Trainer
 

@@ -1,4 +1,5 @@
 """Training-time augmentation: what each image becomes, how often, and that only training sees it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,14 +25,18 @@ def shifted(picture: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 def explain(before: np.ndarray, after: np.ndarray, max_shift: int, flips: bool) -> tuple[int, int, bool]:
     """The one (dy, dx, mirrored) that turns ``before`` into ``after``; fails if there is none."""
+
     def candidate(dy, dx, mirrored):
         moved = shifted(before, dy, dx)
         return moved[:, ::-1] if mirrored else moved
 
-    matches = [(dy, dx, mirrored)
-               for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)
-               for mirrored in ((False, True) if flips else (False,))
-               if np.array_equal(after, candidate(dy, dx, mirrored))]
+    matches = [
+        (dy, dx, mirrored)
+        for dy in range(-max_shift, max_shift + 1)
+        for dx in range(-max_shift, max_shift + 1)
+        for mirrored in ((False, True) if flips else (False,))
+        if np.array_equal(after, candidate(dy, dx, mirrored))
+    ]
     assert len(matches) == 1, matches
     return matches[0]
 
@@ -78,13 +83,16 @@ def test_defaults_change_nothing():
     assert Augmentation(1).active and Augmentation(0, True).active
 
 
-@pytest.mark.parametrize("max_shift, flips, words", [
-    (-1, False, ["max_shift", "-1", "0 to 27"]),
-    (28, False, ["max_shift", "28"]),
-    (1.5, False, ["max_shift", "1.5"]),
-    (True, False, ["max_shift", "True"]),
-    (1, "yes", ["horizontal_flip", "yes", "true or false"]),
-])
+@pytest.mark.parametrize(
+    "max_shift, flips, words",
+    [
+        (-1, False, ["max_shift", "-1", "0 to 27"]),
+        (28, False, ["max_shift", "28"]),
+        (1.5, False, ["max_shift", "1.5"]),
+        (True, False, ["max_shift", "True"]),
+        (1, "yes", ["horizontal_flip", "yes", "true or false"]),
+    ],
+)
 def test_bad_arguments_are_refused_naming_the_argument_and_the_allowed_values(max_shift, flips, words):
     with pytest.raises(ValueError) as error:
         Augmentation(max_shift, flips)
@@ -113,8 +121,15 @@ def test_trainer_augments_a_copy_of_the_training_images_once_per_epoch(tiny_data
     network = MLP([784, 16, 10], build_option("activation", "relu")).initialize(build_option("init", "he"), rng)
     spy = Spy()
     x_train, x_val, x_test = (array.copy() for array in (tiny_data.x_train, tiny_data.x_val, tiny_data.x_test))
-    trainer = Trainer(network, build_option("loss", "cross_entropy"), build_option("optimizer", "adam"),
-                      epochs=3, batch_size=32, rng=rng, augment=spy)
+    trainer = Trainer(
+        network,
+        build_option("loss", "cross_entropy"),
+        build_option("optimizer", "adam"),
+        epochs=3,
+        batch_size=32,
+        rng=rng,
+        augment=spy,
+    )
     trainer.fit(tiny_data)
     assert len(spy.seen) == 3
     for images in spy.seen:
@@ -125,8 +140,10 @@ def test_trainer_augments_a_copy_of_the_training_images_once_per_epoch(tiny_data
     np.testing.assert_array_equal(tiny_data.x_test, x_test)
 
 
-@pytest.mark.parametrize("until, augmented_epochs", [(None, [1, 2, 3, 4, 5]), (2, [1, 2]), (0.6, [1, 2, 3]),
-                                                     (1.0, [1, 2, 3, 4, 5]), (9, [1, 2, 3, 4, 5])])
+@pytest.mark.parametrize(
+    "until, augmented_epochs",
+    [(None, [1, 2, 3, 4, 5]), (2, [1, 2]), (0.6, [1, 2, 3]), (1.0, [1, 2, 3, 4, 5]), (9, [1, 2, 3, 4, 5])],
+)
 def test_until_limits_augmentation_to_the_first_epochs(until, augmented_epochs):
     augmentation = Augmentation(cutout=4, until=until)
     assert [epoch for epoch in range(1, 6) if augmentation.applies(epoch, 5)] == augmented_epochs
@@ -136,8 +153,15 @@ def test_the_trainer_stops_augmenting_after_until(tiny_data):
     rng = np.random.default_rng(0)
     network = MLP([784, 16, 10], build_option("activation", "relu")).initialize(build_option("init", "he"), rng)
     spy = Spy(until=2)
-    trainer = Trainer(network, build_option("loss", "cross_entropy"), build_option("optimizer", "adam"),
-                      epochs=4, batch_size=32, rng=rng, augment=spy)
+    trainer = Trainer(
+        network,
+        build_option("loss", "cross_entropy"),
+        build_option("optimizer", "adam"),
+        epochs=4,
+        batch_size=32,
+        rng=rng,
+        augment=spy,
+    )
     trainer.fit(tiny_data)
     assert len(spy.seen) == 2
 
@@ -162,8 +186,8 @@ def test_cutout_blanks_one_side_by_side_square_per_image_clipped_at_the_edges(si
         rows, columns = cutout_square(b.reshape(SIDE, SIDE), a.reshape(SIDE, SIDE))
         height, width = rows.stop - rows.start, columns.stop - columns.start
         assert height <= side and width <= side
-        assert (height == side or rows.start == 0 or rows.stop == SIDE)  # only the edges cut a square short
-        assert (width == side or columns.start == 0 or columns.stop == SIDE)
+        assert height == side or rows.start == 0 or rows.stop == SIDE  # only the edges cut a square short
+        assert width == side or columns.start == 0 or columns.stop == SIDE
         extents.append((height, width))
     assert (side, side) in extents
 
@@ -177,13 +201,16 @@ def test_cutout_centres_are_uniform_over_the_image():
     assert counts.min() > 10 and counts.max() < 80  # 40 expected per pixel
 
 
-@pytest.mark.parametrize("settings, words", [
-    ({"cutout": -1}, ["cutout", "-1", "0 to 28"]),
-    ({"cutout": 2.5}, ["cutout", "2.5"]),
-    ({"until": 0}, ["until", "0", "epoch number >= 1", "(0, 1]"]),
-    ({"until": 1.5}, ["until", "1.5"]),
-    ({"until": "half"}, ["until", "half"]),
-])
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ({"cutout": -1}, ["cutout", "-1", "0 to 28"]),
+        ({"cutout": 2.5}, ["cutout", "2.5"]),
+        ({"until": 0}, ["until", "0", "epoch number >= 1", "(0, 1]"]),
+        ({"until": 1.5}, ["until", "1.5"]),
+        ({"until": "half"}, ["until", "half"]),
+    ],
+)
 def test_bad_cutout_and_until_are_refused_with_the_allowed_values(settings, words):
     with pytest.raises(ValueError) as error:
         Augmentation(**settings)

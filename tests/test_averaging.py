@@ -1,4 +1,5 @@
 """Weight averaging (trainer.ema_decay) and learning-rate warmup (trainer.warmup_epochs)."""
+
 from __future__ import annotations
 
 import math
@@ -17,32 +18,46 @@ def make_trainer(data, average=None, epochs=3, **settings):
     rng = np.random.default_rng(0)
     network = MLP([784, 16, 10], build_option("activation", "relu"), dropout=0.1)
     network.initialize(build_option("init", "he"), rng)
-    return Trainer(network, build_option("loss", "cross_entropy"), build_option("optimizer", "adam", lr=0.003),
-                   epochs=epochs, batch_size=32, rng=rng, average=average, **settings)
+    return Trainer(
+        network,
+        build_option("loss", "cross_entropy"),
+        build_option("optimizer", "adam", lr=0.003),
+        epochs=epochs,
+        batch_size=32,
+        rng=rng,
+        average=average,
+        **settings,
+    )
 
 
 def test_warmup_ramps_up_linearly_then_the_cosine_runs_over_the_remaining_epochs():
     factors = [learning_rate_factor("cosine", epoch, 6, warmup_epochs=2) for epoch in range(1, 7)]
-    np.testing.assert_allclose(factors, [0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
-                                         0.5 * (1 + math.cos(3 * math.pi / 4))])
+    np.testing.assert_allclose(
+        factors, [0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))]
+    )
     warmed = [learning_rate_factor("constant", epoch, 4, warmup_epochs=3) for epoch in range(1, 5)]
     assert warmed == [1 / 3, 2 / 3, 1, 1]
-    assert [learning_rate_factor("cosine", epoch, 3) for epoch in (1, 2, 3)] == \
-           [learning_rate_factor("cosine", epoch, 3, warmup_epochs=0) for epoch in (1, 2, 3)]
+    assert [learning_rate_factor("cosine", epoch, 3) for epoch in (1, 2, 3)] == [
+        learning_rate_factor("cosine", epoch, 3, warmup_epochs=0) for epoch in (1, 2, 3)
+    ]
 
 
 def test_a_fractional_warmup_is_that_share_of_the_epochs_rounded_down():
     assert [warmup_length(0.05, epochs) for epochs in (1, 10, 19, 20, 50, 100)] == [0, 0, 0, 1, 2, 5]
     assert warmup_length(0.29, 100) == 29  # 0.29 * 100 is 28.999999999999996 in floats
     assert [learning_rate_factor("constant", epoch, 40, warmup_epochs=0.1) for epoch in (1, 4, 5)] == [0.25, 1, 1]
-    assert [learning_rate_factor("cosine", epoch, 3, warmup_epochs=0.05) for epoch in (1, 2, 3)] == \
-           [learning_rate_factor("cosine", epoch, 3) for epoch in (1, 2, 3)]
+    assert [learning_rate_factor("cosine", epoch, 3, warmup_epochs=0.05) for epoch in (1, 2, 3)] == [
+        learning_rate_factor("cosine", epoch, 3) for epoch in (1, 2, 3)
+    ]
 
 
 @pytest.mark.parametrize("warmup", [-1, 4, 1.5, 1.0, 0.0, True, "0.05"])
 def test_a_warmup_outside_0_to_epochs_minus_1_or_0_1_is_refused_naming_both_forms(warmup):
-    with pytest.raises(ValueError, match=r"^warmup_epochs must be a whole number of epochs from 0 to epochs - 1 = 3, "
-                                         r"or a fraction of the epochs in \(0, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"^warmup_epochs must be a whole number of epochs from 0 to epochs - 1 = 3, "
+        r"or a fraction of the epochs in \(0, 1\)",
+    ):
         learning_rate_factor("constant", 1, 4, warmup_epochs=warmup)
 
 

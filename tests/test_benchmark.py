@@ -2,6 +2,7 @@
 here, PyTorch runs its fastest documented settings (and its defaults beside them), Keras and PyTorch train
 fmnist's network, and the table speed.py prints is consistent with the times it measured;
 step_after_matmul.py times its three cases."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -63,6 +64,7 @@ def test_torch_runs_its_fastest_documented_optimizer_settings_and_torch_default_
     def recording(*args, **kwargs):
         built.append(kwargs)
         return real(*args, **kwargs)
+
     real = getattr(torch.optim, torch_class)
     monkeypatch.setattr(torch.optim, torch_class, recording)
     x, y = np.zeros((4, 784), np.float32), np.zeros(4, np.int64)
@@ -129,9 +131,9 @@ def printed_table(output: str) -> tuple[list[str], dict[str, dict[str, str]]]:
     header = next(line for line in lines if line.startswith("workload"))
     columns = re.findall(r"\w+ s|\w+/\w+|target", header)
     rows = {}
-    for line in lines[lines.index(header) + 1:]:
+    for line in lines[lines.index(header) + 1 :]:
         name = line.split()[0]
-        values = line[len(f"{name} {speed.WORKLOADS[name].label}"):].split()
+        values = line[len(f"{name} {speed.WORKLOADS[name].label}") :].split()
         verdicts = [value for value in values if value in ("ok", "MISS")]
         row = dict(zip(columns, [value for value in values if value not in verdicts], strict=True))
         rows[name] = {**row, "verdict": "".join(verdicts)}
@@ -143,8 +145,10 @@ def test_the_printed_ratios_are_the_quotients_of_the_printed_times(monkeypatch, 
     shows its time, every "a/b" column the quotient of columns "a s" and "b s" (to the printed digits),
     the target column the workload's target, and the verdict says whether fmnist/torch meets it."""
     rng = np.random.default_rng(0)
-    times = {name: {implementation: float(rng.uniform(0.05, 5.0)) for implementation in speed.epoch_factories(workload)}
-             for name, workload in speed.WORKLOADS.items()}
+    times = {
+        name: {implementation: float(rng.uniform(0.05, 5.0)) for implementation in speed.epoch_factories(workload)}
+        for name, workload in speed.WORKLOADS.items()
+    }
     times["A"]["fmnist"] = 0.5 * speed.WORKLOADS["A"].target * times["A"]["torch"]  # one target met
     times["B"]["fmnist"] = 2.0 * speed.WORKLOADS["B"].target * times["B"]["torch"]  # and one missed
     monkeypatch.setattr(speed, "best_times", lambda workload, repeats, threads: times[workload])
@@ -154,8 +158,11 @@ def test_the_printed_ratios_are_the_quotients_of_the_printed_times(monkeypatch, 
     assert output.startswith("7 training images") and "best of 2 epochs" in output
     columns, rows = printed_table(output)
     assert list(rows) == list(speed.WORKLOADS)
-    assert columns == [*(f"{name} s" for name in speed.TIME_COLUMNS),
-                       *(f"{numerator}/{denominator}" for numerator, denominator in speed.RATIO_COLUMNS), "target"]
+    assert columns == [
+        *(f"{name} s" for name in speed.TIME_COLUMNS),
+        *(f"{numerator}/{denominator}" for numerator, denominator in speed.RATIO_COLUMNS),
+        "target",
+    ]
     assert {"fmnist/torch", "fmnist/torch_default", "fmnist/keras"} <= set(columns)
     ratios = [column for column in columns if "/" in column]
     for name, row in rows.items():

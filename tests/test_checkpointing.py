@@ -1,5 +1,6 @@
 """When the trainer keeps its state (checkpoint.every_n_epochs): every n-th epoch, the last one and the one
 training stops after, each before any callback hears of the epoch."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,12 +11,15 @@ from fmnist.training.checkpointing import Checkpointing
 from tests.test_stopping import StopAt, make_trainer
 
 
-@pytest.mark.parametrize("every, epochs, due", [
-    (1, 3, [1, 2, 3]),
-    (2, 5, [2, 4, 5]),
-    (3, 7, [3, 6, 7]),
-    (10, 4, [4]),
-])
+@pytest.mark.parametrize(
+    "every, epochs, due",
+    [
+        (1, 3, [1, 2, 3]),
+        (2, 5, [2, 4, 5]),
+        (3, 7, [3, 6, 7]),
+        (10, 4, [4]),
+    ],
+)
 def test_due_after_every_nth_epoch_and_the_last(every, epochs, due):
     checkpointing = Checkpointing(print, every)
     assert [epoch for epoch in range(1, epochs + 1) if checkpointing.due(epoch, epochs, stopping=False)] == due

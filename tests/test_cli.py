@@ -1,4 +1,5 @@
 """The assignment flags become Hydra overrides: the table, case, sweeps, the -m clash, warnings, errors."""
+
 from __future__ import annotations
 
 import re
@@ -59,30 +60,52 @@ def test_flag_equals_value_form_is_the_same_as_the_spaced_form(flag, capsys):
         assert (rewrite_argv(["t", f"{spelling}={value}"]), capsys.readouterr().err) == spaced
 
 
-@pytest.mark.parametrize("argv", [["-m", "-lr=1e-3,1e-4", "--optimizer=adam,NAdam"], ["-m", "-o=nag", "-m=0.8,0.9"],
-                                  ["--multirun", "--num_layers=range(1,4)"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-m", "-lr=1e-3,1e-4", "--optimizer=adam,NAdam"],
+        ["-m", "-o=nag", "-m=0.8,0.9"],
+        ["--multirun", "--num_layers=range(1,4)"],
+    ],
+)
 def test_a_joined_sweep_list_is_the_same_as_the_spaced_one(argv):
     spaced = [part for token in argv for part in (token.split("=", 1) if token.startswith("-") else [token])]
     assert rewrite_argv(["t", *argv]) == rewrite_argv(["t", *spaced])
 
 
 def test_hydra_options_joined_by_equals_pass_through():
-    assert rewrite_argv(["t", "-o=sgd", "--cfg=job", "--config-name=config"]) == \
-        ["t", "--cfg=job", "--config-name=config", "optimizer=sgd"]
+    assert rewrite_argv(["t", "-o=sgd", "--cfg=job", "--config-name=config"]) == [
+        "t",
+        "--cfg=job",
+        "--config-name=config",
+        "optimizer=sgd",
+    ]
 
 
 def test_layer_flags_select_the_mlp_once_unless_a_model_is_given():
-    assert rewrite_argv(["t", "-nhl", "4", "-sz", "32"]) == ["t", "model=mlp", "model.num_layers=4",
-                                                             "model.hidden_size=32"]
+    assert rewrite_argv(["t", "-nhl", "4", "-sz", "32"]) == [
+        "t",
+        "model=mlp",
+        "model.num_layers=4",
+        "model.hidden_size=32",
+    ]
     assert rewrite_argv(["t", "model=funnel", "-nhl", "4"]) == ["t", "model=funnel", "model.num_layers=4"]
 
 
 def test_layer_overrides_select_the_mlp_too_so_they_are_not_ignored():
     """The default model lists its layers (hidden_sizes wins), so model.num_layers=4 alone would do nothing."""
-    assert rewrite_argv(["t", "optimizer=nadam", "model.num_layers=4"]) == \
-        ["t", "optimizer=nadam", "model=mlp", "model.num_layers=4"]
-    assert rewrite_argv(["t", "-m", "++model.hidden_size=64,128"]) == ["t", "--multirun", "model=mlp",
-                                                                      "++model.hidden_size=64,128"]
+    assert rewrite_argv(["t", "optimizer=nadam", "model.num_layers=4"]) == [
+        "t",
+        "optimizer=nadam",
+        "model=mlp",
+        "model.num_layers=4",
+    ]
+    assert rewrite_argv(["t", "-m", "++model.hidden_size=64,128"]) == [
+        "t",
+        "--multirun",
+        "model=mlp",
+        "++model.hidden_size=64,128",
+    ]
     assert rewrite_argv(["t", "model.num_layers=4", "model=wide"]) == ["t", "model.num_layers=4", "model=wide"]
     assert rewrite_argv(["t", "model.hidden_sizes=[64,32]"]) == ["t", "model.hidden_sizes=[64,32]"]
     for preset in ("+experiment=keras_funnel", "+sweep=grid"):  # presets choose their own model
@@ -91,25 +114,38 @@ def test_layer_overrides_select_the_mlp_too_so_they_are_not_ignored():
 
 def test_momentum_and_beta_map_when_the_optimizer_takes_them():
     assert rewrite_argv(["t", "-o", "nag", "-m", "0.95"]) == ["t", "optimizer=nag", "optimizer.momentum=0.95"]
-    assert rewrite_argv(["t", "--optimizer", "RMSprop", "--beta", "0.9"]) == \
-        ["t", "optimizer=rmsprop", "optimizer.beta=0.9"]
+    assert rewrite_argv(["t", "--optimizer", "RMSprop", "--beta", "0.9"]) == [
+        "t",
+        "optimizer=rmsprop",
+        "optimizer.beta=0.9",
+    ]
 
 
 def test_flags_mix_with_hydra_overrides_in_order():
     argv = ["t", "-o", "adam", "model.hidden_size=64", "-lr", "1e-4", "+experiment=keras_dropout"]
-    assert rewrite_argv(argv) == ["t", "optimizer=adam", "model.hidden_size=64", "optimizer.lr=0.0001",
-                                  "+experiment=keras_dropout"]
+    assert rewrite_argv(argv) == [
+        "t",
+        "optimizer=adam",
+        "model.hidden_size=64",
+        "optimizer.lr=0.0001",
+        "+experiment=keras_dropout",
+    ]
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["-m", "0.9", "-o", "momentum"], ["optimizer.momentum=0.9", "optimizer=momentum"]),
-    (["-o", "momentum", "-m", ".5"], ["optimizer=momentum", "optimizer.momentum=0.5"]),
-    (["-m", "optimizer=sgd,adam"], ["--multirun", "optimizer=sgd,adam"]),
-    (["optimizer=sgd,adam", "-m"], ["--multirun", "optimizer=sgd,adam"]),
-    (["-m", "-o", "momentum,nag", "-lr", "0.1,0.01"],
-     ["--multirun", "optimizer=momentum,nag", "optimizer.lr=0.1,0.01"]),
-    (["-m", "-o", "nag", "-m", "0.8,0.9"], ["--multirun", "optimizer=nag", "optimizer.momentum=0.8,0.9"]),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["-m", "0.9", "-o", "momentum"], ["optimizer.momentum=0.9", "optimizer=momentum"]),
+        (["-o", "momentum", "-m", ".5"], ["optimizer=momentum", "optimizer.momentum=0.5"]),
+        (["-m", "optimizer=sgd,adam"], ["--multirun", "optimizer=sgd,adam"]),
+        (["optimizer=sgd,adam", "-m"], ["--multirun", "optimizer=sgd,adam"]),
+        (
+            ["-m", "-o", "momentum,nag", "-lr", "0.1,0.01"],
+            ["--multirun", "optimizer=momentum,nag", "optimizer.lr=0.1,0.01"],
+        ),
+        (["-m", "-o", "nag", "-m", "0.8,0.9"], ["--multirun", "optimizer=nag", "optimizer.momentum=0.8,0.9"]),
+    ],
+)
 def test_dash_m_is_momentum_before_a_number_and_multirun_otherwise(argv, expected):
     assert rewrite_argv(["t", *argv]) == ["t", *expected]
 
@@ -119,22 +155,47 @@ def test_hydra_options_move_before_the_overrides():
 
 
 def test_sweep_functions_pass_through_in_a_multirun():
-    assert rewrite_argv(["t", "--multirun", "-nhl", "range(1,4)"]) == \
-        ["t", "--multirun", "model=mlp", "model.num_layers=range(1,4)"]
+    assert rewrite_argv(["t", "--multirun", "-nhl", "range(1,4)"]) == [
+        "t",
+        "--multirun",
+        "model=mlp",
+        "model.num_layers=range(1,4)",
+    ]
 
 
 def test_group_overrides_are_checked_and_spelled_as_their_files():
-    assert rewrite_argv(["t", "optimizer=Adam", "+experiment=KERAS_dropout", "dataset=MNIST"]) == \
-        ["t", "optimizer=adam", "+experiment=keras_dropout", "dataset=mnist"]
+    assert rewrite_argv(["t", "optimizer=Adam", "+experiment=KERAS_dropout", "dataset=MNIST"]) == [
+        "t",
+        "optimizer=adam",
+        "+experiment=keras_dropout",
+        "dataset=mnist",
+    ]
     assert rewrite_argv(["t", "optimizer=NAdam", "-beta1", "0.8"]) == ["t", "optimizer=nadam", "optimizer.beta1=0.8"]
-    assert rewrite_argv(["t", "-m", "activation=tanh,ReLU", "optimizer=choice(adam,sgd)", "hydra/launcher=joblib",
-                         "optimizer.lr=0.1", "~logger"]) == \
-        ["t", "--multirun", "activation=tanh,relu", "optimizer=choice(adam,sgd)", "hydra/launcher=joblib",
-         "optimizer.lr=0.1", "~logger"]
+    assert rewrite_argv(
+        [
+            "t",
+            "-m",
+            "activation=tanh,ReLU",
+            "optimizer=choice(adam,sgd)",
+            "hydra/launcher=joblib",
+            "optimizer.lr=0.1",
+            "~logger",
+        ]
+    ) == [
+        "t",
+        "--multirun",
+        "activation=tanh,relu",
+        "optimizer=choice(adam,sgd)",
+        "hydra/launcher=joblib",
+        "optimizer.lr=0.1",
+        "~logger",
+    ]
 
 
-@pytest.mark.parametrize("override, bad", [("optimizer=adagrad", "'adagrad'"), ("activation=tanh,gelu", "'gelu'"),
-                                           ("+experiment=nope", "'nope'")])
+@pytest.mark.parametrize(
+    "override, bad",
+    [("optimizer=adagrad", "'adagrad'"), ("activation=tanh,gelu", "'gelu'"), ("+experiment=nope", "'nope'")],
+)
 def test_an_unknown_group_option_exits_2_with_the_allowed_ones(override, bad, capsys):
     with pytest.raises(SystemExit) as stop:
         rewrite_argv(["t", "-m", override] if "," in override else ["t", override])
@@ -146,15 +207,20 @@ def test_an_unknown_group_option_exits_2_with_the_allowed_ones(override, bad, ca
 def test_wandb_flags_with_tracking_off_are_dropped_with_a_warning(capsys):
     assert rewrite_argv(["t", "-wp", "proj", "logger=none", "-we", "team"]) == ["t", "logger=none"]
     warnings = capsys.readouterr().err.strip().splitlines()
-    assert [line.split(" is not used")[0] for line in warnings] == ["warning: -wp/--wandb_project",
-                                                                    "warning: -we/--wandb_entity"]
+    assert [line.split(" is not used")[0] for line in warnings] == [
+        "warning: -wp/--wandb_project",
+        "warning: -we/--wandb_entity",
+    ]
     assert rewrite_argv(["t", "-wp", "proj"]) == ["t", "logger.project=proj"]
     assert rewrite_argv(["t", "logger=None", "-wp", "proj"]) == ["t", "logger=none"]
 
 
 def test_an_unused_flag_is_dropped_with_a_one_line_warning(capsys):
-    assert rewrite_argv(["t", "+experiment=assignment", "-o", "adam", "-beta", "0.9"]) == \
-        ["t", "+experiment=assignment", "optimizer=adam"]
+    assert rewrite_argv(["t", "+experiment=assignment", "-o", "adam", "-beta", "0.9"]) == [
+        "t",
+        "+experiment=assignment",
+        "optimizer=adam",
+    ]
     warning = capsys.readouterr().err.strip()
     assert warning.count("\n") == 0
     assert warning.startswith("warning: -beta/--beta is not used by optimizer adam")
@@ -226,10 +292,14 @@ def test_new_optimizer_files_are_new_choices_and_the_help_names_each_whole(tmp_p
     for name in NEW_OPTIMIZERS:
         assert name not in group_options("optimizer")
         (conf / "optimizer" / f"{name}.yaml").write_text(
-            "_target_: somewhere.Novel\nlr: 0.001\nbeta1: 0.9\nbeta3: 0.5\n")
+            "_target_: somewhere.Novel\nlr: 0.001\nbeta1: 0.9\nbeta3: 0.5\n"
+        )
     assert rewrite_argv(["t", "-o", "NOVEL"], conf_dir=conf) == ["t", "optimizer=novel"]
-    assert rewrite_argv(["t", "-o", "adamax", "-beta1", "0.8"], conf_dir=conf) == ["t", "optimizer=adamax",
-                                                                                    "optimizer.beta1=0.8"]
+    assert rewrite_argv(["t", "-o", "adamax", "-beta1", "0.8"], conf_dir=conf) == [
+        "t",
+        "optimizer=adamax",
+        "optimizer.beta1=0.8",
+    ]
     help_lines = help_text(conf)
     for flag in CHOICE_FLAGS:
         listed = help_lines.partition(f"{flag.long} {flag.long.lstrip('-').upper()}")[2].partition("{")[2]
@@ -269,18 +339,21 @@ def test_help_defaults_are_those_of_the_composed_config(tmp_path):
     assert defaults["optimizer"] == "adam" and defaults["optimizer.lr"] == 0.0123
     beta_takers = [option for option in group_options("optimizer") if "beta" in load_option("optimizer", option)]
     assert "adam" not in beta_takers and defaults["optimizer.beta"] == ", ".join(
-        f"{load_option('optimizer', option).beta} for {option}" for option in beta_takers)
+        f"{load_option('optimizer', option).beta} for {option}" for option in beta_takers
+    )
     assert defaults["optimizer.beta1"] == 0.9
 
 
 def test_train_py_help_lists_flags_and_config_groups_quickly():
-    process = subprocess.run([sys.executable, str(ROOT / "train.py"), "--help"], capture_output=True, text=True,
-                             timeout=30, cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--help"], capture_output=True, text=True, timeout=30, cwd=ROOT
+    )
     assert process.returncode == 0, process.stderr
     assert "--learning_rate" in process.stdout
     assert f"optimizer: {', '.join(group_options('optimizer'))}" in process.stdout
-    modules = subprocess.run([sys.executable, "-X", "importtime", "-c", "import fmnist.front.cli"], capture_output=True,
-                             text=True, cwd=ROOT).stderr
+    modules = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import fmnist.front.cli"], capture_output=True, text=True, cwd=ROOT
+    ).stderr
     assert not any(heavy in modules for heavy in ("wandb", "matplotlib", "numpy"))
 
 
@@ -332,15 +405,26 @@ def test_flags_on_the_defaults_name_every_extra_in_one_line(optimizer, capsys):
     named = note.partition("(")[2].partition(")")[0].split()
     default, plain = composed(f"optimizer={optimizer}"), composed(f"optimizer={optimizer}", "+experiment=assignment")
     differing = {key for key in default.keys() | plain.keys() if default.get(key) != plain.get(key)}
-    assert differing and all(f"{key}={default[key]}" in named or
-                             any(item.startswith(f"{key.partition('.')[0]}=") for item in named) for key in differing)
-    assert all(item.partition("=")[0] in differing or any(key.startswith(f"{item.partition('=')[0]}.")
-                                                           for key in differing) for item in named)
+    assert differing and all(
+        f"{key}={default[key]}" in named or any(item.startswith(f"{key.partition('.')[0]}=") for item in named)
+        for key in differing
+    )
+    assert all(
+        item.partition("=")[0] in differing or any(key.startswith(f"{item.partition('=')[0]}.") for key in differing)
+        for item in named
+    )
 
 
-@pytest.mark.parametrize("argv", [["+experiment=assignment", "-o", "adam"], ["-o", "adam", "+experiment=keras_dropout"],
-                                  ["-m", "+sweep=grid", "-e", "2"], ["optimizer=adam", "trainer.epochs=2"]],
-                         ids=["plain", "another preset", "sweep preset", "overrides only"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["+experiment=assignment", "-o", "adam"],
+        ["-o", "adam", "+experiment=keras_dropout"],
+        ["-m", "+sweep=grid", "-e", "2"],
+        ["optimizer=adam", "trainer.epochs=2"],
+    ],
+    ids=["plain", "another preset", "sweep preset", "overrides only"],
+)
 def test_no_note_with_a_preset_or_without_flags(argv, capsys):
     rewrite_argv(["t", *argv])
     assert "note:" not in capsys.readouterr().err
@@ -353,8 +437,9 @@ def test_the_note_leaves_out_what_the_command_line_sets(capsys):
 
     every = named_keys()
     assert {"loss", "model.dropout", "optimizer.weight_decay"} <= set(every)
-    assert named_keys("-w_d", "0", "-l", "cross_entropy", "model.dropout=0.1") == \
-           [key for key in every if key not in {"loss", "model.dropout", "optimizer.weight_decay"}]
+    assert named_keys("-w_d", "0", "-l", "cross_entropy", "model.dropout=0.1") == [
+        key for key in every if key not in {"loss", "model.dropout", "optimizer.weight_decay"}
+    ]
 
 
 def test_no_note_when_a_flag_then_fails(capsys):
@@ -366,8 +451,11 @@ def test_no_note_when_a_flag_then_fails(capsys):
 # ---------------------------------------------------------------------------------------- other tools' habits
 
 
-@pytest.mark.parametrize("argv", [["sweep"], ["--mode", "sweep"], ["--mode=sweep"], ["-m", "sweep"]],
-                         ids=["sweep", "--mode sweep", "--mode=sweep", "-m sweep"])
+@pytest.mark.parametrize(
+    "argv",
+    [["sweep"], ["--mode", "sweep"], ["--mode=sweep"], ["-m", "sweep"]],
+    ids=["sweep", "--mode sweep", "--mode=sweep", "-m sweep"],
+)
 def test_starting_a_sweep_as_other_projects_do_exits_2_saying_what_to_type(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         rewrite_argv(["t", *argv])
@@ -392,13 +480,20 @@ def test_a_bare_word_exits_2_but_values_of_hydra_options_and_deletions_pass(caps
         rewrite_argv(["t", "adam"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: adam: neither a flag nor a key=value override")
-    assert rewrite_argv(["t", "--cfg", "job", "--info", "config", "~logger"]) == \
-        ["t", "--cfg", "job", "--info", "config", "~logger"]
+    assert rewrite_argv(["t", "--cfg", "job", "--info", "config", "~logger"]) == [
+        "t",
+        "--cfg",
+        "job",
+        "--info",
+        "config",
+        "~logger",
+    ]
 
 
 def test_train_py_sweep_exits_2_before_hydra():
-    process = subprocess.run([sys.executable, str(ROOT / "train.py"), "sweep"], capture_output=True, text=True,
-                             timeout=30, cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "sweep"], capture_output=True, text=True, timeout=30, cwd=ROOT
+    )
     assert process.returncode == 2 and "-m +sweep=NAME" in process.stderr and "EQUAL" not in process.stderr
 
 
@@ -419,11 +514,19 @@ def test_a_misspelled_flag_is_named_with_a_suggestion_and_exit_2(flag, capsys):
             spelled = argv[-2] if len(argv) > 1 else typo
             assert capsys.readouterr().err == (
                 f"error: {spelled}: unknown flag; did you mean {flag.short} ({flag.long})? "
-                "python train.py --help lists the flags\n")
+                "python train.py --help lists the flags\n"
+            )
 
 
-@pytest.mark.parametrize("typo, closest", [("--lr", "-lr (--learning_rate)"), ("--batch-size", "-b (--batch_size)"),
-                                           ("--multi", "--multirun"), ("--cgf", "--cfg")])
+@pytest.mark.parametrize(
+    "typo, closest",
+    [
+        ("--lr", "-lr (--learning_rate)"),
+        ("--batch-size", "-b (--batch_size)"),
+        ("--multi", "--multirun"),
+        ("--cgf", "--cfg"),
+    ],
+)
 def test_other_spellings_and_hydra_options_are_suggested_too(typo, closest, capsys):
     with pytest.raises(SystemExit) as exit_info:
         rewrite_argv(["t", typo, "x"])
@@ -441,17 +544,39 @@ def test_the_shim_knows_every_option_of_hydra_so_none_is_taken_for_a_typo():
     from hydra._internal.utils import get_args_parser
 
     assert set(HYDRA_OPTIONS) == {option for action in get_args_parser()._actions for option in action.option_strings}
-    argv = ["--cfg", "job", "--resolve", "-p", "optimizer", "-cn", "config", "--config-dir", "extra", "-i", "config",
-            "--hydra-help", "--version", "-sc", "--run", "hydra/launcher=basic"]
+    argv = [
+        "--cfg",
+        "job",
+        "--resolve",
+        "-p",
+        "optimizer",
+        "-cn",
+        "config",
+        "--config-dir",
+        "extra",
+        "-i",
+        "config",
+        "--hydra-help",
+        "--version",
+        "-sc",
+        "--run",
+        "hydra/launcher=basic",
+    ]
     assert rewrite_argv(["t", *argv]) == ["t", *argv]
 
 
 def test_train_py_takes_joined_values_and_names_a_misspelled_flag():
-    joined = subprocess.run([sys.executable, str(ROOT / "train.py"), "--learning_rate=0.0123", "-o=adam", "--cfg",
-                             "job"], capture_output=True, text=True, timeout=30, cwd=ROOT)
+    joined = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--learning_rate=0.0123", "-o=adam", "--cfg", "job"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert joined.returncode == 0, joined.stderr
     assert OmegaConf.create(joined.stdout).optimizer.lr == 0.0123
-    typo = subprocess.run([sys.executable, str(ROOT / "train.py"), "-lrr", "0.1"], capture_output=True, text=True,
-                          timeout=30, cwd=ROOT)
+    typo = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "-lrr", "0.1"], capture_output=True, text=True, timeout=30, cwd=ROOT
+    )
     assert typo.returncode == 2 and typo.stderr.startswith("error: -lrr: unknown flag; did you mean -lr")
     assert "usage" not in typo.stderr and "Traceback" not in typo.stderr

@@ -1,4 +1,5 @@
 """Specification of fmnist.data.datasets: IDX parsing and its checks, where files come from, the splits."""
+
 from __future__ import annotations
 
 import gzip
@@ -79,6 +80,7 @@ class FakeMirror:
 
 # --- parsing -----------------------------------------------------------------------------------------
 
+
 def test_read_idx_round_trips_gzipped_and_raw_files(tmp_path):
     rng = np.random.default_rng(0)
     labels = balanced_labels(30, rng)
@@ -136,39 +138,58 @@ def labels_of(folder: Path, prefix: str = "t10k") -> np.ndarray:
 
 CORRUPTIONS = {
     "bad magic (float data)": (
-        "t10k-images-idx3-ubyte.gz", "magic number is 0x00000d03",
-        lambda folder: corrupt(folder, "t10k-images-idx3-ubyte.gz",
-                               b"\x00\x00\x0d\x03" + idx_bytes(images_of(folder))[4:])),
+        "t10k-images-idx3-ubyte.gz",
+        "magic number is 0x00000d03",
+        lambda folder: corrupt(
+            folder, "t10k-images-idx3-ubyte.gz", b"\x00\x00\x0d\x03" + idx_bytes(images_of(folder))[4:]
+        ),
+    ),
     "32x32 images": (
-        "train-images-idx3-ubyte.gz", "32x32",
-        lambda folder: write_idx_images(folder / "train-images-idx3-ubyte.gz",
-                                        np.zeros((200, 32, 32), np.uint8))),
+        "train-images-idx3-ubyte.gz",
+        "32x32",
+        lambda folder: write_idx_images(folder / "train-images-idx3-ubyte.gz", np.zeros((200, 32, 32), np.uint8)),
+    ),
     "truncated payload": (
         "t10k-labels-idx1-ubyte.gz",
         "truncated: header says 100 labels (100 bytes of data) but the file holds 90 bytes",
-        lambda folder: corrupt(folder, "t10k-labels-idx1-ubyte.gz", idx_bytes(labels_of(folder))[:-10])),
+        lambda folder: corrupt(folder, "t10k-labels-idx1-ubyte.gz", idx_bytes(labels_of(folder))[:-10]),
+    ),
     "trailing bytes": (
-        "t10k-labels-idx1-ubyte.gz", "too long",
-        lambda folder: corrupt(folder, "t10k-labels-idx1-ubyte.gz", idx_bytes(labels_of(folder)) + b"\x00")),
+        "t10k-labels-idx1-ubyte.gz",
+        "too long",
+        lambda folder: corrupt(folder, "t10k-labels-idx1-ubyte.gz", idx_bytes(labels_of(folder)) + b"\x00"),
+    ),
     "gzip stream cut short": (
-        "train-images-idx3-ubyte.gz", "corrupt gzip data",
+        "train-images-idx3-ubyte.gz",
+        "corrupt gzip data",
         lambda folder: (folder / "train-images-idx3-ubyte.gz").write_bytes(
-            (folder / "train-images-idx3-ubyte.gz").read_bytes()[:5000])),
+            (folder / "train-images-idx3-ubyte.gz").read_bytes()[:5000]
+        ),
+    ),
     "gzip header then garbage": (
-        "t10k-images-idx3-ubyte.gz", "corrupt gzip data",
+        "t10k-images-idx3-ubyte.gz",
+        "corrupt gzip data",
         lambda folder: (folder / "t10k-images-idx3-ubyte.gz").write_bytes(
-            gzip.compress(b"x")[:10] + b"this is not deflate data")),
+            gzip.compress(b"x")[:10] + b"this is not deflate data"
+        ),
+    ),
     "fewer labels than images": (
-        "t10k-labels-idx1-ubyte.gz", "holds 100 images but",
-        lambda folder: write_idx_labels(folder / "t10k-labels-idx1-ubyte.gz", labels_of(folder)[:90])),
+        "t10k-labels-idx1-ubyte.gz",
+        "holds 100 images but",
+        lambda folder: write_idx_labels(folder / "t10k-labels-idx1-ubyte.gz", labels_of(folder)[:90]),
+    ),
     "label 10": (
-        "train-labels-idx1-ubyte.gz", "label 10 at position 7 is outside 0..9",
-        lambda folder: write_idx_labels(folder / "train-labels-idx1-ubyte.gz",
-                                        np.where(np.arange(200) == 7, 10, labels_of(folder, "train")))),
+        "train-labels-idx1-ubyte.gz",
+        "label 10 at position 7 is outside 0..9",
+        lambda folder: write_idx_labels(
+            folder / "train-labels-idx1-ubyte.gz", np.where(np.arange(200) == 7, 10, labels_of(folder, "train"))
+        ),
+    ),
     "labels where images belong": (
-        "t10k-images-idx3-ubyte.gz", "holds labels, expected images",
-        lambda folder: shutil.copy(folder / "t10k-labels-idx1-ubyte.gz",
-                                   folder / "t10k-images-idx3-ubyte.gz")),
+        "t10k-images-idx3-ubyte.gz",
+        "holds labels, expected images",
+        lambda folder: shutil.copy(folder / "t10k-labels-idx1-ubyte.gz", folder / "t10k-images-idx3-ubyte.gz"),
+    ),
 }
 
 
@@ -183,6 +204,7 @@ def test_corrupt_file_raises_data_error_naming_the_file(dataset_folder, corrupti
 
 
 # --- where the files come from ------------------------------------------------------------------------
+
 
 def test_user_folder_wins_over_system_folder_and_cache(dataset_folder, tmp_path, monkeypatch):
     monkeypatch.setattr(data, "SYSTEM_FOLDERS", {"fashion_mnist": write_idx_dataset(tmp_path / "system")})
@@ -246,10 +268,10 @@ def test_download_fetches_each_file_into_the_cache_with_its_sha256(tmp_path, mon
     cache = tmp_path / "keras" / "datasets" / "fashion-mnist"
     assert [call["fname"] for call in mirror.calls] == list(data.FILE_NAMES.values())
     assert {call["path"] for call in mirror.calls} == {cache}
-    assert mirror.calls[0]["url"] == ("https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-                                      "train-images-idx3-ubyte.gz")
-    assert mirror.calls[0]["known_hash"] == \
-        "sha256:08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc"
+    assert mirror.calls[0]["url"] == (
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/train-images-idx3-ubyte.gz"
+    )
+    assert mirror.calls[0]["known_hash"] == "sha256:08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc"
     assert splits.x_test.shape == (100, 784)
 
 
@@ -258,10 +280,8 @@ def test_mnist_downloads_from_its_mirror_into_mnist_idx_with_published_sha256(tm
     monkeypatch.setattr(data.pooch, "retrieve", mirror)
     splits = load_dataset("mnist")
     labels_call = mirror.calls[3]
-    assert labels_call["url"] == ("https://storage.googleapis.com/cvdf-datasets/mnist/"
-                                  "t10k-labels-idx1-ubyte.gz")
-    assert labels_call["known_hash"] == \
-        "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"
+    assert labels_call["url"] == ("https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz")
+    assert labels_call["known_hash"] == "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"
     assert labels_call["path"] == tmp_path / "keras" / "datasets" / "mnist-idx"
     assert splits.name == "mnist" and splits.class_names == [str(digit) for digit in range(10)]
 
@@ -320,6 +340,7 @@ def test_unknown_dataset_name_lists_the_allowed_names():
 
 
 # --- splits -------------------------------------------------------------------------------------------
+
 
 def test_validation_split_is_seeded_disjoint_stratified_and_ten_percent(tmp_path):
     train_labels = balanced_labels(300, np.random.default_rng(2))
@@ -393,8 +414,9 @@ def test_unknown_dtype_is_rejected(dataset_folder):
 
 # --- the real data ------------------------------------------------------------------------------------
 
-needs_real_fashion_mnist = pytest.mark.skipif(not REAL_FASHION_MNIST.is_dir(),
-                                              reason="Debian package dataset-fashion-mnist not installed")
+needs_real_fashion_mnist = pytest.mark.skipif(
+    not REAL_FASHION_MNIST.is_dir(), reason="Debian package dataset-fashion-mnist not installed"
+)
 
 
 @needs_real_fashion_mnist
@@ -444,8 +466,12 @@ def test_load_data_returns_what_keras_datasets_returns_from_the_keras_cache(tmp_
     (x_train, y_train), (x_test, y_test) = data.load_data()
     assert (x_train.shape, y_train.shape, x_test.shape, y_test.shape) == ((120, 28, 28), (120,), (40, 28, 28), (40,))
     assert {x_train.dtype, y_train.dtype, x_test.dtype, y_test.dtype} == {np.dtype(np.uint8)}
-    for array, file_name in ((x_train, "train-images-idx3-ubyte.gz"), (y_train, "train-labels-idx1-ubyte.gz"),
-                             (x_test, "t10k-images-idx3-ubyte.gz"), (y_test, "t10k-labels-idx1-ubyte.gz")):
+    for array, file_name in (
+        (x_train, "train-images-idx3-ubyte.gz"),
+        (y_train, "train-labels-idx1-ubyte.gz"),
+        (x_test, "t10k-images-idx3-ubyte.gz"),
+        (y_test, "t10k-labels-idx1-ubyte.gz"),
+    ):
         np.testing.assert_array_equal(array, read_idx(cache / file_name))
 
 
@@ -483,8 +509,9 @@ def test_load_data_equals_keras_own_loader_on_the_files_in_keras_cache(tmp_path)
 
 def test_standardize_uses_training_statistics_only_and_applies_them_to_every_split(tiny_idx_dir):
     plain = load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, dtype="float64")
-    scaled = load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, dtype="float64",
-                          standardize=True)
+    scaled = load_dataset(
+        "fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, dtype="float64", standardize=True
+    )
     mean, std = plain.x_train.mean(axis=0), plain.x_train.std(axis=0)
     std[std == 0] = 1.0
     for name in ("x_train", "x_val", "x_test"):

@@ -1,6 +1,7 @@
 """The manual: the mkdocs site builds strictly (a broken link or heading fails), and every command that
 README.md and docs/*.md show in a fenced block runs as written: train.py commands compose through the flag
 shim and Hydra, tools and benchmarks have the options the command names; nothing trains."""
+
 from __future__ import annotations
 
 import functools
@@ -76,14 +77,14 @@ def check_train_command(words: list[str]) -> None:
 
 @functools.cache
 def help_of(*program: str) -> str:
-    process = subprocess.run([sys.executable, *program, "--help"], capture_output=True, text=True, timeout=120,
-                             cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, *program, "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert process.returncode == 0, process.stderr
     return process.stdout
 
 
-@pytest.mark.parametrize("path, command", COMMANDS,
-                         ids=[f"{path.name}: {command}" for path, command in COMMANDS])
+@pytest.mark.parametrize("path, command", COMMANDS, ids=[f"{path.name}: {command}" for path, command in COMMANDS])
 def test_every_documented_command_runs_as_written(path, command):
     words = shlex.split(command)
     if words[:2] == ["wandb", "sweep"]:
@@ -93,7 +94,7 @@ def test_every_documented_command_runs_as_written(path, command):
     else:
         program = words[1:3] if words[1] == "-m" else words[1:2]
         assert words[1] == "-m" or (ROOT / words[1]).is_file(), f"{words[1]} does not exist"
-        options = [word.partition("=")[0] for word in words[len(program) + 1:] if word.startswith("--")]
+        options = [word.partition("=")[0] for word in words[len(program) + 1 :] if word.startswith("--")]
         text = help_of(*program)
         assert all(option in text for option in options), f"{command}: an option {program} does not have"
 
@@ -101,7 +102,12 @@ def test_every_documented_command_runs_as_written(path, command):
 def test_the_docs_site_builds_strictly(tmp_path):
     """mkdocs.yml sets strict and checks anchors: a broken link, a link to a missing heading or a page left out
     of the nav fails."""
-    process = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
-                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert process.returncode == 0, process.stderr
     assert (tmp_path / "index.html").is_file()

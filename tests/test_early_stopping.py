@@ -1,5 +1,6 @@
 """Early stopping (trainer.early_stopping, docs/early-stopping.md): Keras's rule, the best weights restored,
 metrics.json saying where and why, exact resume after a kill, and the refusals (exit 2, one line)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -22,17 +23,27 @@ from tests.test_stopping import make_trainer
 
 #: On the tiny dataset (tests/test_resume.py's run, 8 epochs): val_accuracy 0.167, 0.533, 0.7, 0.7, 0.7, ...
 #: so these settings stop after epoch 5 and restore epoch 3.
-STOPPING = ["trainer.epochs=8", "early_stopping=patience_10", "trainer.early_stopping.patience=2",
-            "trainer.early_stopping.min_delta=0.02"]
+STOPPING = [
+    "trainer.epochs=8",
+    "early_stopping=patience_10",
+    "trainer.early_stopping.patience=2",
+    "trainer.early_stopping.min_delta=0.02",
+]
 STOP_EPOCH, BEST_EPOCH = 5, 3
 
 SEQUENCES = {  # monitored values per epoch, and settings
     "accuracy plateau": ("val_accuracy", [0.5, 0.6, 0.6, 0.65, 0.64, 0.7, 0.69, 0.69, 0.69], {"patience": 3}),
-    "accuracy below min_delta": ("val_accuracy", [0.5, 0.6, 0.605, 0.61, 0.612, 0.7],
-                                 {"patience": 2, "min_delta": 0.01}),
+    "accuracy below min_delta": (
+        "val_accuracy",
+        [0.5, 0.6, 0.605, 0.61, 0.612, 0.7],
+        {"patience": 2, "min_delta": 0.01},
+    ),
     "loss": ("val_loss", [2.0, 1.5, 1.6, 1.4, 1.45, 1.41, 1.39, 1.5], {"patience": 2}),
-    "loss with warm-up": ("val_loss", [5.0, 4.0, 3.95, 3.9, 3.0, 2.95, 2.9, 2.85], {"patience": 2, "min_delta": 0.1,
-                                                                                   "start_from_epoch": 1}),
+    "loss with warm-up": (
+        "val_loss",
+        [5.0, 4.0, 3.95, 3.9, 3.0, 2.95, 2.9, 2.85],
+        {"patience": 2, "min_delta": 0.1, "start_from_epoch": 1},
+    ),
     "never stops": ("val_accuracy", [0.1, 0.2, 0.3, 0.4], {"patience": 1}),
 }
 
@@ -93,9 +104,16 @@ def test_restore_best_keeps_the_best_average_and_the_run_says_where_and_why(tiny
     trainer.callbacks.append(keep)
     result = trainer.fit(tiny_data)
     assert result.status == "completed" and len(result.history) == 2
-    assert result.stopped_early == {"status": "completed", "epoch": 2, "monitor": "val_accuracy", "best_epoch": 1,
-                                    "best_value": result.history[0]["val_accuracy"], "patience": 1, "min_delta": 0.5,
-                                    "reason": result.stopped_early["reason"]}
+    assert result.stopped_early == {
+        "status": "completed",
+        "epoch": 2,
+        "monitor": "val_accuracy",
+        "best_epoch": 1,
+        "best_value": result.history[0]["val_accuracy"],
+        "patience": 1,
+        "min_delta": 0.5,
+        "reason": result.stopped_early["reason"],
+    }
     assert "val_accuracy did not improve by more than 0.5 for 1 epoch(s)" in result.stopped_early["reason"]
     assert result.summary["restored_epoch"] == 1
     np.testing.assert_array_equal(trainer.network.params, keep.averages[0])  # epoch 1's average, not the raw weights
@@ -141,8 +159,14 @@ def outcome(run_dir) -> dict:
         model_params = model["params"]
     untimed = [{key: value for key, value in row.items() if key != "seconds_per_epoch"} for row in metrics["history"]]
     final = {key: value for key, value in metrics.items() if key not in ("history", "wall_time_seconds")}
-    return {"params": checkpoint.state.params, "model": model_params, "early_stopping": checkpoint.state.early_stopping,
-            "stopped": checkpoint.state.stopped, "history": untimed, "final": final}
+    return {
+        "params": checkpoint.state.params,
+        "model": model_params,
+        "early_stopping": checkpoint.state.early_stopping,
+        "stopped": checkpoint.state.stopped,
+        "history": untimed,
+        "final": final,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -152,12 +176,18 @@ def stopped_uninterrupted(tiny_idx_dir, tmp_path_factory):
     return outcome(run_dir)
 
 
-@pytest.mark.parametrize("kill", [("step", (BEST_EPOCH + 1) * BATCHES_PER_EPOCH - 3, "KILL"),  # after the best epoch
-                                  ("step", STOP_EPOCH * BATCHES_PER_EPOCH, "KILL"),  # the stopping epoch's last step
-                                  ("final", 1, "KILL")],  # after the stop was saved, before the run ended
-                         ids=["after-the-best-epoch", "before-the-stopping-epoch-is-saved", "after-the-stop"])
-def test_a_run_killed_and_resumed_stops_at_the_same_epoch_with_the_same_weights(tiny_idx_dir, tmp_path,
-                                                                                stopped_uninterrupted, kill):
+@pytest.mark.parametrize(
+    "kill",
+    [
+        ("step", (BEST_EPOCH + 1) * BATCHES_PER_EPOCH - 3, "KILL"),  # after the best epoch
+        ("step", STOP_EPOCH * BATCHES_PER_EPOCH, "KILL"),  # the stopping epoch's last step
+        ("final", 1, "KILL"),
+    ],  # after the stop was saved, before the run ended
+    ids=["after-the-best-epoch", "before-the-stopping-epoch-is-saved", "after-the-stop"],
+)
+def test_a_run_killed_and_resumed_stops_at_the_same_epoch_with_the_same_weights(
+    tiny_idx_dir, tmp_path, stopped_uninterrupted, kill
+):
     killed = train(tmp_path, tiny_idx_dir, *STOPPING, kill=kill)
     assert killed.returncode == -9, killed.stderr
     resumed = train(tmp_path, tiny_idx_dir, *STOPPING)
@@ -166,28 +196,45 @@ def test_a_run_killed_and_resumed_stops_at_the_same_epoch_with_the_same_weights(
     result, expected = outcome(tmp_path), stopped_uninterrupted
     assert np.array_equal(result["params"], expected["params"]) and np.array_equal(result["model"], expected["model"])
     assert np.array_equal(result["early_stopping"].pop("best_weights"), expected["early_stopping"]["best_weights"])
-    assert result["early_stopping"] == {key: value for key, value in expected["early_stopping"].items()
-                                        if key != "best_weights"}
-    assert (result["stopped"], result["history"], result["final"]) == (expected["stopped"], expected["history"],
-                                                                       expected["final"])
+    assert result["early_stopping"] == {
+        key: value for key, value in expected["early_stopping"].items() if key != "best_weights"
+    }
+    assert (result["stopped"], result["history"], result["final"]) == (
+        expected["stopped"],
+        expected["history"],
+        expected["final"],
+    )
     assert result["stopped"]["epoch"] == STOP_EPOCH
 
 
 # ---- refusals ----
 
-@pytest.mark.parametrize("override, message", [
-    ("trainer.early_stopping.monitor=val_acc",
-     "trainer.early_stopping.monitor must be one of val_accuracy, val_loss, got 'val_acc'"),
-    ("trainer.early_stopping.patience=0",
-     "trainer.early_stopping.patience must be an integer >= 1, got 0"),
-    ("trainer.early_stopping.min_delta=-0.1", "trainer.early_stopping.min_delta must be >= 0, got -0.1"),
-    ("trainer.early_stopping.start_from_epoch=-1", "trainer.early_stopping.start_from_epoch must be an integer >= 0"),
-    ("trainer.early_stopping.restore_best=maybe", "trainer.early_stopping.restore_best must be true or false"),
-    ("+trainer.early_stopping.patiense=3", "trainer.early_stopping.patiense is not a setting: did you mean "
-                                          "trainer.early_stopping.patience?"),
-    ("dataset.val_fraction=0", "trainer.early_stopping must be null when dataset.val_fraction=0 (early stopping "
-                               "watches the validation split"),
-])
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "trainer.early_stopping.monitor=val_acc",
+            "trainer.early_stopping.monitor must be one of val_accuracy, val_loss, got 'val_acc'",
+        ),
+        ("trainer.early_stopping.patience=0", "trainer.early_stopping.patience must be an integer >= 1, got 0"),
+        ("trainer.early_stopping.min_delta=-0.1", "trainer.early_stopping.min_delta must be >= 0, got -0.1"),
+        (
+            "trainer.early_stopping.start_from_epoch=-1",
+            "trainer.early_stopping.start_from_epoch must be an integer >= 0",
+        ),
+        ("trainer.early_stopping.restore_best=maybe", "trainer.early_stopping.restore_best must be true or false"),
+        (
+            "+trainer.early_stopping.patiense=3",
+            "trainer.early_stopping.patiense is not a setting: did you mean trainer.early_stopping.patience?",
+        ),
+        (
+            "dataset.val_fraction=0",
+            "trainer.early_stopping must be null when dataset.val_fraction=0 (early stopping "
+            "watches the validation split",
+        ),
+    ],
+)
 def test_bad_early_stopping_settings_are_refused_naming_the_key(tiny_idx_dir, tmp_path, override, message):
     cfg = compose_config(tiny_idx_dir, ["early_stopping=patience_10", override])
     with pytest.raises(ConfigError) as error:

@@ -3,6 +3,7 @@
 Members are three tiny runs of one sweep (seeds 0-2 sharing dataset.split_seed=0); runs that must be
 refused are copies of one of them with an edited config (fmnist.runs.model_file.save_model).
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,8 +44,15 @@ from tests.test_sweeps import multirun
 def runs(tiny_idx_dir, tmp_path_factory) -> list[Path]:
     """Three runs of a sweep: seeds 0, 1, 2, one validation split (dataset.split_seed=0)."""
     sweep_dir = tmp_path_factory.mktemp("sweep")
-    process = multirun("seed=0,1,2", "dataset.split_seed=0", "trainer.epochs=2", "model=mlp", "model.hidden_size=32",
-                       sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    process = multirun(
+        "seed=0,1,2",
+        "dataset.split_seed=0",
+        "trainer.epochs=2",
+        "model=mlp",
+        "model.hidden_size=32",
+        sweep_dir=sweep_dir,
+        data_dir=tiny_idx_dir,
+    )
     assert process.returncode == 0, process.stderr
     return [sweep_dir / str(job) for job in range(3)]
 
@@ -73,8 +81,14 @@ def edited_copy(run_dir: Path, destination: Path, edit) -> Path:
 def test_ensemble_probabilities_are_the_mean_of_each_members_softmax_over_members_and_copies(runs, data, copies):
     result = predict(load_members(runs), copies)
     for split, features in (("val", data.x_val), ("test", data.x_test)):
-        expected = np.mean([softmax_by_hand(load_model(run / MODEL_FILE)[0].predict_logits(copy))
-                            for run in runs for copy in tta_copies(features, copies)], axis=0)
+        expected = np.mean(
+            [
+                softmax_by_hand(load_model(run / MODEL_FILE)[0].predict_logits(copy))
+                for run in runs
+                for copy in tta_copies(features, copies)
+            ],
+            axis=0,
+        )
         np.testing.assert_allclose(result.probabilities(split), expected, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(result.probabilities(split).sum(axis=1), 1.0, rtol=1e-12)
 
@@ -84,6 +98,7 @@ def test_a_member_listed_twice_weighs_twice(runs):
     own = [result.probabilities("val", [member]) for member in range(len(runs))]
     np.testing.assert_allclose(result.probabilities("val", [1, 0, 1]), (own[0] + 2 * own[1]) / 3, rtol=1e-12)
     np.testing.assert_allclose(result.probabilities("val", [0, 1, 2]), result.probabilities("val"), rtol=1e-12)
+
 
 def test_tta_with_one_copy_is_the_images_as_they_are(runs, data):
     plain = predict(load_members(runs), 1)
@@ -116,15 +131,22 @@ def test_an_ensemble_of_one_run_reproduces_its_metrics(runs, tmp_path, capsys):
     summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())
     assert summary["members"][0].pop("run_dir") == str(runs[1])
     for figures in (summary["ensemble"], summary["members"][0]):
-        assert figures == {"val_accuracy": pytest.approx(metrics["val_accuracy"], abs=1e-12),
-                           "test_accuracy": pytest.approx(metrics["test_accuracy"], abs=1e-12)}
+        assert figures == {
+            "val_accuracy": pytest.approx(metrics["val_accuracy"], abs=1e-12),
+            "test_accuracy": pytest.approx(metrics["test_accuracy"], abs=1e-12),
+        }
     assert (tmp_path / CONFUSION_MATRIX_PNG).is_file()
     assert f"{100 * metrics['test_accuracy']:.2f}%" in capsys.readouterr().out
 
 
 def test_command_prints_each_member_and_the_ensemble_with_and_without_shifted_copies(runs, tmp_path):
-    process = subprocess.run([sys.executable, "-m", "fmnist.tools.ensemble", *map(str, runs), "--tta", "3",
-                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, "-m", "fmnist.tools.ensemble", *map(str, runs), "--tta", "3", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert process.returncode == 0, process.stderr
     summary = json.loads((tmp_path / ENSEMBLE_FILE).read_text())
     assert summary["tta_shifts"] == [list(shift) for shift in TTA_SHIFTS[:3]]
@@ -177,8 +199,10 @@ def test_greedy_selection_adds_the_member_that_lowers_the_validation_score_most_
         assert scores[pick] == pytest.approx(min(scores), rel=1e-12)
     final = sum(library[m] for m in picks) / len(picks)
     final_score = by_hand_score(final, labels, by)
-    assert not any(lower(by_hand_score((final * len(picks) + member) / (len(picks) + 1), labels, by), final_score)
-                   for member in library)  # no addition lowers it
+    assert not any(
+        lower(by_hand_score((final * len(picks) + member) / (len(picks) + 1), labels, by), final_score)
+        for member in library
+    )  # no addition lowers it
 
 
 def lower(score, other, tolerance=1e-12) -> bool:
@@ -240,13 +264,16 @@ def other_seed_without_split_seed(config):
     config["seed"], config["dataset"]["split_seed"] = 7, None
 
 
-@pytest.mark.parametrize("edit, words", [
-    (other_seed_without_split_seed, ["split seed", "0 in", "7 in"]),
-    (set_dataset("name", "mnist"), ["dataset.name", "fashion_mnist in", "; mnist in"]),
-    (set_dataset("val_fraction", 0.2), ["dataset.val_fraction", "0.1 in", "0.2 in"]),
-    (set_dataset("subset", 100), ["dataset.subset", "null in", "100 in"]),
-    (set_dataset("standardize", True), ["dataset.standardize", "false in", "true in"]),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (other_seed_without_split_seed, ["split seed", "0 in", "7 in"]),
+        (set_dataset("name", "mnist"), ["dataset.name", "fashion_mnist in", "; mnist in"]),
+        (set_dataset("val_fraction", 0.2), ["dataset.val_fraction", "0.1 in", "0.2 in"]),
+        (set_dataset("subset", 100), ["dataset.subset", "null in", "100 in"]),
+        (set_dataset("standardize", True), ["dataset.standardize", "false in", "true in"]),
+    ],
+)
 def test_runs_with_different_data_are_refused_with_exit_2_naming_what_differs(runs, tmp_path, capsys, edit, words):
     other = edited_copy(runs[0], tmp_path / "other", edit)
     assert main([str(runs[1]), str(other), "--out", str(tmp_path / "out")]) == 2
@@ -264,24 +291,26 @@ def test_runs_with_different_input_sizes_are_refused(runs, tmp_path):
         check_shared_data(load_members([runs[0], tmp_path / "small"]))
 
 
-@pytest.mark.parametrize("arguments, words", [
-    (["{empty}"], ["{empty}", "no model.npz", "completed"]),
-    (["{empty}/nowhere"], ["{empty}/nowhere", "no such folder"]),
-    ([], ["no runs", "--top K SWEEP_DIR"]),
-    (["--top", "0", "{empty}"], ["--top 0", ">= 1"]),
-    (["--top", "3", "{empty}"], ["--top 3", "0 runs with a validation accuracy", "let their runs finish first"]),
-    (["--top", "3"], ["--top 3", "name the sweeps too"]),
-    (["{empty}", "--select", "best"], ["--select", "'best'", "greedy"]),
-    (["{empty}", "--by", "accuracy"], ["--by accuracy", "add --select greedy"]),
-    (["{empty}", "--tta", "0"], ["--tta", "0", "from 1", "to 9"]),
-    (["{empty}", "--tta", "10"], ["--tta", "10", "from 1", "to 9"]),
-    (["{empty}", "--tta", "two"], ["--tta", "'two'", "whole number"]),
-])
+@pytest.mark.parametrize(
+    "arguments, words",
+    [
+        (["{empty}"], ["{empty}", "no model.npz", "completed"]),
+        (["{empty}/nowhere"], ["{empty}/nowhere", "no such folder"]),
+        ([], ["no runs", "--top K SWEEP_DIR"]),
+        (["--top", "0", "{empty}"], ["--top 0", ">= 1"]),
+        (["--top", "3", "{empty}"], ["--top 3", "0 runs with a validation accuracy", "let their runs finish first"]),
+        (["--top", "3"], ["--top 3", "name the sweeps too"]),
+        (["{empty}", "--select", "best"], ["--select", "'best'", "greedy"]),
+        (["{empty}", "--by", "accuracy"], ["--by accuracy", "add --select greedy"]),
+        (["{empty}", "--tta", "0"], ["--tta", "0", "from 1", "to 9"]),
+        (["{empty}", "--tta", "10"], ["--tta", "10", "from 1", "to 9"]),
+        (["{empty}", "--tta", "two"], ["--tta", "'two'", "whole number"]),
+    ],
+)
 def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, arguments, words):
     arguments = [argument.format(empty=tmp_path) for argument in arguments]
     command = [sys.executable, "-m", "fmnist.tools.ensemble", *arguments, "--out", str(tmp_path / "out")]
-    process = subprocess.run(command,
-                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+    process = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert process.returncode == 2
     for word in words:
         assert word.format(empty=tmp_path) in process.stderr
@@ -306,7 +335,7 @@ def test_held_out_accuracy_of_all_runs_alike_is_the_mean_of_the_two_halves(runs,
     result = predict(load_members(runs), 3)
     labels = result.data.y_val
     order = np.random.default_rng(HELD_OUT_SEED).permutation(len(labels))
-    halves = order[:len(labels) // 2], order[len(labels) // 2:]
+    halves = order[: len(labels) // 2], order[len(labels) // 2 :]
     for name, copies in (("held_out_val_accuracy", 1), ("tta_held_out_val_accuracy", 3)):
         average = result.outputs["val"][:, :copies].mean(axis=(0, 1))
         by_half = [(average[half].argmax(1) == labels[half]).mean() for half in halves]
@@ -401,8 +430,15 @@ def test_a_sweeps_folder_whose_runs_have_no_model_yet_says_how_to_finish_them(tm
 def test_runs_without_a_validation_split_ensemble_with_nothing_chosen(tiny_idx_dir, tmp_path, capsys):
     """Final fits (dataset.val_fraction=0): the softmax average of all members, said to have chosen nothing."""
     sweep_dir = tmp_path / "sweep"
-    process = multirun("seed=0,1", "dataset.val_fraction=0", "trainer.epochs=2", "model=mlp", "model.hidden_size=32",
-                       sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    process = multirun(
+        "seed=0,1",
+        "dataset.val_fraction=0",
+        "trainer.epochs=2",
+        "model=mlp",
+        "model.hidden_size=32",
+        sweep_dir=sweep_dir,
+        data_dir=tiny_idx_dir,
+    )
     assert process.returncode == 0, process.stderr
     members = [sweep_dir / "0", sweep_dir / "1"]
     assert main([*map(str, members), "--out", str(tmp_path / "out")]) == 0
@@ -411,7 +447,8 @@ def test_runs_without_a_validation_split_ensemble_with_nothing_chosen(tiny_idx_d
     summary = json.loads((tmp_path / "out" / ENSEMBLE_FILE).read_text())
     assert summary["validation_images"] == 0 and summary["selection"] == "all"
     data = load_dataset("fashion_mnist", path=str(tiny_idx_dir), download=False, seed=0, val_fraction=0)
-    expected = np.mean([softmax_by_hand(load_model(run / MODEL_FILE)[0].predict_logits(data.x_test))
-                        for run in members], axis=0).argmax(axis=1)
+    expected = np.mean(
+        [softmax_by_hand(load_model(run / MODEL_FILE)[0].predict_logits(data.x_test)) for run in members], axis=0
+    ).argmax(axis=1)
     assert summary["ensemble"]["test_accuracy"] == pytest.approx(float((expected == data.y_test).mean()))
     assert main([*map(str, members), "--select", "greedy", "--out", str(tmp_path / "greedy")]) == 2

@@ -1,4 +1,5 @@
 """Hydra composition: every option of every config group composes and builds a working experiment."""
+
 from __future__ import annotations
 
 import json
@@ -60,29 +61,36 @@ def test_run_leaves_config_metrics_and_a_checkpoint_that_agrees(tiny_idx_dir, tm
     assert "hidden_sizes" in (tmp_path / CONFIG_FILE).read_text()
 
 
-@pytest.mark.parametrize("override, message", [
-    ("model.hidden_size=0", "model.hidden_size must be an integer >= 1, got 0"),
-    ("model.num_layers=-1", "model.num_layers must be an integer >= 0, got -1"),
-    ("model.dropout=1.0", "model.dropout must be in [0, 1), got 1.0"),
-    ("model.dtype=float16", "model.dtype must be one of float32, float64"),
-    ("trainer.batch_size=0", "trainer.batch_size must be an integer >= 1, got 0"),
-    ("optimizer.lr=-1", "optimizer.lr must be > 0, got -1 (e.g. optimizer.lr=0.001)"),
-    ("optimizer.lr=abc", "optimizer.lr must be > 0, got 'abc'"),
-    ("trainer.batch_size=abc", "trainer.batch_size must be an integer >= 1, got 'abc'"),
-    ("seed=abc", "seed must be an integer >= 0, got 'abc'"),
-    ("seed=-1", "seed must be an integer >= 0, got -1"),
-    ("dataset.standardize=maybe", "dataset.standardize must be true or false, got 'maybe'"),
-    ("augment.max_shift=-2", "augment.max_shift must be a whole number of pixels from 0 to 27, got -2"),
-    ("+trainer.epochz=3", "trainer.epochz is not a setting: did you mean trainer.epochs? trainer has epochs, "),
-    ("+model.dropuot=0.1", "model.dropuot is not a setting: did you mean model.dropout?"),
-    ("+checkpoint.keep=5", "checkpoint.keep is not a setting: checkpoint has every_n_epochs"),
-    ("checkpoint.every_n_epochs=0", "checkpoint.every_n_epochs must be an integer >= 1, got 0"),
-    ("trainer.ema_decay=1.5", "trainer.ema_decay must be in [0, 1): the decay of the weights' moving average, 0 for "
-                              "none, got 1.5"),
-    ("trainer.lr_schedule=linear", "trainer.lr_schedule must be one of constant, cosine, got 'linear'"),
-    ("trainer.warmup_epochs=2",
-     "trainer.warmup_epochs must be a whole number of epochs from 0 to trainer.epochs - 1 = 1"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.hidden_size=0", "model.hidden_size must be an integer >= 1, got 0"),
+        ("model.num_layers=-1", "model.num_layers must be an integer >= 0, got -1"),
+        ("model.dropout=1.0", "model.dropout must be in [0, 1), got 1.0"),
+        ("model.dtype=float16", "model.dtype must be one of float32, float64"),
+        ("trainer.batch_size=0", "trainer.batch_size must be an integer >= 1, got 0"),
+        ("optimizer.lr=-1", "optimizer.lr must be > 0, got -1 (e.g. optimizer.lr=0.001)"),
+        ("optimizer.lr=abc", "optimizer.lr must be > 0, got 'abc'"),
+        ("trainer.batch_size=abc", "trainer.batch_size must be an integer >= 1, got 'abc'"),
+        ("seed=abc", "seed must be an integer >= 0, got 'abc'"),
+        ("seed=-1", "seed must be an integer >= 0, got -1"),
+        ("dataset.standardize=maybe", "dataset.standardize must be true or false, got 'maybe'"),
+        ("augment.max_shift=-2", "augment.max_shift must be a whole number of pixels from 0 to 27, got -2"),
+        ("+trainer.epochz=3", "trainer.epochz is not a setting: did you mean trainer.epochs? trainer has epochs, "),
+        ("+model.dropuot=0.1", "model.dropuot is not a setting: did you mean model.dropout?"),
+        ("+checkpoint.keep=5", "checkpoint.keep is not a setting: checkpoint has every_n_epochs"),
+        ("checkpoint.every_n_epochs=0", "checkpoint.every_n_epochs must be an integer >= 1, got 0"),
+        (
+            "trainer.ema_decay=1.5",
+            "trainer.ema_decay must be in [0, 1): the decay of the weights' moving average, 0 for none, got 1.5",
+        ),
+        ("trainer.lr_schedule=linear", "trainer.lr_schedule must be one of constant, cosine, got 'linear'"),
+        (
+            "trainer.warmup_epochs=2",
+            "trainer.warmup_epochs must be a whole number of epochs from 0 to trainer.epochs - 1 = 1",
+        ),
+    ],
+)
 def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_dir, tmp_path, override, message):
     cfg = compose_config(tiny_idx_dir, ["model=mlp", override])
     with pytest.raises(ConfigError) as error:
@@ -91,11 +99,17 @@ def test_bad_config_values_raise_config_error_and_leave_status_failed(tiny_idx_d
     assert json.loads((tmp_path / METRICS_FILE).read_text())["status"] == "failed"
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("plots", "no", "plots must be true or false, got 'no'"),  # a word that means no is not false
-    ("logger", {"_target_": "fmnist.runs.tracking.WandbLogger", "mode": "foo"},
-     "logger.mode must be one of online, offline, disabled, or null (decided by the environment), got 'foo'"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("plots", "no", "plots must be true or false, got 'no'"),  # a word that means no is not false
+        (
+            "logger",
+            {"_target_": "fmnist.runs.tracking.WandbLogger", "mode": "foo"},
+            "logger.mode must be one of online, offline, disabled, or null (decided by the environment), got 'foo'",
+        ),
+    ],
+)
 def test_bad_values_of_switches_are_refused_before_training(tiny_idx_dir, tmp_path, monkeypatch, key, value, message):
     monkeypatch.setenv("WANDB_MODE", "offline")  # the environment's mode wins, but a bad logger.mode is still refused
     cfg = compose_config(tiny_idx_dir)
@@ -133,12 +147,13 @@ def test_every_experiment_preset_composes_and_trains(tiny_idx_dir, tmp_path, pre
     assert Experiment(cfg, tmp_path).run().status == "completed"
 
 
-
 def test_the_default_trains_the_recipe_with_stage_5s_winner():
     """config.yaml is +experiment=recipe +study/member=shifts_1 (studies/past_90/README.md): the same composed
     config, its warmup given as a share of the epochs that comes to the recipe's 5 epochs."""
-    default, recipe = (OmegaConf.to_container(compose_with(overrides))
-                       for overrides in ([], ["+experiment=recipe", "+study/member=shifts_1"]))
+    default, recipe = (
+        OmegaConf.to_container(compose_with(overrides))
+        for overrides in ([], ["+experiment=recipe", "+study/member=shifts_1"])
+    )
     default_warmup, recipe_warmup = default["trainer"].pop("warmup_epochs"), recipe["trainer"].pop("warmup_epochs")
     assert warmup_length(default_warmup, default["trainer"]["epochs"]) == recipe_warmup == 5
     assert default == recipe
@@ -146,9 +161,10 @@ def test_the_default_trains_the_recipe_with_stage_5s_winner():
 
 def test_the_long_recipe_is_stage_7s_winner():
     """+experiment=recipe_long trains what stage 7 (+study=recipe_long) ran with 1-pixel shifts."""
-    long_recipe, stage_7 = (OmegaConf.to_container(compose_with(overrides))
-                            for overrides in (["+experiment=recipe_long"],
-                                              ["+study=recipe_long", "augment.max_shift=1", "seed=0"]))
+    long_recipe, stage_7 = (
+        OmegaConf.to_container(compose_with(overrides))
+        for overrides in (["+experiment=recipe_long"], ["+study=recipe_long", "augment.max_shift=1", "seed=0"])
+    )
     assert long_recipe == stage_7 and long_recipe["trainer"]["epochs"] == 200
 
 

@@ -1,4 +1,5 @@
 """Backprop against central finite differences, in float64, for every activation x loss in conf/."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """benchmarks/keras_parity.py: each Keras network and its fmnist preset train the same thing, the report's
 summaries and verdicts follow from its runs, and a tiny study trains both frameworks on fmnist's split."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,8 +14,9 @@ from benchmarks import keras_parity
 from benchmarks.keras_parity import KERAS_NETWORKS, Run, Settings
 from fmnist.front.experiment import Experiment, hidden_sizes
 
-needs_keras = pytest.mark.skipif(importlib.util.find_spec("keras") is None,
-                                 reason="keras is not installed (pip install -r requirements-dev.txt)")
+needs_keras = pytest.mark.skipif(
+    importlib.util.find_spec("keras") is None, reason="keras is not installed (pip install -r requirements-dev.txt)"
+)
 
 
 @pytest.mark.parametrize("network", sorted(KERAS_NETWORKS))
@@ -63,8 +65,10 @@ def fake_runs() -> list[Run]:
     runs = []
     for network, fmnist_test in (("keras_dropout", (0.885, 0.895, 0.885)), ("keras_funnel", (0.86, 0.87, 0.85))):
         for seed in range(3):
-            for framework, test_accuracy, seconds in (("keras", (0.88, 0.89, 0.90)[seed], 2.0 + seed),
-                                                      ("fmnist", fmnist_test[seed], 1.0)):
+            for framework, test_accuracy, seconds in (
+                ("keras", (0.88, 0.89, 0.90)[seed], 2.0 + seed),
+                ("fmnist", fmnist_test[seed], 1.0),
+            ):
                 runs.append(Run(network, seed, framework, test_accuracy + 0.01, test_accuracy, seconds))
     return runs
 
@@ -74,7 +78,7 @@ def table_rows(text: str, first_column_header: str) -> list[list[str]]:
     lines = text.splitlines()
     start = next(index for index, line in enumerate(lines) if line.startswith(f"| {first_column_header} "))
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([cell.strip() for cell in line.strip("|").split("|")])
@@ -86,19 +90,40 @@ def test_report_lists_every_run_then_each_frameworks_spread_and_where_fmnist_lie
     text = keras_parity.report(runs, "header line")
     assert text.startswith("header line\n")
     per_run = table_rows(text, "network | seed")
-    assert per_run == [[run.network, str(run.seed), run.framework, f"{100 * run.val_accuracy:.2f}",
-                        f"{100 * run.test_accuracy:.2f}", f"{run.seconds_per_epoch:.2f}"] for run in runs]
+    assert per_run == [
+        [
+            run.network,
+            str(run.seed),
+            run.framework,
+            f"{100 * run.val_accuracy:.2f}",
+            f"{100 * run.test_accuracy:.2f}",
+            f"{run.seconds_per_epoch:.2f}",
+        ]
+        for run in runs
+    ]
     summary = {(row[0], row[1]): row[2:] for row in table_rows(text, "network | framework")}
-    assert summary[("keras_dropout", "keras")] == ["3", "90.00 ± 1.00 [89.00, 91.00]", "89.00 ± 1.00 [88.00, 90.00]",
-                                                   "3.00"]
+    assert summary[("keras_dropout", "keras")] == [
+        "3",
+        "90.00 ± 1.00 [89.00, 91.00]",
+        "89.00 ± 1.00 [88.00, 90.00]",
+        "3.00",
+    ]
     sd = statistics.stdev([88.5, 89.5, 88.5])
-    assert summary[("keras_dropout", "fmnist")] == ["3", f"89.83 ± {sd:.2f} [89.50, 90.50]",
-                                                    f"88.83 ± {sd:.2f} [88.50, 89.50]", "1.00"]
+    assert summary[("keras_dropout", "fmnist")] == [
+        "3",
+        f"89.83 ± {sd:.2f} [89.50, 90.50]",
+        f"88.83 ± {sd:.2f} [88.50, 89.50]",
+        "1.00",
+    ]
     assert summary[("keras_funnel", "fmnist")][2] == "86.00 ± 1.00 [85.00, 87.00]"
-    assert ("- keras_dropout: fmnist's mean validation accuracy is inside Keras's seed range, its mean test accuracy "
-            "inside; an fmnist epoch takes 0.33x Keras's.") in text
-    assert ("- keras_funnel: fmnist's mean validation accuracy is below by 2.00 Keras's seed range, its mean test "
-            "accuracy below by 2.00; an fmnist epoch takes 0.33x Keras's.") in text
+    assert (
+        "- keras_dropout: fmnist's mean validation accuracy is inside Keras's seed range, its mean test accuracy "
+        "inside; an fmnist epoch takes 0.33x Keras's."
+    ) in text
+    assert (
+        "- keras_funnel: fmnist's mean validation accuracy is below by 2.00 Keras's seed range, its mean test "
+        "accuracy below by 2.00; an fmnist epoch takes 0.33x Keras's."
+    ) in text
 
 
 @pytest.mark.slow  # four training processes, each importing keras or fmnist
@@ -113,7 +138,8 @@ def test_a_tiny_study_trains_both_frameworks_on_fmnists_split_and_reports_the_fm
     assert text.startswith(f"`python benchmarks/keras_parity.py {' '.join(argv)}`")
     per_run = table_rows(text, "network | seed")
     assert [(row[0], row[1], row[2]) for row in per_run] == [
-        ("keras_dropout", seed, framework) for seed in ("0", "1") for framework in ("keras", "fmnist")]
+        ("keras_dropout", seed, framework) for seed in ("0", "1") for framework in ("keras", "fmnist")
+    ]
     settings = Settings(epochs=1, data_path=str(tiny_idx_dir))
     for network, seed, framework, val_accuracy, test_accuracy, seconds in per_run:
         assert float(seconds) > 0
@@ -127,5 +153,8 @@ def test_a_tiny_study_trains_both_frameworks_on_fmnists_split_and_reports_the_fm
         tests = [float(row[4]) for row in per_run if row[2] == framework]
         mean = re.match(r"([\d.]+) ± ", summary[framework][2]).group(1)
         assert summary[framework][0] == "2" and float(mean) == pytest.approx(statistics.mean(tests), abs=0.006)
-    assert re.search(r"- keras_dropout: fmnist's mean validation accuracy is (inside|below by [\d.]+|above by [\d.]+) "
-                     r"Keras's seed range", text)
+    assert re.search(
+        r"- keras_dropout: fmnist's mean validation accuracy is (inside|below by [\d.]+|above by [\d.]+) "
+        r"Keras's seed range",
+        text,
+    )

@@ -1,4 +1,5 @@
 """Messages a newcomer meets: missing data, a batch larger than the training set, evaluate's usage."""
+
 from __future__ import annotations
 
 import pytest

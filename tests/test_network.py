@@ -1,4 +1,5 @@
 """The network's structure, its flat parameter buffer, losses and initialisers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,12 +30,15 @@ def test_forward_keeps_the_dtype_and_shape(dtype):
     assert network.params.dtype == network.grads.dtype == masks[0].dtype == np.dtype(dtype)
 
 
-@pytest.mark.parametrize("layer_sizes, dropout, message", [
-    ([784], 0.0, "layer_sizes must hold at least input and output sizes, all >= 1; got [784]"),
-    ([784, 0, 10], 0.0, "layer_sizes must hold at least input and output sizes, all >= 1; got [784, 0, 10]"),
-    ([784, 10], 1.0, "dropout must be in [0, 1), got 1.0"),
-    ([784, 10], -0.1, "dropout must be in [0, 1), got -0.1"),
-])
+@pytest.mark.parametrize(
+    "layer_sizes, dropout, message",
+    [
+        ([784], 0.0, "layer_sizes must hold at least input and output sizes, all >= 1; got [784]"),
+        ([784, 0, 10], 0.0, "layer_sizes must hold at least input and output sizes, all >= 1; got [784, 0, 10]"),
+        ([784, 10], 1.0, "dropout must be in [0, 1), got 1.0"),
+        ([784, 10], -0.1, "dropout must be in [0, 1), got -0.1"),
+    ],
+)
 def test_a_network_refuses_missing_or_empty_layers_and_dropout_outside_0_1(layer_sizes, dropout, message):
     with pytest.raises(ValueError) as error:
         MLP(layer_sizes, build_option("activation", "relu"), dropout=dropout)
@@ -77,7 +81,7 @@ def test_gradient_of_a_partial_batch_is_the_mean_over_its_examples():
     batch_gradient = network.grads.copy()
     singles = []
     for index in range(3):
-        network.loss_and_grad(x[index:index + 1], labels[index:index + 1], loss)
+        network.loss_and_grad(x[index : index + 1], labels[index : index + 1], loss)
         singles.append(network.grads.copy())
     np.testing.assert_allclose(batch_gradient, np.mean(singles, axis=0), rtol=1e-12, atol=1e-15)
 
@@ -140,8 +144,11 @@ def test_initialisers_draw_from_their_documented_distribution(init_name):
 
 def test_initialisers_state_the_published_distributions():
     """Keras's RandomNormal(0.05), Glorot & Bengio's uniform U(-√(6/(in+out)), √(6/(in+out))), He's N(0, 2/in)."""
-    published = {"random": ("normal", 0.05), "xavier": ("uniform", np.sqrt(6.0 / 700) / np.sqrt(3.0)),
-                 "he": ("normal", np.sqrt(2.0 / 400))}
+    published = {
+        "random": ("normal", 0.05),
+        "xavier": ("uniform", np.sqrt(6.0 / 700) / np.sqrt(3.0)),
+        "he": ("normal", np.sqrt(2.0 / 400)),
+    }
     for name, (family, std) in published.items():
         init = build_option("init", name)
         assert (init.distribution, init.std(400, 300)) == (family, pytest.approx(std))
@@ -174,8 +181,12 @@ def test_initialisation_is_reproducible_from_the_seed():
 
     np.testing.assert_array_equal(params(3), params(3))
     assert not np.array_equal(params(3), params(4))
-    assert np.all(MLP([10, 8, 3], build_option("activation", "relu")).initialize(
-        build_option("init", "he"), np.random.default_rng(0)).biases[0] == 0)
+    assert np.all(
+        MLP([10, 8, 3], build_option("activation", "relu"))
+        .initialize(build_option("init", "he"), np.random.default_rng(0))
+        .biases[0]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])

@@ -1,6 +1,7 @@
 """A run without a validation split (dataset.val_fraction=0, the final fit of issue 27): nothing selects on
 validation, the last (averaged) weights are the model, the curves show training only, metrics.json says so,
 and it resumes like any run."""
+
 from __future__ import annotations
 
 import json
@@ -82,10 +83,21 @@ def figures(monkeypatch):
 
 
 def test_learning_curves_without_validation_show_training_figures_only(tmp_path, figures):
-    history = [{"epoch": epoch, "train_loss": 1 / epoch, "train_accuracy": 0.5 + epoch / 20, "val_loss": math.nan,
-                "val_accuracy": None, "seconds_per_epoch": 1.0} for epoch in range(1, 4)]  # NaN in memory, null in JSON
+    history = [
+        {
+            "epoch": epoch,
+            "train_loss": 1 / epoch,
+            "train_accuracy": 0.5 + epoch / 20,
+            "val_loss": math.nan,
+            "val_accuracy": None,
+            "seconds_per_epoch": 1.0,
+        }
+        for epoch in range(1, 4)
+    ]  # NaN in memory, null in JSON
     plots.learning_curves(history, tmp_path / "curves.png")
     (figure,) = figures
-    assert [[line.get_label() for line in axis.get_lines()] for axis in figure.axes] == [["train loss"],
-                                                                                          ["train accuracy"]]
+    assert [[line.get_label() for line in axis.get_lines()] for axis in figure.axes] == [
+        ["train loss"],
+        ["train accuracy"],
+    ]
     assert "no validation split" in figure._suptitle.get_text()

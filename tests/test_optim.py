@@ -3,6 +3,7 @@ YAML keys against the constructor, each hyperparameter's documented range enforc
 created lazily, a convex problem minimised, a checkpointed state that continues bit-identically. Where a
 reference exists: the first steps against the docstring formula in plain Python, fifty steps against
 torch.optim, and Eve against a transcription of Algorithm 1 of its paper."""
+
 from __future__ import annotations
 
 import inspect
@@ -102,8 +103,9 @@ def documented_bounds(name: str) -> dict[str, tuple[bool, float, float, bool]]:
     settings = hyperparameters(name)
     bounds = {}
     for key, (low_inclusive, *limits, high_inclusive) in documented_ranges(optimizer_class(name)).items():
-        low, high = (float(settings[bound]) if bound in settings else float(bound.replace("∞", "inf"))
-                     for bound in limits)
+        low, high = (
+            float(settings[bound]) if bound in settings else float(bound.replace("∞", "inf")) for bound in limits
+        )
         bounds[key] = (low_inclusive, low, high, high_inclusive)
     return bounds
 
@@ -150,6 +152,7 @@ def test_the_constructor_refuses_exactly_what_lies_outside_the_documented_ranges
 
 
 # ---- what every optimiser does ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name, path", on_every_path(OPTIMIZERS))
 def test_state_is_created_on_the_first_step_and_params_change_in_place(name, path):
@@ -285,6 +288,7 @@ def test_an_optimizer_saved_before_its_first_step_restores_as_new(name, path):
 
 # ---- first steps against the docstring formulas, in plain Python floats -------------------------
 
+
 def sgd_reference(theta, grads, lr, weight_decay):
     for grad in grads:
         g = grad + weight_decay * theta
@@ -316,7 +320,7 @@ def adam_reference(theta, grads, lr, weight_decay, beta1, beta2, epsilon):
         g = grad + weight_decay * theta
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
-        theta = theta - lr * (m / (1 - beta1 ** t)) / (math.sqrt(v / (1 - beta2 ** t)) + epsilon)
+        theta = theta - lr * (m / (1 - beta1**t)) / (math.sqrt(v / (1 - beta2**t)) + epsilon)
     return theta
 
 
@@ -332,7 +336,7 @@ def nadam_reference(theta, grads, lr, weight_decay, beta1, beta2, epsilon, momen
         v = beta2 * v + (1 - beta2) * g * g
         product *= mu(t)
         numerator = mu(t + 1) * m / (1 - product * mu(t + 1)) + (1 - mu(t)) * g / (1 - product)
-        theta = theta - lr * numerator / (math.sqrt(v / (1 - beta2 ** t)) + epsilon)
+        theta = theta - lr * numerator / (math.sqrt(v / (1 - beta2**t)) + epsilon)
     return theta
 
 
@@ -342,7 +346,7 @@ def adamw_reference(theta, grads, lr, weight_decay, beta1, beta2, epsilon):
         theta = theta - lr * weight_decay * theta  # decoupled decay; the moments see the raw gradient
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad * grad
-        theta = theta - lr * (m / (1 - beta1 ** t)) / (math.sqrt(v / (1 - beta2 ** t)) + epsilon)
+        theta = theta - lr * (m / (1 - beta1**t)) / (math.sqrt(v / (1 - beta2**t)) + epsilon)
     return theta
 
 
@@ -373,24 +377,43 @@ def test_first_three_steps_match_the_docstring_formula(name, path, weight_decay)
 
 # ---- same trajectories as torch.optim ------------------------------------------------------------
 
+
 def torch_optimizer(name: str, parameter, settings: dict):
     torch = pytest.importorskip("torch")
     lr, weight_decay = settings["lr"], settings["weight_decay"]
     builders = {
         "sgd": lambda: torch.optim.SGD([parameter], lr=lr, weight_decay=weight_decay),
-        "momentum": lambda: torch.optim.SGD([parameter], lr=lr, momentum=settings["momentum"],
-                                            weight_decay=weight_decay),
-        "nag": lambda: torch.optim.SGD([parameter], lr=lr, momentum=settings["momentum"], nesterov=True,
-                                       weight_decay=weight_decay),
-        "rmsprop": lambda: torch.optim.RMSprop([parameter], lr=lr, alpha=settings["beta"],
-                                               eps=settings["epsilon"], weight_decay=weight_decay),
-        "adam": lambda: torch.optim.Adam([parameter], lr=lr, betas=(settings["beta1"], settings["beta2"]),
-                                         eps=settings["epsilon"], weight_decay=weight_decay),
-        "adamw": lambda: torch.optim.AdamW([parameter], lr=lr, betas=(settings["beta1"], settings["beta2"]),
-                                           eps=settings["epsilon"], weight_decay=weight_decay),
-        "nadam": lambda: torch.optim.NAdam([parameter], lr=lr, betas=(settings["beta1"], settings["beta2"]),
-                                           eps=settings["epsilon"], weight_decay=weight_decay,
-                                           momentum_decay=settings["momentum_decay"]),
+        "momentum": lambda: torch.optim.SGD(
+            [parameter], lr=lr, momentum=settings["momentum"], weight_decay=weight_decay
+        ),
+        "nag": lambda: torch.optim.SGD(
+            [parameter], lr=lr, momentum=settings["momentum"], nesterov=True, weight_decay=weight_decay
+        ),
+        "rmsprop": lambda: torch.optim.RMSprop(
+            [parameter], lr=lr, alpha=settings["beta"], eps=settings["epsilon"], weight_decay=weight_decay
+        ),
+        "adam": lambda: torch.optim.Adam(
+            [parameter],
+            lr=lr,
+            betas=(settings["beta1"], settings["beta2"]),
+            eps=settings["epsilon"],
+            weight_decay=weight_decay,
+        ),
+        "adamw": lambda: torch.optim.AdamW(
+            [parameter],
+            lr=lr,
+            betas=(settings["beta1"], settings["beta2"]),
+            eps=settings["epsilon"],
+            weight_decay=weight_decay,
+        ),
+        "nadam": lambda: torch.optim.NAdam(
+            [parameter],
+            lr=lr,
+            betas=(settings["beta1"], settings["beta2"]),
+            eps=settings["epsilon"],
+            weight_decay=weight_decay,
+            momentum_decay=settings["momentum_decay"],
+        ),
     }
     return builders[name]()
 
@@ -415,8 +438,10 @@ def test_fifty_steps_match_torch_optim(name, path, weight_decay):
 
 # ---- Eve against its paper ---------------------------------------------------------------------------
 
-def eve_algorithm_1(theta, grads, losses, lr, weight_decay, beta1, beta2, beta3, lower_threshold, upper_threshold,
-                    epsilon):
+
+def eve_algorithm_1(
+    theta, grads, losses, lr, weight_decay, beta1, beta2, beta3, lower_threshold, upper_threshold, epsilon
+):
     """Algorithm 1 of Koushik & Hayashi (2016), line by line for one coordinate, in the paper's notation:
     f = f(θ_{t-1}), f_hat_2 = f̂_{t-2}, f_hat_1 = f̂_{t-1}. Yields (θ_t, d_t) after each step."""
     k, big_k = lower_threshold, upper_threshold
@@ -425,9 +450,9 @@ def eve_algorithm_1(theta, grads, losses, lr, weight_decay, beta1, beta2, beta3,
     for t, (grad, f) in enumerate(zip(grads, losses), start=1):
         g = grad + weight_decay * theta
         m = beta1 * m + (1 - beta1) * g
-        m_hat = m / (1 - beta1 ** t)
+        m_hat = m / (1 - beta1**t)
         v = beta2 * v + (1 - beta2) * g * g
-        v_hat = v / (1 - beta2 ** t)
+        v_hat = v / (1 - beta2**t)
         if t > 1:
             if f >= f_hat_2:
                 delta, big_delta = k + 1, big_k + 1
@@ -545,8 +570,9 @@ def is_subnormal(array: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_fused_kernel_keeps_moments_and_weights_normal_and_otherwise_follows_the_numpy_reference(name, dtype,
-                                                                                               monkeypatch):
+def test_fused_kernel_keeps_moments_and_weights_normal_and_otherwise_follows_the_numpy_reference(
+    name, dtype, monkeypatch
+):
     fused = build_option("optimizer", name, weight_decay=0.0)
     if fused.fused_step is None:
         pytest.skip(f"{name} has no fused kernel here (numba missing, or a rule without one)")
@@ -572,7 +598,7 @@ def test_fused_kernel_keeps_moments_and_weights_normal_and_otherwise_follows_the
     clear = (spectrum > 1e6 * floor) & (grad > 1e6 * floor) & (np.abs(reference_theta) > 1e6 * floor)
     for key, buffer in fused_buffers.items():
         assert not is_subnormal(buffer).any(), key
-        buffer_floor = floor ** 2 if key.partition(".")[2] in SECOND_MOMENTS else floor
+        buffer_floor = floor**2 if key.partition(".")[2] in SECOND_MOMENTS else floor
         assert np.all((buffer == 0) | (np.abs(buffer) >= buffer_floor)), key
         clear &= np.abs(reference_buffers[key]) > 1e6 * buffer_floor
     assert clear.sum() > 100
@@ -609,6 +635,9 @@ def test_a_step_on_other_arrays_than_the_first_is_refused(name):
     """The state (and a fused kernel's loop bounds) belong to the first arrays: others must not reach them."""
     optimizer = build_option("optimizer", name)
     optimizer.step([np.zeros(3)], [np.ones(3)], 1.0)
-    with pytest.raises(ValueError, match="^optimizer.step got parameter arrays of other shapes than on its first "
-                                         "call; an optimiser's state belongs to one set of parameters"):
+    with pytest.raises(
+        ValueError,
+        match="^optimizer.step got parameter arrays of other shapes than on its first "
+        "call; an optimiser's state belongs to one set of parameters",
+    ):
         optimizer.step([np.zeros(1000)], [np.ones(1000)], 1.0)

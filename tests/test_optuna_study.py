@@ -1,5 +1,6 @@
 """The Optuna sweeper (hydra_plugins/optuna_study_sweeper.py): its search space, its storages, how it launches
 and records trials, rerunning a sweep, and one study shared by two sweeper processes through a journal file."""
+
 from __future__ import annotations
 
 import re
@@ -29,10 +30,17 @@ BEST_TRIAL = re.compile(r"Best trial of the study so far: (\d+)")
 
 
 def test_search_space_samples_sweeps_and_passes_other_overrides_to_every_job():
-    distributions, fixed = search_space(["optimizer=choice(adam,sgd)", "model.num_layers=range(3,6)",
-                                         "optimizer.lr=tag(log,interval(0.0001,0.01))",
-                                         "model.dropout=interval(0,0.5)", "trainer.epochs=choice(5,10)",
-                                         "logger=none", "trainer.epochs=1"])
+    distributions, fixed = search_space(
+        [
+            "optimizer=choice(adam,sgd)",
+            "model.num_layers=range(3,6)",
+            "optimizer.lr=tag(log,interval(0.0001,0.01))",
+            "model.dropout=interval(0,0.5)",
+            "trainer.epochs=choice(5,10)",
+            "logger=none",
+            "trainer.epochs=1",
+        ]
+    )
     assert distributions["optimizer"].choices == ("adam", "sgd")
     assert distributions["model.num_layers"].choices == (3, 4, 5)
     assert (distributions["optimizer.lr"].low, distributions["optimizer.lr"].high) == (0.0001, 0.01)
@@ -57,23 +65,31 @@ def test_journal_storage_is_a_file_and_database_urls_pass_through(tmp_path):
     assert open_storage(None) is None
 
 
-@pytest.mark.parametrize("storage, message", [
-    ("study.log", "neither a database URL nor a journal file: use sqlite:///optuna.db"),
-    ("journal:/no/such/folder/study.log", "the folder /no/such/folder does not exist"),
-])
+@pytest.mark.parametrize(
+    "storage, message",
+    [
+        ("study.log", "neither a database URL nor a journal file: use sqlite:///optuna.db"),
+        ("journal:/no/such/folder/study.log", "the folder /no/such/folder does not exist"),
+    ],
+)
 def test_unusable_storage_is_refused_with_what_to_do(storage, message):
     with pytest.raises(Exception, match=re.escape(message)) as error:
         open_storage(storage)
     assert is_sweeper_config_error(error.value)
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("hydra.sweeper.storage=study.log", "hydra.sweeper.storage=study.log is neither a database URL nor a journal file"),
-    ("hydra.sweeper.n_trials=-1", "hydra.sweeper.n_trials=-1: must be a whole number >= 0"),
-    ("hydra.sweeper.n_jobs=0", "hydra.sweeper.n_jobs=0: must be a whole number >= 1"),
-])
-def test_bad_sweeper_settings_on_the_command_line_exit_2_without_a_traceback(tiny_idx_dir, tmp_path, setting,
-                                                                              message):
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        (
+            "hydra.sweeper.storage=study.log",
+            "hydra.sweeper.storage=study.log is neither a database URL nor a journal file",
+        ),
+        ("hydra.sweeper.n_trials=-1", "hydra.sweeper.n_trials=-1: must be a whole number >= 0"),
+        ("hydra.sweeper.n_jobs=0", "hydra.sweeper.n_jobs=0: must be a whole number >= 1"),
+    ],
+)
+def test_bad_sweeper_settings_on_the_command_line_exit_2_without_a_traceback(tiny_idx_dir, tmp_path, setting, message):
     process = multirun("+sweep=optuna", setting, sweep_dir=tmp_path / "sweep", data_dir=tiny_idx_dir, timeout=120)
     assert process.returncode == 2
     assert message in process.stderr
@@ -82,9 +98,19 @@ def test_bad_sweeper_settings_on_the_command_line_exit_2_without_a_traceback(tin
 
 def make_sweeper(storage, **settings) -> OptunaStudySweeper:
     """The sweeper as Hydra builds it, with a random sampler, no pruner and one study named s."""
-    return OptunaStudySweeper(**{"sampler": optuna.samplers.RandomSampler(seed=0), "pruner": optuna.pruners.NopPruner(),
-                                 "direction": "maximize", "study_name": "s", "storage": storage, "n_trials": 5,
-                                 "n_jobs": 2, "params": {"optimizer": "choice(adam,sgd)"}, **settings})
+    return OptunaStudySweeper(
+        **{
+            "sampler": optuna.samplers.RandomSampler(seed=0),
+            "pruner": optuna.pruners.NopPruner(),
+            "direction": "maximize",
+            "study_name": "s",
+            "storage": storage,
+            "n_trials": 5,
+            "n_jobs": 2,
+            "params": {"optimizer": "choice(adam,sgd)"},
+            **settings,
+        }
+    )
 
 
 class OddTrialsRaise:
@@ -114,8 +140,10 @@ def test_each_trial_is_its_own_launch_and_a_job_that_raises_is_a_failed_trial(tm
     assert [trial.state for trial in trials] == [complete, fail, complete, fail, complete]
     assert [trial.value for trial in trials if trial.state == complete] == [0.5, 0.5, 0.5]
     launched = {number: jobs for number, jobs, _ in sweeper.launcher.launches}
-    assert launched == {trial.number: [["logger=none", f"optimizer={trial.params['optimizer']}",
-                                        f"hydra.sweep.subdir={trial.number}"]] for trial in trials}
+    assert launched == {
+        trial.number: [["logger=none", f"optimizer={trial.params['optimizer']}", f"hydra.sweep.subdir={trial.number}"]]
+        for trial in trials
+    }
 
 
 def test_a_slow_trial_does_not_hold_the_other_slot_idle(tmp_path):
@@ -145,11 +173,16 @@ def test_rerunning_a_sweep_without_storage_proposes_the_same_trials_and_keeps_fi
     sweep_dir = tmp_path / "sweep"
     runs = []
     for _ in range(2):
-        process = multirun("+sweep=optuna", "hydra.sweeper.n_trials=2", "trainer.epochs=1", sweep_dir=sweep_dir,
-                           data_dir=tiny_idx_dir)
+        process = multirun(
+            "+sweep=optuna", "hydra.sweeper.n_trials=2", "trainer.epochs=1", sweep_dir=sweep_dir, data_dir=tiny_idx_dir
+        )
         assert process.returncode == 0, process.stderr
-        runs.append({job: ((sweep_dir / job / ".hydra" / "overrides.yaml").read_text(), metrics)
-                     for job, metrics in job_metrics(sweep_dir).items()})
+        runs.append(
+            {
+                job: ((sweep_dir / job / ".hydra" / "overrides.yaml").read_text(), metrics)
+                for job, metrics in job_metrics(sweep_dir).items()
+            }
+        )
     assert sorted(runs[1]) == ["0", "1"]
     assert runs[1] == runs[0]  # same overrides, and metrics.json untouched: not trained again
 
@@ -162,8 +195,14 @@ def test_two_sweepers_on_one_journal_file_run_every_trial_once_and_agree_on_the_
     trials_each, sweep_dir, journal = 4, tmp_path / "sweep", tmp_path / "study.log"
 
     def sweeper(_):
-        return multirun("+sweep=optuna", f"hydra.sweeper.n_trials={trials_each}", "trainer.epochs=1",
-                        f"hydra.sweeper.storage=journal:{journal}", sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+        return multirun(
+            "+sweep=optuna",
+            f"hydra.sweeper.n_trials={trials_each}",
+            "trainer.epochs=1",
+            f"hydra.sweeper.storage=journal:{journal}",
+            sweep_dir=sweep_dir,
+            data_dir=tiny_idx_dir,
+        )
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         processes = list(pool.map(sweeper, range(2)))
@@ -214,14 +253,37 @@ def test_a_shared_study_killed_mid_trial_continues_that_trial_in_its_folder_when
     from fmnist.runs.resume import CHECKPOINT_DIR, LAST, read_checkpoint
 
     sweep_dir, journal = tmp_path / "sweep", tmp_path / "study.log"
-    settings = ["+sweep=optuna", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=journal:{journal}",
-                "trainer.epochs=2", "trainer.batch_size=32", "optimizer=adam", "optimizer.lr=0.001",
-                "optimizer.weight_decay=0"]  # every trial trains its 2 x 9 steps (none diverges)
+    settings = [
+        "+sweep=optuna",
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweeper.storage=journal:{journal}",
+        "trainer.epochs=2",
+        "trainer.batch_size=32",
+        "optimizer=adam",
+        "optimizer.lr=0.001",
+        "optimizer.weight_decay=0",
+    ]  # every trial trains its 2 x 9 steps (none diverges)
     batches = 9  # 270 training images in batches of 32
-    killed = subprocess.run([sys.executable, str(ROOT / "tests" / "killer.py"), "step", str(2 * batches + batches + 3),
-                             "KILL", "--multirun", f"dataset.path={tiny_idx_dir}", "dataset.download=false",
-                             "logger=none", "plots=false", f"hydra.sweep.dir={sweep_dir}", *settings],
-                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    killed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "killer.py"),
+            "step",
+            str(2 * batches + batches + 3),
+            "KILL",
+            "--multirun",
+            f"dataset.path={tiny_idx_dir}",
+            "dataset.download=false",
+            "logger=none",
+            "plots=false",
+            f"hydra.sweep.dir={sweep_dir}",
+            *settings,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert killed.returncode == -9, killed.stderr
     assert read_checkpoint(sweep_dir / "1" / CHECKPOINT_DIR / LAST).state.epoch == 1
     rerun = multirun(*settings, sweep_dir=sweep_dir, data_dir=tiny_idx_dir)

@@ -1,5 +1,6 @@
 """The project's declarations agree: pyproject.toml's dependencies are requirements.txt's, and CI runs the
 README's test command verbatim."""
+
 from __future__ import annotations
 
 import tomllib
@@ -8,8 +9,11 @@ from tests.conftest import ROOT
 
 
 def requirement_lines(path) -> list[str]:
-    return [line.split("#")[0].strip() for line in path.read_text().splitlines()
-            if line.split("#")[0].strip() and not line.startswith("-r")]
+    return [
+        line.split("#")[0].strip()
+        for line in path.read_text().splitlines()
+        if line.split("#")[0].strip() and not line.startswith("-r")
+    ]
 
 
 def test_pyproject_declares_the_runtime_dependencies_of_requirements_txt():
@@ -22,4 +26,4 @@ def test_ci_runs_the_readme_test_command_verbatim():
     command = readme.partition("pip install -q -r requirements-dev.txt")[2].partition("\n")[0]
     ci_last_line = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert command and ci_last_line == f"pip install -q -r requirements-dev.txt{command}"
-    assert "ruff check ." in command and "lint-imports" in command
+    assert all(step in command for step in ("ruff check .", "ruff format --check .", "lint-imports"))

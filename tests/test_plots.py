@@ -1,5 +1,6 @@
 """The figures: confusion-matrix arithmetic by hand, and what each figure shows (read back from its
 matplotlib objects: panels, titles, plotted values, cell texts) besides the image it writes."""
+
 from __future__ import annotations
 
 import matplotlib.image
@@ -72,8 +73,17 @@ def line_data(axis) -> dict[str, tuple[list, list]]:
     return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in axis.get_lines()}
 
 
-HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.5 + e / 20,
-            "val_accuracy": 0.45 + e / 20, "seconds_per_epoch": 1.0} for e in range(1, 5)]
+HISTORY = [
+    {
+        "epoch": e,
+        "train_loss": 1 / e,
+        "val_loss": 1.2 / e,
+        "train_accuracy": 0.5 + e / 20,
+        "val_accuracy": 0.45 + e / 20,
+        "seconds_per_epoch": 1.0,
+    }
+    for e in range(1, 5)
+]
 
 
 def test_learning_curves_draw_train_and_validation_loss_and_accuracy_per_epoch(tmp_path, figures):
@@ -108,14 +118,18 @@ def test_confusion_matrix_figure_shows_counts_row_percentages_and_accuracies(tmp
 def test_misclassified_panel_shows_each_wrong_image_with_its_true_and_predicted_class(tmp_path, figures):
     labels, predictions = hand_counts()
     images = np.random.default_rng(0).random((len(labels), 16))  # 4 x 4 images
-    assert_image(plots.misclassified_panel(images, labels, predictions, CLASSES, tmp_path / "wrong.png",
-                                           rng=np.random.default_rng(0)))
+    assert_image(
+        plots.misclassified_panel(
+            images, labels, predictions, CLASSES, tmp_path / "wrong.png", rng=np.random.default_rng(0)
+        )
+    )
     figure = figures[0]
     shown = [axis for axis in figure.axes if axis.images]
     assert figure._suptitle.get_text() == "Misclassified test images (3 of 9 wrong; 3 shown)"
     wrong = [1, 2, 7]  # labels != predictions
     assert [axis.get_title() for axis in shown] == [
-        f"true: {CLASSES[labels[i]]}\npred: {CLASSES[predictions[i]]}" for i in wrong]
+        f"true: {CLASSES[labels[i]]}\npred: {CLASSES[predictions[i]]}" for i in wrong
+    ]
     for axis, index in zip(shown, wrong):
         np.testing.assert_array_equal(axis.images[0].get_array(), images[index].reshape(4, 4))
 
@@ -123,15 +137,18 @@ def test_misclassified_panel_shows_each_wrong_image_with_its_true_and_predicted_
 def test_misclassified_panel_shows_at_most_count_images_and_says_when_none_are_wrong(tmp_path, figures):
     labels = np.arange(40) % 3
     images = np.random.default_rng(0).random((40, 16))
-    plots.misclassified_panel(images, labels, np.zeros(40, dtype=int), CLASSES, tmp_path / "some.png",
-                              rng=np.random.default_rng(0), count=6)
-    assert_image(plots.misclassified_panel(images, labels, labels, CLASSES, tmp_path / "none.png",
-                                           rng=np.random.default_rng(0)))
+    plots.misclassified_panel(
+        images, labels, np.zeros(40, dtype=int), CLASSES, tmp_path / "some.png", rng=np.random.default_rng(0), count=6
+    )
+    assert_image(
+        plots.misclassified_panel(images, labels, labels, CLASSES, tmp_path / "none.png", rng=np.random.default_rng(0))
+    )
     some, none = figures
     assert sum(bool(axis.images) for axis in some.axes) == 6
     assert some._suptitle.get_text() == "Misclassified test images (26 of 40 wrong; 6 shown)"
     assert [text.get_text() for axis in none.axes for text in axis.texts] == [
-        "No misclassified images: all 40 predicted correctly"]
+        "No misclassified images: all 40 predicted correctly"
+    ]
 
 
 def test_sample_grid_shows_the_first_image_of_each_class_present(tmp_path, figures):
@@ -152,8 +169,10 @@ def test_metric_overlay_draws_one_panel_per_metric_and_one_line_per_run(tmp_path
     assert figure._suptitle.get_text() == "overlay"
     assert [axis.get_title() for axis in figure.axes] == ["Validation accuracy per epoch", "Validation loss per epoch"]
     for axis, metric in zip(figure.axes, ("val_accuracy", "val_loss")):
-        assert line_data(axis) == {label: ([row["epoch"] for row in history], [row[metric] for row in history])
-                                   for label, history in runs.items()}
+        assert line_data(axis) == {
+            label: ([row["epoch"] for row in history], [row[metric] for row in history])
+            for label, history in runs.items()
+        }
     assert [text.get_text() for text in figure.legends[0].get_texts()] == ["a", "b"]
 
 
@@ -169,8 +188,10 @@ def test_epoch_axes_tick_whole_epochs_only_even_for_one_epoch(epochs, tmp_path, 
 
 
 def test_curves_of_a_diverged_run_with_null_metrics_still_plot(tmp_path):
-    history = [{"epoch": 1, "train_loss": 2.0, "train_accuracy": 0.3, "val_loss": 2.1, "val_accuracy": 0.3},
-               {"epoch": 2, "train_loss": None, "train_accuracy": None, "val_loss": None, "val_accuracy": None}]
+    history = [
+        {"epoch": 1, "train_loss": 2.0, "train_accuracy": 0.3, "val_loss": 2.1, "val_accuracy": 0.3},
+        {"epoch": 2, "train_loss": None, "train_accuracy": None, "val_loss": None, "val_accuracy": None},
+    ]
     assert_image(plots.learning_curves(history, tmp_path / "curves.png"))
     assert_image(plots.metric_overlay({"diverged": history}, tmp_path / "overlay.png"))
 
@@ -179,10 +200,19 @@ def test_misclassified_panel_draws_the_same_images_for_the_same_seed(tmp_path):
     labels, predictions = np.arange(40) % 3, np.zeros(40, dtype=int)
     images = np.random.default_rng(0).random((40, 16))  # 4 x 4 images: the side comes from the feature count
     first, second, other_seed = (
-        matplotlib.image.imread(plots.misclassified_panel(images, labels, predictions, CLASSES,
-                                                          tmp_path / f"{index}.png", rng=np.random.default_rng(seed),
-                                                          count=6))
-        for index, seed in enumerate((7, 7, 8)))
+        matplotlib.image.imread(
+            plots.misclassified_panel(
+                images,
+                labels,
+                predictions,
+                CLASSES,
+                tmp_path / f"{index}.png",
+                rng=np.random.default_rng(seed),
+                count=6,
+            )
+        )
+        for index, seed in enumerate((7, 7, 8))
+    )
     np.testing.assert_array_equal(first, second)
     assert first.shape != other_seed.shape or not np.array_equal(first, other_seed)
 

@@ -1,5 +1,6 @@
 """Console progress: epoch lines through logging, the job prefix, how an early stop is told, and the
 logging config that keeps the console plain and fills the run's train.log."""
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,14 @@ from fmnist.training.callbacks import RunInfo, TrainResult
 from fmnist.training.progress import ConsoleProgress
 from tests.conftest import CONF_DIR, ROOT
 
-ROW = {"epoch": 2, "train_loss": 0.5, "train_accuracy": 0.8, "val_loss": 0.6, "val_accuracy": 0.75,
-       "seconds_per_epoch": 1.25}
+ROW = {
+    "epoch": 2,
+    "train_loss": 0.5,
+    "train_accuracy": 0.8,
+    "val_loss": 0.6,
+    "val_accuracy": 0.75,
+    "seconds_per_epoch": 1.25,
+}
 
 
 def run_progress(progress: ConsoleProgress, result: TrainResult) -> None:
@@ -32,7 +39,8 @@ def test_each_epoch_is_one_info_line_with_the_metric_names_of_metrics_json(caplo
     run_progress(ConsoleProgress("lines"), TrainResult(status="completed", message=""))
     assert [record.getMessage() for record in caplog.records] == [
         "epoch 2/3  train_loss 0.5000  train_accuracy 0.8000  val_loss 0.6000  val_accuracy 0.7500  "
-        "seconds_per_epoch 1.25"]
+        "seconds_per_epoch 1.25"
+    ]
     assert caplog.records[0].levelno == logging.INFO
 
 
@@ -40,7 +48,9 @@ def test_a_multirun_job_number_starts_every_line(caplog):
     caplog.set_level(logging.INFO, logger="fmnist.training.progress")
     run_progress(ConsoleProgress("lines", job=7), TrainResult(status="interrupted", message="stopped by Ctrl-C"))
     assert [record.getMessage() for record in caplog.records] == [
-        caplog.records[0].getMessage(), "#7 stopped by Ctrl-C"]
+        caplog.records[0].getMessage(),
+        "#7 stopped by Ctrl-C",
+    ]
     assert caplog.records[0].getMessage().startswith("#7 epoch 2/3  train_loss")
 
 
@@ -98,20 +108,37 @@ def test_console_gets_plain_lines_on_stdout_and_problems_on_stderr_and_the_file_
     handlers = OmegaConf.load(CONF_DIR / "hydra" / "job_logging" / "fmnist.yaml").handlers
     assert (handlers.console.stream, handlers.problems.stream) == ("ext://sys.stdout", "ext://sys.stderr")
     assert streams["console"].getvalue() == "epoch 1/2  val_accuracy 0.5000\n"
-    assert streams["problems"].getvalue() == ("warning: optimizer.beta=0.9 is not used by Adam; ignored\n"
-                                              "error: job 3 failed: bad value\n")
+    assert streams["problems"].getvalue() == (
+        "warning: optimizer.beta=0.9 is not used by Adam; ignored\nerror: job 3 failed: bad value\n"
+    )
     logged = log_file.read_text().splitlines()
     assert [line.partition("] ")[2] for line in logged] == [
-        "epoch 1/2  val_accuracy 0.5000", "optimizer.beta=0.9 is not used by Adam; ignored", "job 3 failed: bad value"]
+        "epoch 1/2  val_accuracy 0.5000",
+        "optimizer.beta=0.9 is not used by Adam; ignored",
+        "job 3 failed: bad value",
+    ]
     assert [line.split("][")[1].partition("]")[0] for line in logged] == ["INFO", "WARNING", "ERROR"]
 
 
 def test_train_py_writes_progress_and_warnings_into_train_log_and_plain_lines_to_a_pipe(tiny_idx_dir, tmp_path):
-    command = [sys.executable, str(ROOT / "train.py"), "hydra/job_logging=fmnist", f"dataset.path={tiny_idx_dir}",
-               "dataset.download=false", "logger=none", "plots=false", f"hydra.run.dir={tmp_path}", "model=mlp",
-               "model.hidden_size=16", "trainer.epochs=2", "optimizer=adam", "++optimizer.beta=0.5"]
-    process = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,
-                             env={**os.environ, "WANDB_MODE": "disabled"})
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "hydra/job_logging=fmnist",
+        f"dataset.path={tiny_idx_dir}",
+        "dataset.download=false",
+        "logger=none",
+        "plots=false",
+        f"hydra.run.dir={tmp_path}",
+        "model=mlp",
+        "model.hidden_size=16",
+        "trainer.epochs=2",
+        "optimizer=adam",
+        "++optimizer.beta=0.5",
+    ]
+    process = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "WANDB_MODE": "disabled"}
+    )
     assert process.returncode == 0, process.stderr
     epoch_lines = [line for line in process.stdout.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]

@@ -1,6 +1,7 @@
 """Pruning in the Optuna sweeper (docs/pruning.md): the pruners of conf/hydra/sweeper/pruner/, the job's
 callback that reports to its trial and stops it, pruned trials in the study, the sweep folder and its
 reruns, refusals, and a pruned trial continued to its full budget ending as if never pruned."""
+
 from __future__ import annotations
 
 import json
@@ -35,12 +36,23 @@ from tests.test_train_script import train
 
 PRUNER_GROUP = "hydra/sweeper/pruner"
 # Every trial stopped after its second epoch: the threshold pruner with a bar no accuracy reaches.
-PRUNE_AFTER_2 = ("hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=1.1",
-                 "hydra.sweeper.pruner.n_warmup_steps=2")
+PRUNE_AFTER_2 = (
+    "hydra/sweeper/pruner=threshold",
+    "hydra.sweeper.pruner.lower=1.1",
+    "hydra.sweeper.pruner.n_warmup_steps=2",
+)
 # One fixed configuration (the command line wins over the preset's search space) but for its learning rate.
-FIXED_BUT_LR = ("+sweep=optuna", "trainer.epochs=4", "trainer.batch_size=32", "optimizer=adam",
-                "optimizer.weight_decay=0", "model.num_layers=3", "model.hidden_size=32", "init=xavier",
-                "activation=relu")
+FIXED_BUT_LR = (
+    "+sweep=optuna",
+    "trainer.epochs=4",
+    "trainer.batch_size=32",
+    "optimizer=adam",
+    "optimizer.weight_decay=0",
+    "model.num_layers=3",
+    "model.hidden_size=32",
+    "init=xavier",
+    "activation=relu",
+)
 FIXED_TRIAL = (*FIXED_BUT_LR, "optimizer.lr=0.001")  # 4 epochs
 # A learning rate at which the fixed configuration learns nothing: about 3 % validation accuracy on the tiny
 # data at every epoch, where optimizer.lr=0.001 reaches about 50 % after the first.
@@ -62,8 +74,9 @@ def test_the_callback_reports_each_epoch_and_asks_to_stop_pruned_when_the_pruner
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.5))
     trial = study.ask()
     callback = PruneTrial(trial, "threshold", reported={})
-    callback.on_train_start(RunInfo(class_names=[], epochs=5, batches_per_epoch=1,
-                                    history=[{"epoch": 1, "val_accuracy": 0.6}]))  # a resumed run's epoch
+    callback.on_train_start(
+        RunInfo(class_names=[], epochs=5, batches_per_epoch=1, history=[{"epoch": 1, "val_accuracy": 0.6}])
+    )  # a resumed run's epoch
     assert callback.on_epoch_end({"epoch": 2, "val_accuracy": 0.7}) is None
     stop = callback.on_epoch_end({"epoch": 3, "val_accuracy": 0.4})
     assert (stop.status, stop.details) == ("pruned", {"pruner": "threshold", "epoch": 3, "value": 0.4})
@@ -78,8 +91,9 @@ def test_a_resumed_job_does_not_report_its_trials_epochs_twice():
     callback = PruneTrial(trial, "median", reported={1: 0.6})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # Optuna warns when a step is reported again
-        callback.on_train_start(RunInfo(class_names=[], epochs=5, batches_per_epoch=1,
-                                        history=[{"epoch": 1, "val_accuracy": 0.6}]))
+        callback.on_train_start(
+            RunInfo(class_names=[], epochs=5, batches_per_epoch=1, history=[{"epoch": 1, "val_accuracy": 0.6}])
+        )
     assert study.trials[0].intermediate_values == {1: 0.6}
 
 
@@ -106,22 +120,32 @@ def test_the_grid_sampler_gets_the_sweeps_lists_and_refuses_an_interval():
     sweeper.build_sampler(distributions)
     study = optuna.create_study(sampler=sweeper.sampler)
     grid = {tuple(sorted(study.ask(distributions).params.items())) for _ in range(4)}
-    assert grid == {(("activation", activation), ("optimizer", optimizer))
-                    for activation in ("relu", "tanh") for optimizer in ("sgd", "adam")}
+    assert grid == {
+        (("activation", activation), ("optimizer", optimizer))
+        for activation in ("relu", "tanh")
+        for optimizer in ("sgd", "adam")
+    }
     distributions, _ = search_space(["optimizer.lr=interval(0.001,0.1)"])
     sweeper = make_sweeper(None, sampler=functools.partial(optuna.samplers.GridSampler, seed=0))
     with pytest.raises(Exception, match=r"hydra.sweeper.params.optimizer.lr: the grid sampler takes lists"):
         sweeper.build_sampler(distributions)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["-m", "+sweep=optuna", f"{PRUNER_GROUP}=asha"],
-     f"{PRUNER_GROUP}=asha: {PRUNER_GROUP} has no option 'asha'; choose from "),
-    ([f"{PRUNER_GROUP}=median"], "a pruner stops trials of a sweep, and this is a single run"),
-    (["-m", "+sweep=grid", f"{PRUNER_GROUP}=median"], "the basic sweeper does not prune"),
-    (["-m", "+sweep=optuna", "hydra/sweeper=basic", "hydra.sweeper.pruner.n_startup_trials=2"],
-     "the basic sweeper does not prune"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            ["-m", "+sweep=optuna", f"{PRUNER_GROUP}=asha"],
+            f"{PRUNER_GROUP}=asha: {PRUNER_GROUP} has no option 'asha'; choose from ",
+        ),
+        ([f"{PRUNER_GROUP}=median"], "a pruner stops trials of a sweep, and this is a single run"),
+        (["-m", "+sweep=grid", f"{PRUNER_GROUP}=median"], "the basic sweeper does not prune"),
+        (
+            ["-m", "+sweep=optuna", "hydra/sweeper=basic", "hydra.sweeper.pruner.n_startup_trials=2"],
+            "the basic sweeper does not prune",
+        ),
+    ],
+)
 def test_a_pruner_that_is_unknown_or_given_where_nothing_prunes_exits_2(arguments, message, capsys):
     with pytest.raises(SystemExit) as stop:
         rewrite_argv(["train.py", *arguments])
@@ -145,14 +169,22 @@ BAD_INPUTS = {
     "unknown pruner": (["-m", "+sweep=optuna", f"{PRUNER_GROUP}=asha"], PRUNER_GROUP),
     "pruner in a single run": ([f"{PRUNER_GROUP}=median"], PRUNER_GROUP),
     "pruner to the grid sweeper": (["-m", "+sweep=grid", f"{PRUNER_GROUP}=median"], PRUNER_GROUP),
-    "unknown monitor": (["early_stopping=patience_10", "trainer.early_stopping.monitor=val_acc"],
-                        "trainer.early_stopping.monitor"),
-    "patience 0": (["early_stopping=patience_10", "trainer.early_stopping.patience=0"],
-                   "trainer.early_stopping.patience"),
-    "early stopping without a validation split": (["early_stopping=patience_10", "dataset.val_fraction=0"],
-                                                  "dataset.val_fraction"),
-    "pruning without a validation split": (["-m", *FIXED_TRIAL, *MEDIAN_AFTER_1, "dataset.val_fraction=0"],
-                                           "dataset.val_fraction"),
+    "unknown monitor": (
+        ["early_stopping=patience_10", "trainer.early_stopping.monitor=val_acc"],
+        "trainer.early_stopping.monitor",
+    ),
+    "patience 0": (
+        ["early_stopping=patience_10", "trainer.early_stopping.patience=0"],
+        "trainer.early_stopping.patience",
+    ),
+    "early stopping without a validation split": (
+        ["early_stopping=patience_10", "dataset.val_fraction=0"],
+        "dataset.val_fraction",
+    ),
+    "pruning without a validation split": (
+        ["-m", *FIXED_TRIAL, *MEDIAN_AFTER_1, "dataset.val_fraction=0"],
+        "dataset.val_fraction",
+    ),
 }
 
 
@@ -167,15 +199,20 @@ def finished_run(tiny_idx_dir, tmp_path_factory):
 
 def folder_contents(folder) -> dict[str, bytes]:
     """Each file's bytes by its path in ``folder``, but the lock file, which names the last process that held it."""
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
-            if path.is_file() and path.name != LOCK_FILE}
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != LOCK_FILE
+    }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arguments, key", [pytest.param(*case[:2], marks=case[2:], id=name)
-                                            for name, case in BAD_INPUTS.items()])
+@pytest.mark.parametrize(
+    "arguments, key", [pytest.param(*case[:2], marks=case[2:], id=name) for name, case in BAD_INPUTS.items()]
+)
 def test_bad_pruning_or_early_stopping_input_exits_2_with_one_line_and_writes_nothing_over(
-        finished_run, tiny_idx_dir, tmp_path, arguments, key):
+    finished_run, tiny_idx_dir, tmp_path, arguments, key
+):
     run_dir = shutil.copytree(finished_run, tmp_path / "run")
     before = folder_contents(run_dir)
     process = train(*arguments, "plots=false", f"hydra.sweep.dir={run_dir}", run_dir=run_dir, data_dir=tiny_idx_dir)
@@ -208,8 +245,9 @@ def test_a_pruned_trial_is_a_result_and_rerunning_the_sweep_trains_nothing(tiny_
         assert run["test_accuracy"] is not None  # evaluated and saved as a completed run is
     study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
     assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.PRUNED] * 2
-    assert [trial.intermediate_values for trial in study.trials] == \
-        [{row["epoch"]: row["val_accuracy"] for row in metrics[str(trial.number)]["history"]} for trial in study.trials]
+    assert [trial.intermediate_values for trial in study.trials] == [
+        {row["epoch"]: row["val_accuracy"] for row in metrics[str(trial.number)]["history"]} for trial in study.trials
+    ]
     assert "No trial of study fmnist has completed" in process.stdout + process.stderr  # a pruned one is never best
     rerun = multirun(*settings, sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
     assert rerun.returncode == 0, rerun.stderr
@@ -226,9 +264,11 @@ def report_lines(sweep_dir: Path, capsys) -> list[str]:
 
 @pytest.mark.slow
 def test_the_command_the_report_prints_continues_a_pruned_trial_to_end_identical_to_one_never_pruned(
-        tiny_idx_dir, tmp_path, capsys):
-    pruned = multirun(*FIXED_TRIAL, *PRUNE_AFTER_2, "hydra.sweeper.n_trials=1", sweep_dir=tmp_path / "pruned",
-                      data_dir=tiny_idx_dir)
+    tiny_idx_dir, tmp_path, capsys
+):
+    pruned = multirun(
+        *FIXED_TRIAL, *PRUNE_AFTER_2, "hydra.sweeper.n_trials=1", sweep_dir=tmp_path / "pruned", data_dir=tiny_idx_dir
+    )
     assert pruned.returncode == 0, pruned.stderr
     whole = multirun(*FIXED_TRIAL, "hydra.sweeper.n_trials=1", sweep_dir=tmp_path / "whole", data_dir=tiny_idx_dir)
     assert whole.returncode == 0, whole.stderr
@@ -238,15 +278,26 @@ def test_the_command_the_report_prints_continues_a_pruned_trial_to_end_identical
     assert "  job 0: stopped at epoch 2 of 4 by the threshold pruner, val_accuracy " in "\n".join(lines)
     assert "no run has finished yet: no final validation accuracy to rank by, no best command" in lines
     (printed,) = [line.strip() for line in lines if line.strip().startswith("python -m fmnist.sweeps.continue_trial")]
-    pasted = subprocess.run(printed, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "WANDB_MODE": "disabled",
-                                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    pasted = subprocess.run(
+        printed,
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "WANDB_MODE": "disabled",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
+    )
     assert pasted.returncode == 0, pasted.stderr
     continued = continued_folder(job_dir)
     assert_same_outcome(outcome(continued), outcome(tmp_path / "whole" / "0"))
     assert (job_dir / "metrics.json").read_text() == before  # the pruned job is left as it was
-    assert "1 pruned trial (never the best; 1 continued since: job continued/0)" in report_lines(tmp_path / "pruned",
-                                                                                                 capsys)
+    assert "1 pruned trial (never the best; 1 continued since: job continued/0)" in report_lines(
+        tmp_path / "pruned", capsys
+    )
     assert continue_trial([str(job_dir)]) == 0  # again: the finished continued run trains nothing
     assert_same_outcome(outcome(continued), outcome(tmp_path / "whole" / "0"))
 
@@ -265,10 +316,19 @@ def test_two_sweepers_with_parallel_jobs_prune_against_one_shared_study(tiny_idx
     trials_each, sweep_dir, journal = 4, tmp_path / "sweep", tmp_path / "study.log"
 
     def sweeper(_):
-        return multirun("+sweep=optuna", f"hydra.sweeper.n_trials={trials_each}", "trainer.epochs=3",
-                        f"hydra.sweeper.storage=journal:{journal}", "hydra/launcher=joblib",
-                        "hydra.sweeper.n_jobs=2", f"{PRUNER_GROUP}=median", "hydra.sweeper.pruner.n_startup_trials=1",
-                        "optimizer.lr=choice(0.001,0.00001)", sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+        return multirun(
+            "+sweep=optuna",
+            f"hydra.sweeper.n_trials={trials_each}",
+            "trainer.epochs=3",
+            f"hydra.sweeper.storage=journal:{journal}",
+            "hydra/launcher=joblib",
+            "hydra.sweeper.n_jobs=2",
+            f"{PRUNER_GROUP}=median",
+            "hydra.sweeper.pruner.n_startup_trials=1",
+            "optimizer.lr=choice(0.001,0.00001)",
+            sweep_dir=sweep_dir,
+            data_dir=tiny_idx_dir,
+        )
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         processes = list(pool.map(sweeper, range(2)))
@@ -278,12 +338,14 @@ def test_two_sweepers_with_parallel_jobs_prune_against_one_shared_study(tiny_idx
     assert [trial.number for trial in study.trials] == list(range(2 * trials_each))
     states = {trial.number: trial.state.name for trial in study.trials}
     metrics = job_metrics(sweep_dir)
-    assert {number: metrics[str(number)]["status"].upper().replace("COMPLETED", "COMPLETE")
-            for number in states} == states
+    assert {
+        number: metrics[str(number)]["status"].upper().replace("COMPLETED", "COMPLETE") for number in states
+    } == states
     assert "PRUNED" in states.values(), "nothing was pruned; the slow learning rate should have been"
     for trial in study.trials:
-        assert trial.intermediate_values == {row["epoch"]: row["val_accuracy"]
-                                             for row in metrics[str(trial.number)]["history"]}
+        assert trial.intermediate_values == {
+            row["epoch"]: row["val_accuracy"] for row in metrics[str(trial.number)]["history"]
+        }
     assert study.best_trial.state == optuna.trial.TrialState.COMPLETE
 
 
@@ -294,11 +356,19 @@ def test_parallel_jobs_of_one_sweeper_process_are_pruned_against_the_trial_of_an
     epoch, below the only finished trial's value there, which the other process recorded."""
     sweep_dir, journal = tmp_path / "sweep", tmp_path / "study.log"
     shared = [*FIXED_BUT_LR, "trainer.epochs=2", *MEDIAN_AFTER_1, f"hydra.sweeper.storage=journal:{journal}"]
-    first = multirun(*shared, "optimizer.lr=0.001", "hydra.sweeper.n_trials=1", sweep_dir=sweep_dir,
-                     data_dir=tiny_idx_dir)
+    first = multirun(
+        *shared, "optimizer.lr=0.001", "hydra.sweeper.n_trials=1", sweep_dir=sweep_dir, data_dir=tiny_idx_dir
+    )
     assert first.returncode == 0, first.stderr
-    second = multirun(*shared, SLOW_LR, "hydra.sweeper.n_trials=2", "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
-                      sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    second = multirun(
+        *shared,
+        SLOW_LR,
+        "hydra.sweeper.n_trials=2",
+        "hydra/launcher=joblib",
+        "hydra.sweeper.n_jobs=2",
+        sweep_dir=sweep_dir,
+        data_dir=tiny_idx_dir,
+    )
     assert second.returncode == 0, second.stderr
     study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{journal}"))
     assert [trial.state.name for trial in study.trials] == ["COMPLETE", "PRUNED", "PRUNED"]

@@ -1,4 +1,5 @@
 """The sweep report on a generated multirun folder whose best run and driving hyperparameter are known."""
+
 from __future__ import annotations
 
 import csv
@@ -40,22 +41,48 @@ def write_job(sweep_dir, number, optimizer, lr, activation, val_accuracy, status
     """A job folder as a Hydra multirun leaves it: config.yaml, .hydra/overrides.yaml, metrics.json."""
     job = sweep_dir / str(number)
     (job / ".hydra").mkdir(parents=True)
-    config = {"seed": 0, "optimizer": {"_target_": TARGETS[optimizer], "lr": lr, "weight_decay": 0.0},
-              "activation": {"_target_": f"fmnist.core.activations.{activation}"},
-              "model": {"num_layers": 3, "hidden_size": 128, "hidden_sizes": None, "dropout": 0.0},
-              "trainer": {"epochs": 2, "batch_size": 64, "progress": "auto"}, "logger": {"project": "fmnist"}}
+    config = {
+        "seed": 0,
+        "optimizer": {"_target_": TARGETS[optimizer], "lr": lr, "weight_decay": 0.0},
+        "activation": {"_target_": f"fmnist.core.activations.{activation}"},
+        "model": {"num_layers": 3, "hidden_size": 128, "hidden_sizes": None, "dropout": 0.0},
+        "trainer": {"epochs": 2, "batch_size": 64, "progress": "auto"},
+        "logger": {"project": "fmnist"},
+    }
     (job / "config.yaml").write_text(OmegaConf.to_yaml(config))
-    overrides = [f"optimizer={optimizer}", f"optimizer.lr={lr}", f"activation={activation.lower()}",
-                 "hydra.launcher.n_jobs=2", "logger=none"]
+    overrides = [
+        f"optimizer={optimizer}",
+        f"optimizer.lr={lr}",
+        f"activation={activation.lower()}",
+        "hydra.launcher.n_jobs=2",
+        "logger=none",
+    ]
     (job / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(overrides))
     finished = status == "completed"
-    history = [{"epoch": epoch, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.0,
-                "val_accuracy": val_accuracy - (2 - epoch) * 0.01, "seconds_per_epoch": 0.5}
-               for epoch in (1, 2)] if finished else []
-    metrics = {"status": status, "message": "", "history": history,
-               "val_accuracy": val_accuracy if finished else None,
-               "test_accuracy": val_accuracy - 0.01 if finished else None,
-               "best_val_accuracy": val_accuracy if finished else None, "epochs_completed": len(history)}
+    history = (
+        [
+            {
+                "epoch": epoch,
+                "train_loss": 1.0,
+                "train_accuracy": 0.5,
+                "val_loss": 1.0,
+                "val_accuracy": val_accuracy - (2 - epoch) * 0.01,
+                "seconds_per_epoch": 0.5,
+            }
+            for epoch in (1, 2)
+        ]
+        if finished
+        else []
+    )
+    metrics = {
+        "status": status,
+        "message": "",
+        "history": history,
+        "val_accuracy": val_accuracy if finished else None,
+        "test_accuracy": val_accuracy - 0.01 if finished else None,
+        "best_val_accuracy": val_accuracy if finished else None,
+        "epochs_completed": len(history),
+    }
     (job / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -104,15 +131,27 @@ def test_runs_of_nested_sweeps_are_named_by_their_path(tmp_path):
 
 
 def test_flat_config_names_each_group_option_after_its_conf_file():
-    config = {"optimizer": {"_target_": "fmnist.core.optim.NAdam", "lr": 0.001},
-              "init": {"_target_": "fmnist.core.init.RandomNormal", "std": 0.05},
-              "activation": {"_target_": "fmnist.core.activations.ReLU"},
-              "loss": {"_target_": "mypackage.losses.Huber"},
-              "dataset": {"_target_": "fmnist.data.datasets.load_dataset", "name": "mnist", "path": "/data"},
-              "model": {"hidden_sizes": [512, 256]}, "logger": {"project": "fmnist"}, "plots": True}
+    config = {
+        "optimizer": {"_target_": "fmnist.core.optim.NAdam", "lr": 0.001},
+        "init": {"_target_": "fmnist.core.init.RandomNormal", "std": 0.05},
+        "activation": {"_target_": "fmnist.core.activations.ReLU"},
+        "loss": {"_target_": "mypackage.losses.Huber"},
+        "dataset": {"_target_": "fmnist.data.datasets.load_dataset", "name": "mnist", "path": "/data"},
+        "model": {"hidden_sizes": [512, 256]},
+        "logger": {"project": "fmnist"},
+        "plots": True,
+    }
     flat = flat_config(config, option_names())
-    assert flat == {"optimizer": "nadam", "optimizer.lr": 0.001, "init": "random", "init.std": 0.05,
-                    "activation": "relu", "loss": "huber", "dataset.name": "mnist", "model.hidden_sizes": [512, 256]}
+    assert flat == {
+        "optimizer": "nadam",
+        "optimizer.lr": 0.001,
+        "init": "random",
+        "init.std": 0.05,
+        "activation": "relu",
+        "loss": "huber",
+        "dataset.name": "mnist",
+        "model.hidden_sizes": [512, 256],
+    }
 
 
 def test_layer_count_and_size_beside_an_explicit_layer_list_are_not_hyperparameters():
@@ -120,13 +159,19 @@ def test_layer_count_and_size_beside_an_explicit_layer_list_are_not_hyperparamet
     wide = {"model": {"num_layers": 4, "hidden_size": 256, "hidden_sizes": [1024, 512]}}
     mlp = {"model": {"num_layers": 4, "hidden_size": 256, "hidden_sizes": None}}
     assert flat_config(wide, option_names()) == {"model.hidden_sizes": [1024, 512]}
-    assert flat_config(mlp, option_names()) == {"model.num_layers": 4, "model.hidden_size": 256,
-                                                "model.hidden_sizes": None}
-    run = make_run(overrides=["model=wide", "model.num_layers=4", "model.hidden_size=256", "optimizer=adam"],
-                   **flat_config(wide, option_names()))
+    assert flat_config(mlp, option_names()) == {
+        "model.num_layers": 4,
+        "model.hidden_size": 256,
+        "model.hidden_sizes": None,
+    }
+    run = make_run(
+        overrides=["model=wide", "model.num_layers=4", "model.hidden_size=256", "optimizer=adam"],
+        **flat_config(wide, option_names()),
+    )
     assert best_command(run, []) == "python train.py model=wide optimizer=adam"
-    run = make_run(overrides=["model=mlp", "model.num_layers=4", "model.hidden_size=256"],
-                   **flat_config(mlp, option_names()))
+    run = make_run(
+        overrides=["model=mlp", "model.num_layers=4", "model.hidden_size=256"], **flat_config(mlp, option_names())
+    )
     assert best_command(run, []) == "python train.py model=mlp model.num_layers=4 model.hidden_size=256"
 
 
@@ -138,9 +183,10 @@ def test_every_conf_option_maps_back_from_its_target(group):
 
 
 def test_varying_hyperparameters_count_null_but_not_missing_keys():
-    runs = [make_run(optimizer="sgd", **{"model.hidden_sizes": None, "seed": 0}),
-            make_run(optimizer="momentum", **{"model.hidden_sizes": [1024, 512], "optimizer.momentum": 0.9,
-                                              "seed": 0})]
+    runs = [
+        make_run(optimizer="sgd", **{"model.hidden_sizes": None, "seed": 0}),
+        make_run(optimizer="momentum", **{"model.hidden_sizes": [1024, 512], "optimizer.momentum": 0.9, "seed": 0}),
+    ]
     assert varying_hyperparameters(runs) == ["model.hidden_sizes", "optimizer"]
 
 
@@ -158,7 +204,7 @@ def test_eta_squared_is_between_group_over_total_variance():
 def test_spearman_uses_average_ranks_and_sees_any_monotone_relation():
     np.testing.assert_allclose(ranks(np.array([10.0, 20.0, 20.0, 30.0])), [0, 1.5, 1.5, 3])
     x = np.array([1e-4, 1e-3, 1e-2, 1e-1])
-    assert abs_spearman(x, -np.log(x) ** 3) == pytest.approx(1.0)
+    assert abs_spearman(x, -(np.log(x) ** 3)) == pytest.approx(1.0)
     assert math.isnan(abs_spearman(x, np.full(4, 0.8)))
 
 
@@ -193,15 +239,20 @@ OPTUNA_SWEEPER = "hydra_plugins.optuna_study_sweeper.OptunaStudySweeper"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
-@pytest.mark.parametrize("sweeper, sampler, sequential", [
-    (OPTUNA_SWEEPER, "optuna.samplers.TPESampler", True),
-    ("hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", "optuna.samplers.CmaEsSampler", True),
-    (OPTUNA_SWEEPER, "optuna.samplers.RandomSampler", False),
-    (OPTUNA_SWEEPER, "optuna.samplers.GridSampler", False),
-    (BASIC_SWEEPER, None, False),
-], ids=["tpe", "cma-es", "random", "optuna grid", "hydra grid"])
-def test_a_search_is_sequential_when_an_optuna_sampler_learns_from_earlier_trials(sweep_dir, sweeper, sampler,
-                                                                                 sequential):
+@pytest.mark.parametrize(
+    "sweeper, sampler, sequential",
+    [
+        (OPTUNA_SWEEPER, "optuna.samplers.TPESampler", True),
+        ("hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", "optuna.samplers.CmaEsSampler", True),
+        (OPTUNA_SWEEPER, "optuna.samplers.RandomSampler", False),
+        (OPTUNA_SWEEPER, "optuna.samplers.GridSampler", False),
+        (BASIC_SWEEPER, None, False),
+    ],
+    ids=["tpe", "cma-es", "random", "optuna grid", "hydra grid"],
+)
+def test_a_search_is_sequential_when_an_optuna_sampler_learns_from_earlier_trials(
+    sweep_dir, sweeper, sampler, sequential
+):
     write_sweeper_record(sweep_dir, sweeper, sampler)
     assert sequential_search(collect_runs(sweep_dir)) is sequential
 
@@ -223,8 +274,11 @@ def figures(monkeypatch):
     return saved
 
 
-@pytest.mark.parametrize("sweeper, sampler, drawn", [(OPTUNA_SWEEPER, "optuna.samplers.TPESampler", True),
-                                                     (BASIC_SWEEPER, None, False)], ids=["tpe", "grid"])
+@pytest.mark.parametrize(
+    "sweeper, sampler, drawn",
+    [(OPTUNA_SWEEPER, "optuna.samplers.TPESampler", True), (BASIC_SWEEPER, None, False)],
+    ids=["tpe", "grid"],
+)
 def test_trend_and_running_best_are_drawn_only_for_a_sequential_search(sweep_dir, figures, sweeper, sampler, drawn):
     write_sweeper_record(sweep_dir, sweeper, sampler)
     write_report(sweep_dir)
@@ -247,15 +301,29 @@ def test_the_importance_figure_says_when_it_comes_from_a_handful_of_runs(sweep_d
 
 
 def test_best_command_keeps_the_jobs_overrides_without_hydra_and_output_settings():
-    run = make_run(overrides=["optimizer=nadam", "optimizer.lr=0.0001", "hydra.launcher.n_jobs=2",
-                              "hydra/launcher=joblib", "logger=none", "plots=False", "model.hidden_sizes=[64,32]"])
+    run = make_run(
+        overrides=[
+            "optimizer=nadam",
+            "optimizer.lr=0.0001",
+            "hydra.launcher.n_jobs=2",
+            "hydra/launcher=joblib",
+            "logger=none",
+            "plots=False",
+            "model.hidden_sizes=[64,32]",
+        ]
+    )
     assert best_command(run, []) == "python train.py optimizer=nadam optimizer.lr=0.0001 'model.hidden_sizes=[64,32]'"
 
 
 def test_best_command_without_overrides_file_uses_the_varying_hyperparameters():
     run = make_run(optimizer="nadam", **{"optimizer.lr": 0.0001, "model.hidden_sizes": [64, 32], "seed": 0})
     assert shlex.split(best_command(run, ["model.hidden_sizes", "optimizer", "optimizer.lr"])) == [
-        "python", "train.py", "model.hidden_sizes=[64,32]", "optimizer=nadam", "optimizer.lr=0.0001"]
+        "python",
+        "train.py",
+        "model.hidden_sizes=[64,32]",
+        "optimizer=nadam",
+        "optimizer.lr=0.0001",
+    ]
 
 
 def composed(overrides: list[str]) -> dict:
@@ -266,16 +334,26 @@ def composed(overrides: list[str]) -> dict:
     return {key: value for key, value in config.items() if key not in ("logger", "plots")}
 
 
-@pytest.mark.parametrize("group, preset", [(group, preset) for group in ("sweep", "study")
-                                           for preset in group_options(group)])
+@pytest.mark.parametrize(
+    "group, preset", [(group, preset) for group in ("sweep", "study") for preset in group_options(group)]
+)
 def test_best_command_of_a_job_launched_from_a_sweep_preset_rebuilds_its_config(group, preset):
     own = {"model.dropout": "0.2", "optimizer.lr": "0.0002"}
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        params = compose(config_name="config", overrides=[f"+{group}={preset}"], return_hydra_config=True
-                         ).hydra.sweeper.params or {}
+        params = (
+            compose(
+                config_name="config", overrides=[f"+{group}={preset}"], return_hydra_config=True
+            ).hydra.sweeper.params
+            or {}
+        )
     swept = [f"{key}={sample_values(f'{key}={values}')[0]}" for key, values in params.items() if key not in own]
-    job_overrides = [*swept, *(f"{key}={value}" for key, value in own.items()), f"+{group}={preset}",
-                     "logger=none", "plots=False"]  # as the sweeper writes a job's overrides
+    job_overrides = [
+        *swept,
+        *(f"{key}={value}" for key, value in own.items()),
+        f"+{group}={preset}",
+        "logger=none",
+        "plots=False",
+    ]  # as the sweeper writes a job's overrides
     command = best_command(make_run(overrides=job_overrides), [])
     assert f"{group}=" not in command
     assert composed(shlex.split(command)[2:]) == composed(job_overrides)
@@ -290,8 +368,19 @@ def test_report_files_table_order_and_best_command(sweep_dir):
     for name in REPORT_PNGS:
         assert_png(out / name)
     rows = list(csv.DictReader((out / "runs.csv").open()))
-    assert list(rows[0]) == ["rank", "job", "status", "activation", "optimizer", "optimizer.lr", "val_accuracy",
-                             "best_val_accuracy", "test_accuracy", "epochs_completed", "seconds_per_epoch"]
+    assert list(rows[0]) == [
+        "rank",
+        "job",
+        "status",
+        "activation",
+        "optimizer",
+        "optimizer.lr",
+        "val_accuracy",
+        "best_val_accuracy",
+        "test_accuracy",
+        "epochs_completed",
+        "seconds_per_epoch",
+    ]
     assert [row["job"] for row in rows] == ["7", "6", "5", "4", "3", "2", "1", "0", "8", "10"]
     assert [(row["status"], row["val_accuracy"]) for row in rows[-2:]] == [("diverged", ""), ("failed", "")]
     assert rows[0]["optimizer"] == "adam" and float(rows[0]["val_accuracy"]) == pytest.approx(0.806)
@@ -399,10 +488,20 @@ def write_unfinished_job(sweep_dir, number, val_accuracies):
     """A job stopped mid-training (a parallel sweep's parent got Ctrl-C): metrics.json still says running and
     holds only its history, no summary; no process holds the folder."""
     write_job(sweep_dir, number, "adam", 0.01, "ReLU", math.nan)
-    history = [{"epoch": epoch, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.0, "val_accuracy": value,
-                "seconds_per_epoch": 0.5} for epoch, value in enumerate(val_accuracies, start=1)]
+    history = [
+        {
+            "epoch": epoch,
+            "train_loss": 1.0,
+            "train_accuracy": 0.5,
+            "val_loss": 1.0,
+            "val_accuracy": value,
+            "seconds_per_epoch": 0.5,
+        }
+        for epoch, value in enumerate(val_accuracies, start=1)
+    ]
     (sweep_dir / str(number) / "metrics.json").write_text(
-        json.dumps({"status": "running", "message": "", "history": history}))
+        json.dumps({"status": "running", "message": "", "history": history})
+    )
 
 
 def test_stopped_runs_show_how_far_they_got_and_are_ranked_after_the_finished_ones(sweep_dir, capsys):
@@ -411,18 +510,26 @@ def test_stopped_runs_show_how_far_they_got_and_are_ranked_after_the_finished_on
     assert main([str(sweep_dir)]) == 0
     rows = list(csv.DictReader((sweep_dir / "report" / "runs.csv").open()))
     assert [row["job"] for row in rows] == ["7", "6", "5", "4", "3", "2", "1", "0", "12", "11", "8", "10"]
-    assert [(row["status"], row["val_accuracy"], row["best_val_accuracy"], row["test_accuracy"],
-             row["epochs_completed"]) for row in rows[8:10]] == [("stopped", "", "0.95", "", "4"),
-                                                                 ("stopped", "", "0.6", "", "3")]
+    assert [
+        (row["status"], row["val_accuracy"], row["best_val_accuracy"], row["test_accuracy"], row["epochs_completed"])
+        for row in rows[8:10]
+    ] == [("stopped", "", "0.95", "", "4"), ("stopped", "", "0.6", "", "3")]
     assert "Unfinished runs (running, stopped)" in (sweep_dir / "report" / "runs.md").read_text()
     output = capsys.readouterr().out
     assert "job 7  val_accuracy 0.8060" in output  # the best command comes from a finished run
-    assert ("best of the 2 unfinished runs so far (from their history; ranked after the finished runs): job 12 "
-            "(stopped)  best_val_accuracy 0.9500 in epoch 2 of 4 completed") in output
+    assert (
+        "best of the 2 unfinished runs so far (from their history; ranked after the finished runs): job 12 "
+        "(stopped)  best_val_accuracy 0.9500 in epoch 2 of 4 completed"
+    ) in output
     summary = json.loads((sweep_dir / "report" / "summary.json").read_text())
     assert summary["best_job"] == "7" and summary["finished_runs"] == 8 and summary["unfinished_runs"] == 2
-    assert summary["best_unfinished"] == {"job": "12", "status": "stopped", "best_val_accuracy": 0.95,
-                                          "best_epoch": 2, "epochs_completed": 4}
+    assert summary["best_unfinished"] == {
+        "job": "12",
+        "status": "stopped",
+        "best_val_accuracy": 0.95,
+        "best_epoch": 2,
+        "epochs_completed": 4,
+    }
 
 
 def test_a_sweep_stopped_before_any_run_finished_shows_their_progress_but_no_best_command(tmp_path, capsys):
@@ -433,8 +540,10 @@ def test_a_sweep_stopped_before_any_run_finished_shows_their_progress_but_no_bes
     assert "job 0 (stopped)  best_val_accuracy 0.8000 in epoch 2 of 3 completed" in output
     assert "no run has finished yet: no final validation accuracy to rank by, no best command" in output
     rows = list(csv.DictReader((tmp_path / "report" / "runs.csv").open()))
-    assert [(row["job"], row["best_val_accuracy"], row["epochs_completed"]) for row in rows] == [("0", "0.8", "3"),
-                                                                                                ("1", "", "0")]
+    assert [(row["job"], row["best_val_accuracy"], row["epochs_completed"]) for row in rows] == [
+        ("0", "0.8", "3"),
+        ("1", "", "0"),
+    ]
     assert_png(tmp_path / "report" / "curves.png")
     assert not (tmp_path / "report" / "best_command.txt").exists()
 
@@ -458,14 +567,39 @@ def test_a_pruned_trial_is_never_ranked_as_the_best_run(tmp_path):
 def write_pruned_job(sweep_dir, number, val_accuracies, pruner="median"):
     """A trial its pruner stopped after ``len(val_accuracies)`` of its 2 epochs, evaluated after that epoch."""
     write_job(sweep_dir, number, "sgd", 0.01, "ReLU", math.nan)
-    history = [{"epoch": epoch, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.0, "val_accuracy": value,
-                "seconds_per_epoch": 0.5} for epoch, value in enumerate(val_accuracies, start=1)]
+    history = [
+        {
+            "epoch": epoch,
+            "train_loss": 1.0,
+            "train_accuracy": 0.5,
+            "val_loss": 1.0,
+            "val_accuracy": value,
+            "seconds_per_epoch": 0.5,
+        }
+        for epoch, value in enumerate(val_accuracies, start=1)
+    ]
     epoch, value = len(history), val_accuracies[-1]
-    stopped = {"status": "pruned", "reason": f"pruned by the {pruner} pruner after epoch {epoch}", "epoch": epoch,
-               "pruner": pruner, "value": value}
-    (sweep_dir / str(number) / "metrics.json").write_text(json.dumps(
-        {"status": "pruned", "message": "", "history": history, "val_accuracy": value, "test_accuracy": value,
-         "best_val_accuracy": max(val_accuracies), "epochs_completed": epoch, "stopped_early": stopped}))
+    stopped = {
+        "status": "pruned",
+        "reason": f"pruned by the {pruner} pruner after epoch {epoch}",
+        "epoch": epoch,
+        "pruner": pruner,
+        "value": value,
+    }
+    (sweep_dir / str(number) / "metrics.json").write_text(
+        json.dumps(
+            {
+                "status": "pruned",
+                "message": "",
+                "history": history,
+                "val_accuracy": value,
+                "test_accuracy": value,
+                "best_val_accuracy": max(val_accuracies),
+                "epochs_completed": epoch,
+                "stopped_early": stopped,
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -485,22 +619,30 @@ def printed_commands(output: str) -> list[str]:
 
 
 def test_pruned_trials_closest_to_the_best_at_their_stop_epoch_are_printed_with_their_continue_command(
-        pruned_sweep, capsys):
+    pruned_sweep, capsys
+):
     assert main([str(pruned_sweep)]) == 0
     output = capsys.readouterr().out
     assert "job 7  val_accuracy 0.8060" in output  # job 11's 0.81 after fewer epochs is never the best
-    assert ("4 pruned trials (never the best); the 3 closest to the sweep's best at the epoch they were stopped, "
-            "each continued to its budget by the command under it (continue_pruned.txt: all):") in output
-    assert ("  job 12: stopped at epoch 1 of 2 by the median pruner, val_accuracy 0.7950, 0.0010 below the "
-            "sweep's best at that epoch\n"
-            f"    {continue_command(pruned_sweep / '12')}") in output
+    assert (
+        "4 pruned trials (never the best); the 3 closest to the sweep's best at the epoch they were stopped, "
+        "each continued to its budget by the command under it (continue_pruned.txt: all):"
+    ) in output
+    assert (
+        "  job 12: stopped at epoch 1 of 2 by the median pruner, val_accuracy 0.7950, 0.0010 below the "
+        "sweep's best at that epoch\n"
+        f"    {continue_command(pruned_sweep / '12')}"
+    ) in output
     expected = [continue_command(pruned_sweep / job) for job in ("11", "12", "13", "14")]
     assert printed_commands(output) == expected[:3]
     assert (pruned_sweep / "report" / "continue_pruned.txt").read_text().splitlines() == expected
     summary = json.loads((pruned_sweep / "report" / "summary.json").read_text())
     assert summary["best_job"] == "7" and summary["pruned_runs"] == 4 and summary["unfinished_runs"] == 0
     assert [(row["job"], row["epoch"], row["epochs_budget"], row["pruner"]) for row in summary["closest_pruned"]] == [
-        ("11", 2, 2, "median"), ("12", 1, 2, "median"), ("13", 2, 2, "median")]
+        ("11", 2, 2, "median"),
+        ("12", 1, 2, "median"),
+        ("13", 2, 2, "median"),
+    ]
     assert [row["behind_at_stop"] for row in summary["closest_pruned"]] == pytest.approx([0.0, 0.001, 0.01])
 
 
@@ -508,8 +650,10 @@ def test_the_table_shows_each_pruned_trials_stop_epoch_budget_and_distance_to_th
     write_report(pruned_sweep)
     rows = {row["job"]: row for row in csv.DictReader((pruned_sweep / "report" / "runs.csv").open())}
     assert [rows[job]["status"] for job in ("7", "11", "14")] == ["completed", "pruned", "pruned"]
-    assert {job: (rows[job]["epochs_completed"], rows[job]["epochs_budget"], rows[job]["val_accuracy"])
-            for job in ("11", "14")} == {"11": ("2", "2", "0.81"), "14": ("1", "2", "0.3")}
+    assert {
+        job: (rows[job]["epochs_completed"], rows[job]["epochs_budget"], rows[job]["val_accuracy"])
+        for job in ("11", "14")
+    } == {"11": ("2", "2", "0.81"), "14": ("1", "2", "0.3")}
     assert float(rows["14"]["behind_at_stop"]) == pytest.approx(0.496) and rows["7"]["behind_at_stop"] == ""
     assert int(rows["11"]["rank"]) > max(int(rows[job]["rank"]) for job in map(str, range(8)))
     assert "Pruned trials: stopped by the sweep's pruner" in (pruned_sweep / "report" / "runs.md").read_text()

@@ -4,6 +4,7 @@ A "killed" run is train.py run through tests/killer.py, which sends a real signa
 chosen optimiser step or inside a checkpoint write; rerunning the same command must then end exactly
 (np.array_equal, timings aside) as a run that was never interrupted.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,18 +24,39 @@ from tests.conftest import CONF_DIR, ROOT, group_options
 EPOCHS = 4
 BATCHES_PER_EPOCH = 9  # 270 training images (300 minus the 10 % validation split) in batches of 32
 # A small network with dropout and shifted images, so that every source of randomness is exercised.
-RUN_SETTINGS = ["model=mlp", "model.num_layers=2", "model.hidden_size=16", "model.dropout=0.2",
-                "augment.max_shift=1", "augment.cutout=4", "augment.until=0.75", f"trainer.epochs={EPOCHS}",
-                "trainer.batch_size=32", "optimizer=adam", "optimizer.lr=0.003", "trainer.progress=lines"]
+RUN_SETTINGS = [
+    "model=mlp",
+    "model.num_layers=2",
+    "model.hidden_size=16",
+    "model.dropout=0.2",
+    "augment.max_shift=1",
+    "augment.cutout=4",
+    "augment.until=0.75",
+    f"trainer.epochs={EPOCHS}",
+    "trainer.batch_size=32",
+    "optimizer=adam",
+    "optimizer.lr=0.003",
+    "trainer.progress=lines",
+]
 
 
 def train(run_dir: Path, data_dir: Path, *settings: str, kill: tuple = (), timeout: int = 120):
     """``python train.py`` on the tiny dataset (through tests/killer.py when ``kill`` = (moment, n, signal))."""
     script = [str(ROOT / "tests" / "killer.py"), *map(str, kill)] if kill else [str(ROOT / "train.py")]
-    command = [sys.executable, *script, f"dataset.path={data_dir}", "dataset.download=false", "logger=none",
-               "plots=false", f"hydra.run.dir={run_dir}", *RUN_SETTINGS, *settings]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, "WANDB_MODE": "disabled"})
+    command = [
+        sys.executable,
+        *script,
+        f"dataset.path={data_dir}",
+        "dataset.download=false",
+        "logger=none",
+        "plots=false",
+        f"hydra.run.dir={run_dir}",
+        *RUN_SETTINGS,
+        *settings,
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, "WANDB_MODE": "disabled"}
+    )
 
 
 def outcome(run_dir: Path) -> dict:
@@ -47,10 +69,26 @@ def outcome(run_dir: Path) -> dict:
 
     with np.load(run_dir / MODEL_FILE) as model:
         model_params = model["params"]
-    return {"params": checkpoint.state.params, "model": model_params, "optimizer": checkpoint.state.optimizer,
-            "rng": checkpoint.state.rng, "history": untimed(metrics["history"]), "status": metrics["status"],
-            "final": {key: metrics[key] for key in ("val_loss", "val_accuracy", "test_loss", "test_accuracy",
-                                                    "best_epoch", "best_val_accuracy", "epochs_completed")}}
+    return {
+        "params": checkpoint.state.params,
+        "model": model_params,
+        "optimizer": checkpoint.state.optimizer,
+        "rng": checkpoint.state.rng,
+        "history": untimed(metrics["history"]),
+        "status": metrics["status"],
+        "final": {
+            key: metrics[key]
+            for key in (
+                "val_loss",
+                "val_accuracy",
+                "test_loss",
+                "test_accuracy",
+                "best_epoch",
+                "best_val_accuracy",
+                "epochs_completed",
+            )
+        },
+    }
 
 
 def assert_same_outcome(resumed: dict, uninterrupted: dict) -> None:
@@ -81,6 +119,7 @@ def metrics_of(run_dir: Path) -> dict:
 
 # ---- every epoch leaves a checkpoint ----
 
+
 def test_every_epoch_leaves_last_and_prev_checkpoints(tiny_idx_dir, tmp_path):
     process = train(tmp_path, tiny_idx_dir)
     assert process.returncode == 0, process.stderr
@@ -94,8 +133,9 @@ def test_every_epoch_leaves_last_and_prev_checkpoints(tiny_idx_dir, tmp_path):
 
 
 def test_checkpoint_every_n_epochs_goes_back_to_the_last_saved_epoch(tiny_idx_dir, tmp_path, uninterrupted):
-    killed = train(tmp_path, tiny_idx_dir, "checkpoint.every_n_epochs=2",
-                   kill=("step", 3 * BATCHES_PER_EPOCH + 2, "KILL"))
+    killed = train(
+        tmp_path, tiny_idx_dir, "checkpoint.every_n_epochs=2", kill=("step", 3 * BATCHES_PER_EPOCH + 2, "KILL")
+    )
     assert killed.returncode == -9, killed.stderr
     assert len(metrics_of(tmp_path)["history"]) == 3  # epoch 3 was reported, but not saved
     assert read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).state.epoch == 2
@@ -106,10 +146,16 @@ def test_checkpoint_every_n_epochs_goes_back_to_the_last_saved_epoch(tiny_idx_di
 
 # ---- kill -9 at any moment, then the same command ----
 
-@pytest.mark.parametrize("kill", [("step", 2 * BATCHES_PER_EPOCH + 4, "KILL"),   # mid-epoch 3
-                                  ("step", 2 * BATCHES_PER_EPOCH, "KILL"),       # right after epoch 2's last step
-                                  ("checkpoint", 2, "KILL")],                    # between temporary write and rename
-                         ids=["mid-epoch", "end-of-epoch", "inside-checkpoint-write"])
+
+@pytest.mark.parametrize(
+    "kill",
+    [
+        ("step", 2 * BATCHES_PER_EPOCH + 4, "KILL"),  # mid-epoch 3
+        ("step", 2 * BATCHES_PER_EPOCH, "KILL"),  # right after epoch 2's last step
+        ("checkpoint", 2, "KILL"),
+    ],  # between temporary write and rename
+    ids=["mid-epoch", "end-of-epoch", "inside-checkpoint-write"],
+)
 def test_killed_run_resumed_by_the_same_command_ends_identical(tiny_idx_dir, tmp_path, uninterrupted, kill):
     killed = train(tmp_path, tiny_idx_dir, kill=kill)
     assert killed.returncode == -9, killed.stderr
@@ -125,9 +171,11 @@ def test_killed_run_resumed_by_the_same_command_ends_identical(tiny_idx_dir, tmp
 
 # ---- signals: stop at a batch boundary, keep everything, continue later ----
 
+
 @pytest.mark.parametrize("signal_name, exit_code", [("TERM", 143), ("USR1", 138), ("INT", 130)])
 def test_a_stop_signal_mid_epoch_keeps_tests_and_saves_then_the_same_command_continues(
-        tiny_idx_dir, tmp_path, uninterrupted, signal_name, exit_code):
+    tiny_idx_dir, tmp_path, uninterrupted, signal_name, exit_code
+):
     stopped = train(tmp_path, tiny_idx_dir, kill=("step", 2 * BATCHES_PER_EPOCH + 4, signal_name))
     assert stopped.returncode == exit_code, stopped.stderr
     metrics = metrics_of(tmp_path)
@@ -152,14 +200,28 @@ def test_ctrl_c_during_the_final_evaluation_still_completes_tests_and_saves(tiny
 
 
 def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_idx_dir, tmp_path, uninterrupted):
-    code = ("import os, signal, fmnist.runs.signals as s; original = s.GracefulStop._handle\n"
-            "def twice(self, signum, frame):\n"
-            "    original(self, signum, frame); original(self, signum, frame)\n"
-            "s.GracefulStop._handle = twice\n"
-            "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path('tests/killer.py', run_name='__main__')")
-    command = [sys.executable, "-c", code, "killer.py", "step", str(2 * BATCHES_PER_EPOCH + 4), "INT",
-               f"dataset.path={tiny_idx_dir}", "dataset.download=false", "logger=none", "plots=false",
-               f"hydra.run.dir={tmp_path}", *RUN_SETTINGS]
+    code = (
+        "import os, signal, fmnist.runs.signals as s; original = s.GracefulStop._handle\n"
+        "def twice(self, signum, frame):\n"
+        "    original(self, signum, frame); original(self, signum, frame)\n"
+        "s.GracefulStop._handle = twice\n"
+        "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path('tests/killer.py', run_name='__main__')"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        code,
+        "killer.py",
+        "step",
+        str(2 * BATCHES_PER_EPOCH + 4),
+        "INT",
+        f"dataset.path={tiny_idx_dir}",
+        "dataset.download=false",
+        "logger=none",
+        "plots=false",
+        f"hydra.run.dir={tmp_path}",
+        *RUN_SETTINGS,
+    ]
     process = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert process.returncode == 130, process.stderr
     assert metrics_of(tmp_path)["status"] == "interrupted"
@@ -169,11 +231,15 @@ def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_idx_dir, t
 
 # ---- reruns and refusals ----
 
+
 def test_a_finished_run_is_not_trained_again(tiny_idx_dir, tmp_path):
     first = train(tmp_path, tiny_idx_dir)
     assert first.returncode == 0, first.stderr
-    files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and ".hydra" not in path.parts
-             and path.suffix != ".log" and path.name != ".lock"}
+    files = {
+        path: path.read_bytes()
+        for path in tmp_path.rglob("*")
+        if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log" and path.name != ".lock"
+    }
     again = train(tmp_path, tiny_idx_dir)
     assert again.returncode == 0, again.stderr
     assert "epoch 1/" not in again.stdout
@@ -184,14 +250,20 @@ def test_a_finished_run_is_not_trained_again(tiny_idx_dir, tmp_path):
 
 def test_a_finished_run_rerun_with_plots_gets_them_without_training(tiny_idx_dir, tmp_path):
     assert train(tmp_path, tiny_idx_dir).returncode == 0  # plots=false
-    files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and ".hydra" not in path.parts
-             and path.suffix != ".log" and path.name != ".lock"}
+    files = {
+        path: path.read_bytes()
+        for path in tmp_path.rglob("*")
+        if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log" and path.name != ".lock"
+    }
     assert not list(tmp_path.glob("*.png"))
     again = train(tmp_path, tiny_idx_dir, "plots=true")
     assert again.returncode == 0, again.stderr
     assert "epoch 1/" not in again.stdout and "nothing trained" in again.stdout
-    assert {path.name for path in tmp_path.glob("*.png")} == {LEARNING_CURVES_PNG, CONFUSION_MATRIX_PNG,
-                                                              MISCLASSIFIED_PNG}
+    assert {path.name for path in tmp_path.glob("*.png")} == {
+        LEARNING_CURVES_PNG,
+        CONFUSION_MATRIX_PNG,
+        MISCLASSIFIED_PNG,
+    }
     assert {path: path.read_bytes() for path in files} == files  # model, metrics and checkpoints untouched
 
 
@@ -281,8 +353,14 @@ def test_a_dead_holder_does_not_keep_the_run_folder(tiny_idx_dir, tmp_path):
     assert train(tmp_path, tiny_idx_dir).returncode == 0
 
 
-@pytest.mark.parametrize("arguments", [["hydra.run.dir=/proc/no_such_folder"], ["hydra.run.dir={file}/below_a_file"],
-                                       ["-m", "hydra.sweep.dir={file}/below_a_file"]])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["hydra.run.dir=/proc/no_such_folder"],
+        ["hydra.run.dir={file}/below_a_file"],
+        ["-m", "hydra.sweep.dir={file}/below_a_file"],
+    ],
+)
 def test_an_unusable_output_folder_exits_2_with_one_line(tmp_path, arguments):
     a_file = tmp_path / "a_file"
     a_file.write_text("")
@@ -296,11 +374,21 @@ def test_an_unusable_output_folder_exits_2_with_one_line(tmp_path, arguments):
 
 # ---- exact for every optimiser in conf/, on both kernel paths (in-process, stopped by should_stop) ----
 
+
 def compose_run(data_dir: Path, *overrides: str):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=[f"dataset.path={data_dir}", "dataset.download=false",
-                                                        "logger=none", "plots=false", "trainer.progress=none",
-                                                        *RUN_SETTINGS, *overrides])
+        return compose(
+            config_name="config",
+            overrides=[
+                f"dataset.path={data_dir}",
+                "dataset.download=false",
+                "logger=none",
+                "plots=false",
+                "trainer.progress=none",
+                *RUN_SETTINGS,
+                *overrides,
+            ],
+        )
 
 
 def stop_after(steps: int):
@@ -333,7 +421,8 @@ def test_every_optimizer_resumes_exactly_on_both_kernel_paths(tiny_idx_dir, tmp_
 
 
 def test_a_checkpoint_that_cannot_be_written_fails_with_a_message_and_keeps_the_one_before(
-        tiny_idx_dir, tmp_path, monkeypatch):
+    tiny_idx_dir, tmp_path, monkeypatch
+):
     import errno
 
     import fmnist.runs.resume
@@ -369,30 +458,49 @@ def test_a_resumed_run_continues_the_same_wandb_run_without_logging_an_epoch_twi
     assert len(runs) == 2
     ids, epochs = set(), []
     for run in runs:
-        output = subprocess.run([str(WANDB), "leet", "inspect", "--json", str(run)], capture_output=True, text=True,
-                                check=True, timeout=60).stdout
+        output = subprocess.run(
+            [str(WANDB), "leet", "inspect", "--json", str(run)], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
         records = [json.loads(line) for line in output.splitlines() if line.strip()]
         ids |= {record["run"]["run_id"] for record in records if record["type"] == "run"}
-        epochs.append([record["history"]["item"]["epoch"] for record in records
-                       if record["type"] == "history" and "val_accuracy" in record["history"]["item"]])
+        epochs.append(
+            [
+                record["history"]["item"]["epoch"]
+                for record in records
+                if record["type"] == "history" and "val_accuracy" in record["history"]["item"]
+            ]
+        )
     assert len(ids) == 1 and ids == {read_checkpoint(tmp_path / CHECKPOINT_DIR / LAST).wandb_run_id}
     assert epochs == [[1, 2], [3, 4]]
 
 
 def test_a_killed_multirun_rerun_resumes_the_unfinished_job_and_leaves_finished_ones_alone(
-        tiny_idx_dir, tmp_path, uninterrupted):
+    tiny_idx_dir, tmp_path, uninterrupted
+):
     def sweep(*kill):
         script = [str(ROOT / "tests" / "killer.py"), *map(str, kill)] if kill else [str(ROOT / "train.py")]
-        command = [sys.executable, *script, "-m", f"dataset.path={tiny_idx_dir}", "dataset.download=false",
-                   "logger=none", "plots=false", f"hydra.sweep.dir={tmp_path}", *RUN_SETTINGS, "seed=1,0"]
+        command = [
+            sys.executable,
+            *script,
+            "-m",
+            f"dataset.path={tiny_idx_dir}",
+            "dataset.download=false",
+            "logger=none",
+            "plots=false",
+            f"hydra.sweep.dir={tmp_path}",
+            *RUN_SETTINGS,
+            "seed=1,0",
+        ]
         return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=ROOT)
 
     # job 0 (seed 1) finishes, job 1 (seed 0) is killed in its third epoch
     killed = sweep("step", EPOCHS * BATCHES_PER_EPOCH + 2 * BATCHES_PER_EPOCH + 4, "KILL")
     assert killed.returncode == -9, killed.stderr
-    finished_files = {path: path.read_bytes() for path in (tmp_path / "0").rglob("*")
-                      if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log"
-                      and path.name != ".lock"}
+    finished_files = {
+        path: path.read_bytes()
+        for path in (tmp_path / "0").rglob("*")
+        if path.is_file() and ".hydra" not in path.parts and path.suffix != ".log" and path.name != ".lock"
+    }
     assert metrics_of(tmp_path / "0")["status"] == "completed" and metrics_of(tmp_path / "1")["status"] == "running"
     rerun = sweep()
     assert rerun.returncode == 0, rerun.stderr
@@ -411,12 +519,31 @@ def test_ctrl_c_in_a_parallel_multirun_exits_130_in_one_line_and_the_rerun_ends_
     import time
 
     def sweep(sweep_dir: Path, **popen):
-        command = [sys.executable, str(ROOT / "train.py"), "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-                   f"dataset.path={tiny_idx_dir}", "dataset.download=false", "logger=none", "plots=false",
-                   f"hydra.sweep.dir={sweep_dir}", *RUN_SETTINGS, "trainer.epochs=300", "trainer.progress=none",
-                   "seed=0,1,2"]
-        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                env={**os.environ, "WANDB_MODE": "disabled"}, **popen)
+        command = [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            f"dataset.path={tiny_idx_dir}",
+            "dataset.download=false",
+            "logger=none",
+            "plots=false",
+            f"hydra.sweep.dir={sweep_dir}",
+            *RUN_SETTINGS,
+            "trainer.epochs=300",
+            "trainer.progress=none",
+            "seed=0,1,2",
+        ]
+        return subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "WANDB_MODE": "disabled"},
+            **popen,
+        )
 
     stopped = tmp_path / "stopped"
     process = sweep(stopped, start_new_session=True)  # its own process group, as a terminal's foreground job
@@ -430,8 +557,10 @@ def test_ctrl_c_in_a_parallel_multirun_exits_130_in_one_line_and_the_rerun_ends_
     assert "Traceback" not in stdout + stderr
     # how to continue: the parent's line when its KeyboardInterrupt comes first, else the stopped jobs'
     # own hints (a worker's exit 130 can reach the parent before its KeyboardInterrupt does)
-    assert ("interrupted: the checkpoints of the last complete epochs are kept" in stderr
-            or f"to continue, rerun the same command with hydra.sweep.dir={stopped}" in stdout + stderr), stderr
+    assert (
+        "interrupted: the checkpoints of the last complete epochs are kept" in stderr
+        or f"to continue, rerun the same command with hydra.sweep.dir={stopped}" in stdout + stderr
+    ), stderr
     assert not (stopped / "2" / METRICS_FILE).exists()  # the sweep ended: the third job never started
     assert all(metrics_of(stopped / job)["status"] in ("interrupted", "running") for job in "01")
 

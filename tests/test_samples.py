@@ -1,4 +1,5 @@
 """python -m fmnist.tools.samples: one image per class, and a clear error without data."""
+
 from __future__ import annotations
 
 import matplotlib.image

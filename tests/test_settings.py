@@ -1,6 +1,7 @@
 """The settings schema (fmnist/config/settings.py): every value conf/ offers passes it, a bad value of every key
 it lists is refused naming that key, a key nothing reads is refused with the closest one, and a refused run
 writes nothing over the run in its folder."""
+
 from __future__ import annotations
 
 import contextlib
@@ -39,8 +40,10 @@ def composed(*overrides: str, hydra: bool = False):
 
 # ---- what conf/ offers passes ----
 
-@pytest.mark.parametrize("override", [None] + [group_override(group, option) for group in GROUPS
-                                                for option in group_options(group)])
+
+@pytest.mark.parametrize(
+    "override", [None] + [group_override(group, option) for group in GROUPS for option in group_options(group)]
+)
 def test_the_default_config_and_every_option_of_every_group_pass_the_schema(override):
     check_settings(composed(*([override] if override else [])))
 
@@ -98,20 +101,24 @@ def test_a_misspelt_key_in_each_block_is_refused_with_the_closest_setting(block)
         check_settings(cfg)
 
 
-@pytest.mark.parametrize("constant, owner", [
-    ("LR_SCHEDULES", "fmnist.training.schedule.LR_SCHEDULES"),
-    ("PROGRESS_MODES", "fmnist.training.progress.PROGRESS_MODES"),
-    ("MONITORS", "fmnist.training.early_stopping.MONITORS"),
-    ("RESUME_MODES", "fmnist.runs.resume.RESUME_MODES"),
-    ("WANDB_MODES", "fmnist.runs.tracking.MODES"),
-    ("DATASETS", "fmnist.data.datasets.DATASETS"),
-])
+@pytest.mark.parametrize(
+    "constant, owner",
+    [
+        ("LR_SCHEDULES", "fmnist.training.schedule.LR_SCHEDULES"),
+        ("PROGRESS_MODES", "fmnist.training.progress.PROGRESS_MODES"),
+        ("MONITORS", "fmnist.training.early_stopping.MONITORS"),
+        ("RESUME_MODES", "fmnist.runs.resume.RESUME_MODES"),
+        ("WANDB_MODES", "fmnist.runs.tracking.MODES"),
+        ("DATASETS", "fmnist.data.datasets.DATASETS"),
+    ],
+)
 def test_the_names_a_key_chooses_from_are_those_of_the_module_that_reads_it(constant, owner):
     module, _, name = owner.rpartition(".")
     assert tuple(getattr(settings, constant)) == tuple(getattr(__import__(module, fromlist=[name]), name))
 
 
 # ---- core classes: plain errors about their arguments; building from the config names the key ----
+
 
 def test_a_core_class_names_its_argument_and_building_from_the_config_names_the_key():
     with pytest.raises(ValueError, match=r"^lr must be a number in \(0, inf\), got -1$"):
@@ -123,8 +130,11 @@ def test_a_core_class_names_its_argument_and_building_from_the_config_names_the_
 def built_blocks():
     """(block, its config) for each option of the groups built from a ``_target_`` that are cheap to build,
     and the default config's augment block."""
-    blocks = [(group, load_option(group, option)) for group in ("optimizer", "loss", "init")
-              for option in group_options(group)]
+    blocks = [
+        (group, load_option(group, option))
+        for group in ("optimizer", "loss", "init")
+        for option in group_options(group)
+    ]
     return blocks + [("augment", composed().augment)]
 
 
@@ -143,10 +153,13 @@ def test_the_schema_refuses_exactly_what_the_class_it_builds_refuses(block, node
                 check_settings(config)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("dataset.val_fraction=2", "dataset.val_fraction must be in [0, 1), got 2 (e.g. dataset.val_fraction=0.1)"),
-    ("dataset.pahh=/data", "dataset.pahh is not a setting: did you mean dataset.path? "),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("dataset.val_fraction=2", "dataset.val_fraction must be in [0, 1), got 2 (e.g. dataset.val_fraction=0.1)"),
+        ("dataset.pahh=/data", "dataset.pahh is not a setting: did you mean dataset.path? "),
+    ],
+)
 def test_evaluate_checks_its_dataset_overrides_with_the_schema(override, message):
     saved = {"dataset": OmegaConf.to_container(load_option("dataset", "fashion_mnist"))}
     with pytest.raises(ConfigError) as error:
@@ -155,6 +168,7 @@ def test_evaluate_checks_its_dataset_overrides_with_the_schema(override, message
 
 
 # ---- a refused run writes nothing over ----
+
 
 def test_a_refused_run_leaves_the_run_in_its_folder_as_it_was(tmp_path):
     metrics = tmp_path / METRICS_FILE
@@ -167,8 +181,13 @@ def test_a_refused_run_leaves_the_run_in_its_folder_as_it_was(tmp_path):
 
 def test_a_bad_setting_of_a_single_run_exits_2_with_one_line_before_its_folder_is_made(tmp_path):
     run_dir = tmp_path / "run"
-    process = subprocess.run([sys.executable, "train.py", "trainer.epochs=0", f"hydra.run.dir={run_dir}"],
-                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, "train.py", "trainer.epochs=0", f"hydra.run.dir={run_dir}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert process.returncode == 2
     assert process.stderr == "error: trainer.epochs must be an integer >= 1, got 0 (e.g. trainer.epochs=100)\n"
     assert not run_dir.exists()

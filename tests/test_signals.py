@@ -1,4 +1,5 @@
 """GracefulStop: real signals sent to this process only set a flag, and are handed on afterwards."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,9 @@ from fmnist.runs.signals import GracefulStop
 
 @pytest.fixture
 def restore_handlers():
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1,
-                                                             signal.SIGUSR2)}
+    saved = {
+        signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+    }
     yield
     for signum, handler in saved.items():
         signal.signal(signum, handler)
@@ -73,8 +75,10 @@ def test_in_a_run_a_wandb_agent_started_sigterm_is_named_as_the_agents(restore_h
     with GracefulStop(senders=signal_senders(environ)) as stop:
         os.kill(os.getpid(), signal.SIGTERM)
     assert stop.reason() == "SIGTERM from the wandb sweep agent (sweep sweep7, run run42)"
-    assert "SIGTERM from the wandb sweep agent (sweep sweep7, run run42) received: stopping after this batch" in \
-        capfd.readouterr().err
+    assert (
+        "SIGTERM from the wandb sweep agent (sweep sweep7, run run42) received: stopping after this batch"
+        in capfd.readouterr().err
+    )
     with GracefulStop(senders=signal_senders({})) as outside_a_sweep:
         os.kill(os.getpid(), signal.SIGTERM)
     assert outside_a_sweep.reason() == "SIGTERM"
@@ -83,11 +87,18 @@ def test_in_a_run_a_wandb_agent_started_sigterm_is_named_as_the_agents(restore_h
 def test_a_signal_from_a_known_sender_ends_the_process_as_the_signal_would():
     """The wandb agent counts exit codes above 0 as failed runs (and shuts down after five); a run it stopped
     dies of the SIGTERM instead, which the agent sees as -15."""
-    code = ("import os, signal\nfrom fmnist.runs.signals import GracefulStop\n"
-            "with GracefulStop(senders={signal.SIGTERM: 'the wandb sweep agent'}) as stop:\n"
-            "    os.kill(os.getpid(), signal.SIGTERM)\n"
-            "print('stopped by', stop.reason(), flush=True)\nstop.pass_on()\n")
-    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                              cwd=Path(__file__).resolve().parent.parent)
+    code = (
+        "import os, signal\nfrom fmnist.runs.signals import GracefulStop\n"
+        "with GracefulStop(senders={signal.SIGTERM: 'the wandb sweep agent'}) as stop:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "print('stopped by', stop.reason(), flush=True)\nstop.pass_on()\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert finished.stdout == "stopped by SIGTERM from the wandb sweep agent\n"
     assert finished.returncode == -signal.SIGTERM

@@ -6,6 +6,7 @@ with the reason otherwise. Without an accounting database submitit learns that a
 its result file, so a job that dies without one would keep the launcher waiting: every multirun here
 runs as a subprocess with a timeout.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,15 +32,27 @@ pytestmark = pytest.mark.slow
 
 SWEEP_TIMEOUT_S = 600
 # One core and 1 GB per job, so two jobs share a two-core node.
-SLURM_JOBS = ("hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
-              "hydra.launcher.timeout_min=5")
+SLURM_JOBS = (
+    "hydra/launcher=slurm",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.timeout_min=5",
+)
 REQUEUE_EPOCHS = 100
 # Two hidden layers with dropout, Adam, batches of 16 on 6000 generated images: about 60 ms an epoch
 # here on one core, so the run lasts well beyond the 2 s between SLURM's SIGTERM and SIGKILL
 # (KillWait in .ci/start_slurm.sh); weights, Adam's moments and the generator that draws dropout masks
 # and batches must all come through the requeue.
-REQUEUE_RUN = ("model=mlp", "model.num_layers=2", "model.hidden_size=64", "model.dropout=0.2", "optimizer=adam",
-               "trainer.batch_size=16", f"trainer.epochs={REQUEUE_EPOCHS}", "blas_threads=1")
+REQUEUE_RUN = (
+    "model=mlp",
+    "model.num_layers=2",
+    "model.hidden_size=64",
+    "model.dropout=0.2",
+    "optimizer=adam",
+    "trainer.batch_size=16",
+    f"trainer.epochs={REQUEUE_EPOCHS}",
+    "blas_threads=1",
+)
 INTERRUPTIONS = {
     # SLURM requeues the job itself, as when it preempts one: SIGTERM, which submitit ignores, then
     # SIGKILL; the requeued job continues from the last epoch's checkpoint.
@@ -56,8 +69,12 @@ def slurm_skip_reason() -> str | None:
     if shutil.which("sinfo") is None:
         return "SLURM is not installed (no sinfo on PATH); sudo .ci/start_slurm.sh installs and starts it"
     try:
-        answer = subprocess.run(["sinfo", "--noheader", "--responding", f"--states={USABLE_NODE_STATES}",
-                                 "--format=%n"], capture_output=True, text=True, timeout=30)
+        answer = subprocess.run(
+            ["sinfo", "--noheader", "--responding", f"--states={USABLE_NODE_STATES}", "--format=%n"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except subprocess.TimeoutExpired:
         return "sinfo did not answer within 30 s; is slurmctld running? (sudo .ci/start_slurm.sh)"
     if answer.returncode != 0:
@@ -91,8 +108,9 @@ def slurm_jobs(sweep_dir) -> dict[str, dict[str, str]]:
     id, as slurmctld reports it: {"12": {"JobState": "COMPLETED", "ExitCode": "0:0", "Restarts": "0", ...}}."""
     jobs = {}
     for array_id in sorted({submission.parent.name for submission in sweep_dir.glob(".submitit/*/*_submission.sh")}):
-        answer = subprocess.run(["scontrol", "--oneliner", "show", "job", array_id],
-                                capture_output=True, text=True, timeout=30, check=True)
+        answer = subprocess.run(
+            ["scontrol", "--oneliner", "show", "job", array_id], capture_output=True, text=True, timeout=30, check=True
+        )
         for line in answer.stdout.splitlines():
             job = dict(item.split("=", 1) for item in line.split() if "=" in item)
             jobs[job["JobId"]] = job
@@ -117,8 +135,17 @@ def final_job_states(sweep_dir) -> list[str] | None:
 def slurm_sweep(slurm_cluster, tiny_idx_dir, tmp_path_factory):
     """A two-job multirun (adam, sgd) run through SLURM: its folder and the finished process."""
     sweep_dir = tmp_path_factory.mktemp("slurm") / "sweep"
-    process = multirun(*SLURM_JOBS, "model=mlp", "model.num_layers=1", "model.hidden_size=16", "trainer.epochs=1",
-                       "optimizer=adam,sgd", sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
+    process = multirun(
+        *SLURM_JOBS,
+        "model=mlp",
+        "model.num_layers=1",
+        "model.hidden_size=16",
+        "trainer.epochs=1",
+        "optimizer=adam,sgd",
+        sweep_dir=sweep_dir,
+        data_dir=tiny_idx_dir,
+        timeout=SWEEP_TIMEOUT_S,
+    )
     return sweep_dir, process
 
 
@@ -135,8 +162,13 @@ def test_two_job_multirun_runs_both_jobs_as_slurm_jobs_to_completion(slurm_sweep
 def test_sweep_report_reads_a_slurm_sweep(slurm_sweep):
     sweep_dir, process = slurm_sweep
     assert process.returncode == 0, process.stderr
-    report = subprocess.run([sys.executable, "-m", "fmnist.tools.report", str(sweep_dir)],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    report = subprocess.run(
+        [sys.executable, "-m", "fmnist.tools.report", str(sweep_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert report.returncode == 0, report.stderr
     summary = json.loads((sweep_dir / "report" / "summary.json").read_text())
     assert summary["statuses"] == {"completed": 2}
@@ -172,8 +204,9 @@ def epochs_done(run_dir) -> int:
 
 def slurm_state(job_id: str) -> str:
     """The job's state in the queue (PENDING, RUNNING, COMPLETING), empty once it has left the queue."""
-    answer = subprocess.run(["squeue", "--noheader", "--jobs", job_id, "--format=%T"], capture_output=True, text=True,
-                            timeout=30)
+    answer = subprocess.run(
+        ["squeue", "--noheader", "--jobs", job_id, "--format=%T"], capture_output=True, text=True, timeout=30
+    )
     return answer.stdout.strip()
 
 
@@ -184,13 +217,15 @@ def submitted_job_id(sweep_dir) -> str:
 
 
 @pytest.mark.parametrize("interrupt", INTERRUPTIONS.values(), ids=INTERRUPTIONS.keys())
-def test_job_requeued_mid_run_resumes_from_its_checkpoint_and_ends_identical(slurm_cluster, requeue_idx_dir,
-                                                                            uninterrupted, tmp_path, interrupt):
+def test_job_requeued_mid_run_resumes_from_its_checkpoint_and_ends_identical(
+    slurm_cluster, requeue_idx_dir, uninterrupted, tmp_path, interrupt
+):
     sweep_dir = tmp_path / "sweep"
     run_dir = sweep_dir / "0"
     with ThreadPoolExecutor(max_workers=1) as background:
-        sweep = background.submit(multirun, *SLURM_JOBS, *REQUEUE_RUN, sweep_dir=sweep_dir, data_dir=requeue_idx_dir,
-                                  timeout=SWEEP_TIMEOUT_S)
+        sweep = background.submit(
+            multirun, *SLURM_JOBS, *REQUEUE_RUN, sweep_dir=sweep_dir, data_dir=requeue_idx_dir, timeout=SWEEP_TIMEOUT_S
+        )
         wait_for(lambda: epochs_done(run_dir) >= 2, "the job's second epoch")
         job_id = submitted_job_id(sweep_dir)
         subprocess.run([*interrupt, job_id], check=True, capture_output=True, timeout=30)
@@ -206,8 +241,14 @@ def test_job_requeued_mid_run_resumes_from_its_checkpoint_and_ends_identical(slu
 # rate drawn from a fast and a slow one; with the sampler's seed of +sweep=optuna (0) the draws are slow, fast,
 # slow. The median rule, from the first finished trial on, stops the third after its first epoch: it is below
 # the median of the two finished trials there, which other SLURM jobs reported.
-PRUNED_SWEEP = (*SLURM_JOBS, *FIXED_BUT_LR, "trainer.epochs=2", f"optimizer.lr=choice(0.001,{SLOW_LR.split('=')[1]})",
-                *MEDIAN_AFTER_1, "hydra.sweeper.n_trials=3")
+PRUNED_SWEEP = (
+    *SLURM_JOBS,
+    *FIXED_BUT_LR,
+    "trainer.epochs=2",
+    f"optimizer.lr=choice(0.001,{SLOW_LR.split('=')[1]})",
+    *MEDIAN_AFTER_1,
+    "hydra.sweeper.n_trials=3",
+)
 
 
 @pytest.fixture
@@ -218,8 +259,9 @@ def pruned_slurm_sweep(slurm_cluster, tiny_idx_dir, tmp_path):
     return sweep_dir, multirun(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
 
 
-def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trains_nothing(pruned_slurm_sweep,
-                                                                                         tiny_idx_dir):
+def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trains_nothing(
+    pruned_slurm_sweep, tiny_idx_dir
+):
     sweep_dir, process = pruned_slurm_sweep
     assert process.returncode == 0, process.stderr
     study = optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
@@ -237,8 +279,9 @@ def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trai
 
     jobs = wait_for(lambda: final_slurm_jobs(sweep_dir), "SLURM to see the three jobs end", timeout_s=60)
     assert len(jobs) == 3  # a SLURM job per trial, each run once, ended by itself with exit code 0
-    assert [(job["JobState"], job["ExitCode"], job["Restarts"]) for job in jobs.values()] == \
-        [("COMPLETED", "0:0", "0")] * 3
+    assert [(job["JobState"], job["ExitCode"], job["Restarts"]) for job in jobs.values()] == [
+        ("COMPLETED", "0:0", "0")
+    ] * 3
 
     submitted = sorted(sweep_dir.glob(".submitit/*"))
     rerun = multirun(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir, timeout=SWEEP_TIMEOUT_S)
@@ -246,8 +289,10 @@ def test_a_pruned_slurm_job_ends_pruned_exits_0_is_not_requeued_and_a_rerun_trai
     assert "0 more from this process" in rerun.stdout + rerun.stderr
     assert sorted(sweep_dir.glob(".submitit/*")) == submitted  # no job submitted
     assert job_metrics(sweep_dir) == metrics
-    assert len(optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}"))
-               .trials) == 3
+    assert (
+        len(optuna.load_study(study_name="fmnist", storage=open_storage(f"journal:{sweep_dir / SWEEP_JOURNAL}")).trials)
+        == 3
+    )
 
 
 def test_a_pruned_job_that_slurm_requeues_all_the_same_trains_nothing(pruned_slurm_sweep):
@@ -261,25 +306,37 @@ def test_a_pruned_job_that_slurm_requeues_all_the_same_trains_nothing(pruned_slu
     records = [METRICS_FILE, f"{CHECKPOINT_DIR}/{LAST}", MODEL_FILE]
     before = {name: (run_dir / name).read_bytes() for name in records}
     subprocess.run(["scontrol", "requeue", pruned_job], check=True, capture_output=True, timeout=30)
-    job = wait_for(lambda: (final_slurm_jobs(sweep_dir) or {}).get(pruned_job) if slurm_state(pruned_job) == ""
-                   else None, "the requeued job to end", timeout_s=120)
+    job = wait_for(
+        lambda: (final_slurm_jobs(sweep_dir) or {}).get(pruned_job) if slurm_state(pruned_job) == "" else None,
+        "the requeued job to end",
+        timeout_s=120,
+    )
     assert (job["JobState"], job["ExitCode"], job["Restarts"]) == ("COMPLETED", "0:0", "1")
     assert "already pruned: nothing trained" in (run_dir / "train.log").read_text()
     assert {name: (run_dir / name).read_bytes() for name in records} == before
 
 
-def test_a_trial_pruned_while_its_sweeper_was_dead_is_told_pruned_by_the_rerun_not_run_again(slurm_cluster,
-                                                                                            tiny_idx_dir, tmp_path):
+def test_a_trial_pruned_while_its_sweeper_was_dead_is_told_pruned_by_the_rerun_not_run_again(
+    slurm_cluster, tiny_idx_dir, tmp_path
+):
     """The sweeper process is killed (kill -9, as when a login node's session dies) once the third trial's job
     is submitted; the job runs on in SLURM and ends pruned, its trial left RUNNING in the study. The same
     command run again finds the job's run pruned and tells the study so: nothing is queued again to continue
     it, nothing trains, and the sweep is complete."""
     sweep_dir = tmp_path / "sweep"
-    sweeper = subprocess.Popen(multirun_command(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=NO_TRACKER)
+    sweeper = subprocess.Popen(
+        multirun_command(*PRUNED_SWEEP, sweep_dir=sweep_dir, data_dir=tiny_idx_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=NO_TRACKER,
+    )
     try:
-        wait_for(lambda: len(list(sweep_dir.glob(".submitit/*/*_submission.sh"))) == 3, "the third trial's job",
-                 timeout_s=SWEEP_TIMEOUT_S)
+        wait_for(
+            lambda: len(list(sweep_dir.glob(".submitit/*/*_submission.sh"))) == 3,
+            "the third trial's job",
+            timeout_s=SWEEP_TIMEOUT_S,
+        )
     finally:
         sweeper.kill()
         sweeper.wait()

@@ -1,5 +1,6 @@
 """Stopping after an epoch: a callback's StopRequest ends training there (early stopping, a sweep's pruner),
 the run is evaluated as a completed one, and its checkpoint keeps the request so that nothing trains on."""
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,16 @@ def make_trainer(callbacks=(), epochs=5, **settings):
     rng = np.random.default_rng(0)
     network = MLP([784, 16, 10], build_option("activation", "relu"), dropout=0.1)
     network.initialize(build_option("init", "he"), rng)
-    return Trainer(network, build_option("loss", "cross_entropy"), build_option("optimizer", "adam", lr=0.003),
-                   epochs=epochs, batch_size=32, rng=rng, callbacks=list(callbacks), **settings)
+    return Trainer(
+        network,
+        build_option("loss", "cross_entropy"),
+        build_option("optimizer", "adam", lr=0.003),
+        epochs=epochs,
+        batch_size=32,
+        rng=rng,
+        callbacks=list(callbacks),
+        **settings,
+    )
 
 
 @pytest.mark.parametrize("status", STOP_STATUSES)

@@ -1,5 +1,6 @@
 """benchmarks/sweep_efficiency.py: its table from sweeps with known times (every number checked by hand), and a
 tiny real run whose printed columns come from the sweeps' own job folders."""
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,21 @@ Sweep, Trial = sweep_efficiency.Sweep, sweep_efficiency.Trial
 
 
 def trial(number, status, val, epoch_ends, ended=None, test=math.nan):
-    return Trial(number=number, status=status, val_accuracy=val, test_accuracy=test,
-                 ended=epoch_ends[-1] if ended is None else ended, epoch_ends=list(epoch_ends))
+    return Trial(
+        number=number,
+        status=status,
+        val_accuracy=val,
+        test_accuracy=test,
+        ended=epoch_ends[-1] if ended is None else ended,
+        epoch_ends=list(epoch_ends),
+    )
 
 
 def rows(lines: list[str]) -> dict[str, list[str]]:
     """Each table line's fields, keyed by 'pruner seed' in the first table and 'pruner' in the second."""
     first = lines.index("")
     table = {" ".join(line.split()[:2]): line.split() for line in lines[1:first]}
-    table.update({line.split()[0]: line.split() for line in lines[first + 2:]})
+    table.update({line.split()[0]: line.split() for line in lines[first + 2 :]})
     return table
 
 
@@ -33,28 +40,68 @@ def test_the_table_by_hand():
     epochs had ended (busy shares as the sweeper would have recorded them). median reaches it at 10 s after
     2 + 10 + 4 = 16 epochs: ratios 0.64 and 0.50, goal missed;
     hyperband at 5 s after 5 + 1 = 6 epochs: 0.24 and 0.25, goal met; patient never does."""
-    unpruned = Sweep("none", 0, started=0.0, wall_seconds=30.0, busy=0.83, trials=[
-        trial(0, "completed", 0.80, range(1, 11), test=0.79),
-        trial(1, "completed", 0.85, range(2, 21, 2), test=0.84),
-        trial(2, "completed", 0.70, range(12, 31, 2), test=0.69)])
-    median = Sweep("median", 0, started=100.0, wall_seconds=12.0, busy=0.92, trials=[
-        trial(0, "pruned", 0.60, [101, 102], ended=102.5),
-        trial(1, "completed", 0.849, range(101, 111), test=0.83),
-        trial(2, "completed", 0.86, [104, 106, 108, 110, 112], test=0.85)])
-    hyperband = Sweep("hyperband", 0, started=100.0, wall_seconds=8.0, busy=0.45, trials=[
-        trial(0, "completed", 0.848, range(101, 106), test=0.82),
-        trial(1, "pruned", 0.5, [102], ended=102.2)])
-    patient = Sweep("patient", 0, started=0.0, wall_seconds=9.0, busy=0.5, trials=[
-        trial(0, "completed", 0.80, range(1, 10), test=0.78)])
-    lines = sweep_efficiency.report([unpruned, median, hyperband, patient],
-                                    ["none", "median", "hyperband", "patient"], [0])
+    unpruned = Sweep(
+        "none",
+        0,
+        started=0.0,
+        wall_seconds=30.0,
+        busy=0.83,
+        trials=[
+            trial(0, "completed", 0.80, range(1, 11), test=0.79),
+            trial(1, "completed", 0.85, range(2, 21, 2), test=0.84),
+            trial(2, "completed", 0.70, range(12, 31, 2), test=0.69),
+        ],
+    )
+    median = Sweep(
+        "median",
+        0,
+        started=100.0,
+        wall_seconds=12.0,
+        busy=0.92,
+        trials=[
+            trial(0, "pruned", 0.60, [101, 102], ended=102.5),
+            trial(1, "completed", 0.849, range(101, 111), test=0.83),
+            trial(2, "completed", 0.86, [104, 106, 108, 110, 112], test=0.85),
+        ],
+    )
+    hyperband = Sweep(
+        "hyperband",
+        0,
+        started=100.0,
+        wall_seconds=8.0,
+        busy=0.45,
+        trials=[trial(0, "completed", 0.848, range(101, 106), test=0.82), trial(1, "pruned", 0.5, [102], ended=102.2)],
+    )
+    patient = Sweep(
+        "patient",
+        0,
+        started=0.0,
+        wall_seconds=9.0,
+        busy=0.5,
+        trials=[trial(0, "completed", 0.80, range(1, 10), test=0.78)],
+    )
+    lines = sweep_efficiency.report(
+        [unpruned, median, hyperband, patient], ["none", "median", "hyperband", "patient"], [0]
+    )
     table = rows(lines)
     header = lines[0].split()
     assert header[:2] == ["pruner", "seed"] and "busy" in header and "test" in header
     assert table["none 0"] == ["none", "0", "3", "0", "30", "30.0", "0.83", "85.00", "84.70", "25", "20.0", "84.00"]
     assert table["median 0"] == ["median", "0", "3", "1", "17", "12.0", "0.92", "86.00", "84.70", "16", "10.0", "85.00"]
-    assert table["hyperband 0"] == ["hyperband", "0", "2", "1", "6", "8.0", "0.45", "84.80", "84.70", "6", "5.0",
-                                    "82.00"]
+    assert table["hyperband 0"] == [
+        "hyperband",
+        "0",
+        "2",
+        "1",
+        "6",
+        "8.0",
+        "0.45",
+        "84.80",
+        "84.70",
+        "6",
+        "5.0",
+        "82.00",
+    ]
     assert table["patient 0"][-3:] == ["-", "-", "78.00"]
     assert table["none"][-4:] == ["30.0", "1.00", "1.00", "no"]
     assert table["median"][-6:] == ["1/1", "17", "12.0", "0.64", "0.50", "no"]
@@ -76,9 +123,27 @@ def test_a_tiny_benchmark_prints_what_its_sweeps_did(tiny_idx_dir, tmp_path, cap
     validation and test accuracy are those of the job folders, and the ratios are quotients of its points."""
     pruners = ["none", "median", "wandb_hyperband"]
     out = tmp_path / "table.txt"
-    assert sweep_efficiency.main(["--seeds", "0", "--trials", "3", "--epochs", "2", "--pruners", *pruners,
-                                  "--dataset-path", str(tiny_idx_dir), "--runs", str(tmp_path / "runs"),
-                                  "--out", str(out)]) == 0
+    assert (
+        sweep_efficiency.main(
+            [
+                "--seeds",
+                "0",
+                "--trials",
+                "3",
+                "--epochs",
+                "2",
+                "--pruners",
+                *pruners,
+                "--dataset-path",
+                str(tiny_idx_dir),
+                "--runs",
+                str(tmp_path / "runs"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     lines = out.read_text().splitlines()
     assert "\n".join(lines) in printed

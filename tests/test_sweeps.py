@@ -1,4 +1,5 @@
 """Sweeps: every preset and wandb sweep file composes into real runs; multiruns, Optuna and failures."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,10 @@ def test_there_are_presets_and_wandb_sweeps():
     assert len(WANDB_SWEEPS) >= 3
 
 
-@pytest.mark.parametrize("group, preset", [*(("sweep", preset) for preset in SWEEP_PRESETS),
-                                           *(("study", preset) for preset in STUDY_PRESETS)])
+@pytest.mark.parametrize(
+    "group, preset",
+    [*(("sweep", preset) for preset in SWEEP_PRESETS), *(("study", preset) for preset in STUDY_PRESETS)],
+)
 def test_every_value_of_every_sweep_preset_builds_an_experiment(group, preset):
     cfg = compose_with([f"+{group}={preset}"], return_hydra_config=True)
     params = cfg.hydra.sweeper.params
@@ -65,8 +68,9 @@ def test_wandb_sweep_file_is_valid_and_runs_train_py_with_hydra_overrides(path):
     fixed = [argument for argument in config["command"] if not argument.startswith("${")]  # e.g. +experiment=NAME
     fixed += [f"{key}={spec['value']}" for key, spec in config["parameters"].items() if "value" in spec]
     for key, spec in config["parameters"].items():
-        values = (spec["values"] if "values" in spec else [spec["value"]] if "value" in spec
-                  else [spec["min"], spec["max"]])
+        values = (
+            spec["values"] if "values" in spec else [spec["value"]] if "value" in spec else [spec["min"], spec["max"]]
+        )
         for value in values:
             builds([*fixed, f"{key}={value}"])  # each value among the fixed ones, as an agent runs it
 
@@ -74,16 +78,31 @@ def test_wandb_sweep_file_is_valid_and_runs_train_py_with_hydra_overrides(path):
 def multirun_command(*args, sweep_dir: Path, data_dir: Path) -> list[str]:
     """``python train.py --multirun ARGS`` on the data in ``data_dir``, into ``sweep_dir``, without plots or a
     tracker (run it with ``NO_TRACKER`` as its environment and ROOT as its folder)."""
-    return [sys.executable, str(ROOT / "train.py"), "--multirun", f"dataset.path={data_dir}",
-            "dataset.download=false", "logger=none", "plots=false", f"hydra.sweep.dir={sweep_dir}", *args]
+    return [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--multirun",
+        f"dataset.path={data_dir}",
+        "dataset.download=false",
+        "logger=none",
+        "plots=false",
+        f"hydra.sweep.dir={sweep_dir}",
+        *args,
+    ]
 
 
 NO_TRACKER = {**os.environ, "WANDB_MODE": "disabled"}
 
 
 def multirun(*args, sweep_dir: Path, data_dir: Path, timeout=300):
-    return subprocess.run(multirun_command(*args, sweep_dir=sweep_dir, data_dir=data_dir), capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT, env=NO_TRACKER)
+    return subprocess.run(
+        multirun_command(*args, sweep_dir=sweep_dir, data_dir=data_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=NO_TRACKER,
+    )
 
 
 def job_metrics(sweep_dir: Path) -> dict[str, dict]:
@@ -95,8 +114,15 @@ def test_parallel_joblib_multirun_goes_on_past_a_failing_job_names_it_at_the_end
     from fmnist.tools.report.write import write_report
 
     sweep_dir = tmp_path / "sweep"
-    process = multirun("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.epochs=2",
-                       "optimizer=adam,sgd", "optimizer.lr=0.001,-1", sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    process = multirun(
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "trainer.epochs=2",
+        "optimizer=adam,sgd",
+        "optimizer.lr=0.001,-1",
+        sweep_dir=sweep_dir,
+        data_dir=tiny_idx_dir,
+    )
     assert process.returncode == 1, process.stderr
     metrics = job_metrics(sweep_dir)
     assert len(metrics) == 4
@@ -104,10 +130,12 @@ def test_parallel_joblib_multirun_goes_on_past_a_failing_job_names_it_at_the_end
     assert statuses == ["completed", "completed", "failed", "failed"]
     assert all("optimizer.lr" in run["message"] for run in metrics.values() if run["status"] == "failed")
     closing = process.stderr.splitlines()[-3:]  # the count, then one line per failed job
-    assert closing[0] == (f"sweep {sweep_dir}: 4 jobs: 2 completed, 2 failed; compare them with "
-                          f"python -m fmnist.tools.report {sweep_dir}")
-    assert closing[1:] == [f"error: job {job} failed: {run['message']}" for job, run in metrics.items()
-                           if run["status"] == "failed"]
+    assert closing[0] == (
+        f"sweep {sweep_dir}: 4 jobs: 2 completed, 2 failed; compare them with python -m fmnist.tools.report {sweep_dir}"
+    )
+    assert closing[1:] == [
+        f"error: job {job} failed: {run['message']}" for job, run in metrics.items() if run["status"] == "failed"
+    ]
     summary = write_report(sweep_dir)
     completed = {job: run for job, run in metrics.items() if run["status"] == "completed"}
     best_job = max(completed, key=lambda job: completed[job]["val_accuracy"])
@@ -121,9 +149,15 @@ def test_three_trial_optuna_sweep_shares_a_sqlite_study_and_reports(tiny_idx_dir
     from fmnist.tools.report.write import write_report
 
     sweep_dir, storage = tmp_path / "optuna", f"sqlite:///{tmp_path / 'study.db'}"
-    process = multirun("+sweep=optuna", "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={storage}",
-                       "hydra.sweeper.study_name=test", "trainer.epochs=1", sweep_dir=sweep_dir,
-                       data_dir=tiny_idx_dir)
+    process = multirun(
+        "+sweep=optuna",
+        "hydra.sweeper.n_trials=3",
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.study_name=test",
+        "trainer.epochs=1",
+        sweep_dir=sweep_dir,
+        data_dir=tiny_idx_dir,
+    )
     assert process.returncode == 0, process.stderr
     study = optuna.load_study(study_name="test", storage=storage)
     assert len(study.trials) == 3
@@ -139,8 +173,14 @@ def test_three_trial_optuna_sweep_shares_a_sqlite_study_and_reports(tiny_idx_dir
 def test_submitit_local_launcher_runs_each_job_in_its_own_process(tiny_idx_dir, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweep_dir = tmp_path / "submitit"
-    process = multirun("hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5", "trainer.epochs=1",
-                       "optimizer=adam,sgd", sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    process = multirun(
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=5",
+        "trainer.epochs=1",
+        "optimizer=adam,sgd",
+        sweep_dir=sweep_dir,
+        data_dir=tiny_idx_dir,
+    )
     assert process.returncode == 0, process.stderr
     metrics = job_metrics(sweep_dir)
     assert sorted(metrics) == ["0", "1"]

@@ -1,4 +1,5 @@
 """train.py end to end, as a user runs it: outputs, the summary line, flags, bad inputs, evaluation."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,15 @@ from tests.conftest import ROOT
 
 def train(*args, run_dir, data_dir, timeout=120):
     """Run train.py on the tiny generated dataset, without a tracker; returns the finished process."""
-    command = [sys.executable, str(ROOT / "train.py"), f"dataset.path={data_dir}", "dataset.download=false",
-               "logger=none", f"hydra.run.dir={run_dir}", *args]
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        f"dataset.path={data_dir}",
+        "dataset.download=false",
+        "logger=none",
+        f"hydra.run.dir={run_dir}",
+        *args,
+    ]
     environment = {**os.environ, "WANDB_MODE": "disabled"}
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=environment)
 
@@ -39,8 +47,7 @@ def finished_run(tiny_idx_dir, tmp_path_factory):
 
 def test_a_run_leaves_config_metrics_checkpoint_and_plots(finished_run):
     run_dir, _ = finished_run
-    for name in (CONFIG_FILE, METRICS_FILE, MODEL_FILE, LEARNING_CURVES_PNG, CONFUSION_MATRIX_PNG,
-                 MISCLASSIFIED_PNG):
+    for name in (CONFIG_FILE, METRICS_FILE, MODEL_FILE, LEARNING_CURVES_PNG, CONFUSION_MATRIX_PNG, MISCLASSIFIED_PNG):
         assert (run_dir / name).stat().st_size > 0, name
     metrics = json.loads((run_dir / METRICS_FILE).read_text())
     assert metrics["status"] == "completed"
@@ -72,24 +79,56 @@ def test_evaluating_the_checkpoint_reproduces_the_test_metrics(finished_run, tin
 
 def test_evaluate_command_prints_per_class_accuracy(finished_run, tiny_idx_dir):
     run_dir, _ = finished_run
-    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir),
-                              f"dataset.path={tiny_idx_dir}"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir), f"dataset.path={tiny_idx_dir}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert process.returncode == 0, process.stderr
     assert "per-class accuracy" in process.stdout and "Ankle boot" in process.stdout
     assert "most confused" in process.stdout
 
 
 def test_evaluate_on_a_missing_run_exits_2(tmp_path):
-    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(tmp_path / "nowhere")],
-                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, "-m", "fmnist.tools.evaluate", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert process.returncode == 2
     assert "no model" in process.stderr and "Traceback" not in process.stderr
 
 
 def test_assignment_flags_and_hydra_overrides_mix(tiny_idx_dir, tmp_path):
-    process = train("-e", "1", "-b", "50", "-o", "nadam", "-lr", "2e-3", "-nhl", "2", "-sz", "16", "-a", "Tanh",
-                    "-w_i", "Xavier", "-l", "mean_squared_error", "-w_d", "1e-4", "model.dropout=0.1",
-                    run_dir=tmp_path, data_dir=tiny_idx_dir)
+    process = train(
+        "-e",
+        "1",
+        "-b",
+        "50",
+        "-o",
+        "nadam",
+        "-lr",
+        "2e-3",
+        "-nhl",
+        "2",
+        "-sz",
+        "16",
+        "-a",
+        "Tanh",
+        "-w_i",
+        "Xavier",
+        "-l",
+        "mean_squared_error",
+        "-w_d",
+        "1e-4",
+        "model.dropout=0.1",
+        run_dir=tmp_path,
+        data_dir=tiny_idx_dir,
+    )
     assert process.returncode == 0, process.stderr
     config = OmegaConf.load(tmp_path / CONFIG_FILE)
     assert config.trainer.epochs == 1 and config.trainer.batch_size == 50
@@ -134,8 +173,15 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(tiny_idx_dir, tmp_pat
 
 
 def test_a_diverged_run_exits_1_and_keeps_its_record(tiny_idx_dir, tmp_path):
-    process = train("optimizer=momentum", "optimizer.lr=1000", "activation=identity", "trainer.epochs=3", "model=mlp",
-                    run_dir=tmp_path, data_dir=tiny_idx_dir)
+    process = train(
+        "optimizer=momentum",
+        "optimizer.lr=1000",
+        "activation=identity",
+        "trainer.epochs=3",
+        "model=mlp",
+        run_dir=tmp_path,
+        data_dir=tiny_idx_dir,
+    )
     assert process.returncode == 1
     assert process.stdout.strip().splitlines()[-1].startswith("diverged:")
     metrics = json.loads((tmp_path / METRICS_FILE).read_text())
@@ -167,27 +213,54 @@ def test_train_log_holds_the_progress_and_ends_with_the_summary_line(finished_ru
     run_dir, process = finished_run
     log_lines = (run_dir / "train.log").read_text().strip().splitlines()
     printed = process.stdout.strip().splitlines()
-    assert [line.partition("] ")[2] for line in log_lines[-len(printed):]] == printed
+    assert [line.partition("] ")[2] for line in log_lines[-len(printed) :]] == printed
     assert log_lines[-1].endswith(printed[-1]) and printed[-1].startswith("completed:")
 
 
 def test_evaluating_with_a_dataset_folder_that_does_not_exist_exits_2_with_a_message(finished_run, tmp_path):
     run_dir, _ = finished_run
-    process = subprocess.run([sys.executable, "-m", "fmnist.tools.evaluate", str(run_dir),
-                              f"dataset.path={tmp_path}/nowhere", "dataset.download=false"],
-                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fmnist.tools.evaluate",
+            str(run_dir),
+            f"dataset.path={tmp_path}/nowhere",
+            "dataset.download=false",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert process.returncode == 2
     assert process.stderr.startswith("error: dataset: ") and "Traceback" not in process.stderr
 
 
 def test_a_run_that_fails_says_so_in_one_line_and_keeps_the_traceback_in_train_log(tiny_idx_dir, tmp_path):
-    code = ("import runpy, sys\nimport fmnist.training.trainer\n"
-            "def broken(*args, **kwargs):\n    raise RuntimeError('a bug in training')\n"
-            "fmnist.training.trainer.Trainer.train_epoch = broken\n"
-            "sys.argv = ['train.py', *sys.argv[1:]]\nrunpy.run_path('train.py', run_name='__main__')")
-    process = subprocess.run([sys.executable, "-c", code, f"dataset.path={tiny_idx_dir}", "dataset.download=false",
-                              "logger=none", "model=mlp", "trainer.epochs=1", f"hydra.run.dir={tmp_path}"],
-                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    code = (
+        "import runpy, sys\nimport fmnist.training.trainer\n"
+        "def broken(*args, **kwargs):\n    raise RuntimeError('a bug in training')\n"
+        "fmnist.training.trainer.Trainer.train_epoch = broken\n"
+        "sys.argv = ['train.py', *sys.argv[1:]]\nrunpy.run_path('train.py', run_name='__main__')"
+    )
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            f"dataset.path={tiny_idx_dir}",
+            "dataset.download=false",
+            "logger=none",
+            "model=mlp",
+            "trainer.epochs=1",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert process.returncode == 1
     assert "Traceback" not in process.stderr
     assert f"error: RuntimeError: a bug in training (traceback in {tmp_path / 'train.log'})" in process.stderr

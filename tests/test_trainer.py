@@ -1,4 +1,5 @@
 """The training loop: learning, determinism, divergence, Ctrl-C, failures, checkpoints."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,14 +50,22 @@ class RaiseAt(Callback):
             raise self.error
 
 
-def make_trainer(data, optimizer="adam", epochs=3, batch_size=32, seed=0, callbacks=(), activation="relu",
-                 **optimizer_overrides):
+def make_trainer(
+    data, optimizer="adam", epochs=3, batch_size=32, seed=0, callbacks=(), activation="relu", **optimizer_overrides
+):
     rng = np.random.default_rng(seed)
     network = MLP([784, 32, 10], build_option("activation", activation))
     network.initialize(build_option("init", "he"), rng)
     opt = build_option("optimizer", optimizer, **optimizer_overrides)
-    return Trainer(network, build_option("loss", "cross_entropy"), opt, epochs=epochs, batch_size=batch_size,
-                   rng=rng, callbacks=list(callbacks))
+    return Trainer(
+        network,
+        build_option("loss", "cross_entropy"),
+        opt,
+        epochs=epochs,
+        batch_size=batch_size,
+        rng=rng,
+        callbacks=list(callbacks),
+    )
 
 
 def test_training_learns_the_tiny_dataset(tiny_data):
@@ -91,8 +100,9 @@ def test_same_seed_gives_identical_metrics(tiny_data):
 def test_nan_loss_stops_with_status_diverged(tiny_data):
     recorder = Recorder()
     # a linear network with a huge momentum step grows its weights geometrically until they overflow
-    trainer = make_trainer(tiny_data, optimizer="momentum", lr=1e3, activation="identity", epochs=5,
-                           callbacks=[recorder])
+    trainer = make_trainer(
+        tiny_data, optimizer="momentum", lr=1e3, activation="identity", epochs=5, callbacks=[recorder]
+    )
     result = trainer.fit(tiny_data)
     assert result.status == "diverged"
     assert "learning rate" in result.message
@@ -149,8 +159,9 @@ def test_checkpoint_round_trip_predicts_identically(tiny_data, tmp_path):
     loaded, loaded_config = load_model(path)
     assert loaded_config == config
     assert loaded.layer_sizes == trainer.network.layer_sizes
-    np.testing.assert_array_equal(loaded.predict_logits(tiny_data.x_test),
-                                  trainer.network.predict_logits(tiny_data.x_test))
+    np.testing.assert_array_equal(
+        loaded.predict_logits(tiny_data.x_test), trainer.network.predict_logits(tiny_data.x_test)
+    )
 
 
 @pytest.mark.parametrize("key, value", [("epochs", 0), ("batch_size", 0)])
@@ -183,8 +194,9 @@ def test_trainer_accepts_one_epoch_of_single_image_batches(tiny_data):
 
 def test_cosine_schedule_goes_from_the_base_rate_down_by_the_formula():
     factors = [learning_rate_factor("cosine", epoch, 4) for epoch in range(1, 5)]
-    np.testing.assert_allclose(factors, [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
-                                         0.5 * (1 + math.cos(3 * math.pi / 4))])
+    np.testing.assert_allclose(
+        factors, [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))]
+    )
     assert learning_rate_factor("constant", 3, 4) == 1.0
     with pytest.raises(ValueError, match="^schedule must be one of constant, cosine, got 'linear'$"):
         learning_rate_factor("linear", 1, 4)
@@ -206,6 +218,7 @@ def test_trainer_sets_the_scheduled_rate_at_each_epoch(tiny_data):
 
 
 # ---- the numbers of each epoch, recomputed without the trainer -------------------------------------
+
 
 def mean_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     """-(1/n) Σ_i log softmax(z_i)[y_i], in float64, written out here so the check does not lean on fmnist's loss."""
@@ -239,14 +252,27 @@ def test_train_metrics_are_means_over_the_shuffled_batches_with_dropout(tiny_dat
     so the short last batch counts by its size, and predictions are scored against the shuffled labels."""
     network = MLP([784, 32, 10], build_option("activation", "relu"), dropout=0.5)
     network.initialize(build_option("init", "he"), np.random.default_rng(1))
-    fitted = Trainer(network, build_option("loss", "cross_entropy"), build_option("optimizer", "adam"), epochs=5,
-                     batch_size=32, rng=np.random.default_rng(2)).fit(tiny_data)
+    fitted = Trainer(
+        network,
+        build_option("loss", "cross_entropy"),
+        build_option("optimizer", "adam"),
+        epochs=5,
+        batch_size=32,
+        rng=np.random.default_rng(2),
+    ).fit(tiny_data)
     assert fitted.summary["val_accuracy"] > 0.5  # a classifier that beats chance, so the labels matter
     batch_size, seed = 64, 3
     assert len(tiny_data.x_train) % batch_size != 0
     optimizer, batches = FrozenOptimizer(), BatchRecorder()
-    result = Trainer(network, build_option("loss", "cross_entropy"), optimizer, epochs=2, batch_size=batch_size,
-                     rng=np.random.default_rng(seed), callbacks=[batches]).fit(tiny_data)
+    result = Trainer(
+        network,
+        build_option("loss", "cross_entropy"),
+        optimizer,
+        epochs=2,
+        batch_size=batch_size,
+        rng=np.random.default_rng(seed),
+        callbacks=[batches],
+    ).fit(tiny_data)
 
     replay = np.random.default_rng(seed)
     batch_losses, batch_numbers = [], []
@@ -256,8 +282,8 @@ def test_train_metrics_are_means_over_the_shuffled_batches_with_dropout(tiny_dat
         loss_sum, correct = 0.0, 0
         for number, start in enumerate(range(0, len(images), batch_size), start=1):
             batch_numbers.append(number)
-            logits, _ = network.forward(images[start:start + batch_size], replay)  # draws the masks
-            batch_labels = labels[start:start + batch_size]
+            logits, _ = network.forward(images[start : start + batch_size], replay)  # draws the masks
+            batch_labels = labels[start : start + batch_size]
             batch_losses.append(mean_cross_entropy(logits, batch_labels))
             loss_sum += batch_losses[-1] * len(batch_labels)
             correct += int((logits.argmax(axis=1) == batch_labels).sum())

@@ -2,6 +2,7 @@
 agent's own code (wandb.wandb_agent.Agent: the command and environment it starts a run with, its SIGTERM,
 its SIGKILL 30 s later): the run ends well before the SIGKILL, keeps its checkpoint, says the sweep's agent
 stopped it, and rerunning its command continues it."""
+
 from __future__ import annotations
 
 import json
@@ -32,23 +33,40 @@ def wait_for(condition, seconds: float) -> bool:
 
 
 @pytest.mark.slow
-def test_a_run_the_agent_stops_ends_inside_its_kill_delay_with_its_checkpoint_and_says_so(tmp_path, monkeypatch,
-                                                                                           capfd):
+def test_a_run_the_agent_stops_ends_inside_its_kill_delay_with_its_checkpoint_and_says_so(tmp_path, monkeypatch, capfd):
     from wandb.wandb_agent import Agent
 
     data_dir = write_idx_dataset(tmp_path / "data", n_train=6000, n_test=500, seed=0)
     monkeypatch.chdir(tmp_path)  # the agent starts runs in its own folder; hydra.run.dir is relative to it
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # its "python"
-    for key, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_SWEEP_ID": "sweep7",
-                       "WANDB_RUN_ID": "", "WANDB_SWEEP_PARAM_PATH": "", "WANDB_DIR": str(tmp_path)}.items():
+    for key, value in {
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "WANDB_SWEEP_ID": "sweep7",
+        "WANDB_RUN_ID": "",
+        "WANDB_SWEEP_PARAM_PATH": "",
+        "WANDB_DIR": str(tmp_path),
+    }.items():
         monkeypatch.setenv(key, value)  # the agent sets some of these in this process: put back afterwards
     agent = Agent(api=None, queue=None, sweep_id="sweep7")
     agent._sweep_command = yaml.safe_load(SWEEP_FILE.read_text())["command"]
-    arguments = {"optimizer": "adam", "activation": "relu", "model.num_layers": 3, "model.hidden_size": 256,
-                 "trainer.batch_size": 16, "trainer.epochs": 3, "dataset.path": str(data_dir),
-                 "dataset.download": False}
-    agent._command_run({"run_id": "run42", "program": str(ROOT / "train.py"),
-                        "args": {key: {"value": value} for key, value in arguments.items()}})
+    arguments = {
+        "optimizer": "adam",
+        "activation": "relu",
+        "model.num_layers": 3,
+        "model.hidden_size": 256,
+        "trainer.batch_size": 16,
+        "trainer.epochs": 3,
+        "dataset.path": str(data_dir),
+        "dataset.download": False,
+    }
+    agent._command_run(
+        {
+            "run_id": "run42",
+            "program": str(ROOT / "train.py"),
+            "args": {key: {"value": value} for key, value in arguments.items()},
+        }
+    )
     process = agent._run_processes["run42"]
     run_dir = tmp_path / "outputs" / "wandb_sweeps" / "sweep7" / "run42"
 
@@ -73,8 +91,13 @@ def test_a_run_the_agent_stops_ends_inside_its_kill_delay_with_its_checkpoint_an
     assert "interrupted by SIGTERM from the wandb sweep agent" in console.out + console.err
     assert f"to continue, rerun the same command with hydra.run.dir={run_dir}" in console.out + console.err
 
-    agent._command_run({"run_id": "run42", "program": str(ROOT / "train.py"),  # the same command again
-                        "args": {key: {"value": value} for key, value in arguments.items()}})
+    agent._command_run(
+        {
+            "run_id": "run42",
+            "program": str(ROOT / "train.py"),  # the same command again
+            "args": {key: {"value": value} for key, value in arguments.items()},
+        }
+    )
     continued = agent._run_processes["run42"]
     assert wait_for(lambda: continued.poll() is not None, 240) and continued.poll() == 0
     assert f"resuming {run_dir} after epoch 1 of 3" in "".join(capfd.readouterr())

@@ -1,5 +1,6 @@
 """fmnist/sweeps/wandb_hyperband.py: an Optuna study pruned epoch by epoch decides exactly what wandb's
 controller rule (sweeps.hyperband_stopping.hyperband_stop_runs) decides for the same runs."""
+
 from __future__ import annotations
 
 import warnings
@@ -21,8 +22,14 @@ with warnings.catch_warnings():
 
 def wandb_decision(curves: dict[int, list[float]], running: set[int], early_terminate: dict, goal: str) -> set[int]:
     """The trials wandb's rule stops, given as wandb runs are: each a history of logged metric rows."""
-    runs = [SweepRun(name=str(number), state=RunState.running if number in running else RunState.finished,
-                     history=[{"val_accuracy": value} for value in curve]) for number, curve in curves.items()]
+    runs = [
+        SweepRun(
+            name=str(number),
+            state=RunState.running if number in running else RunState.finished,
+            history=[{"val_accuracy": value} for value in curve],
+        )
+        for number, curve in curves.items()
+    ]
     config = {"metric": {"name": "val_accuracy", "goal": goal}, "early_terminate": early_terminate}
     return {int(run.name) for run in hyperband_stop_runs(runs, config)}
 
@@ -42,9 +49,14 @@ def test_at_the_first_band_runs_below_the_value_ranked_n_over_eta_are_pruned():
     assert below.should_prune() and not at.should_prune()
 
 
-@pytest.mark.parametrize("early_terminate", [{"type": "hyperband", "min_iter": 1, "eta": 3},
-                                             {"type": "hyperband", "min_iter": 2, "eta": 2, "strict": False},
-                                             {"type": "hyperband", "max_iter": 9, "s": 2, "eta": 3}])
+@pytest.mark.parametrize(
+    "early_terminate",
+    [
+        {"type": "hyperband", "min_iter": 1, "eta": 3},
+        {"type": "hyperband", "min_iter": 2, "eta": 2, "strict": False},
+        {"type": "hyperband", "max_iter": 9, "s": 2, "eta": 3},
+    ],
+)
 @pytest.mark.parametrize("goal", ["maximize", "minimize"])
 def test_each_epoch_the_pruner_decides_what_wandbs_rule_decides(early_terminate, goal):
     """Twelve made-up learning curves of 9 epochs, three running at a time in interleaved epochs; after every
@@ -53,8 +65,10 @@ def test_each_epoch_the_pruner_decides_what_wandbs_rule_decides(early_terminate,
     pruner = WandbHyperbandPruner(**{key: value for key, value in early_terminate.items() if key != "type"})
     study = optuna.create_study(direction=goal, pruner=pruner)
     ceilings, rates = rng.uniform(0.1, 0.9, 12), rng.uniform(0.2, 1.5, 12)
-    made_up = {trial: ceilings[trial] * (1 - np.exp(-rates[trial] * np.arange(1, 10))) + rng.normal(0, 0.01, 9)
-               for trial in range(12)}
+    made_up = {
+        trial: ceilings[trial] * (1 - np.exp(-rates[trial] * np.arange(1, 10))) + rng.normal(0, 0.01, 9)
+        for trial in range(12)
+    }
     curves: dict[int, list[float]] = {}
     running: dict[int, optuna.Trial] = {}
     decisions = []
@@ -94,10 +108,14 @@ def test_wandb_sweeps_over_several_epoch_budgets_stop_runs_as_the_benchmarked_pr
     sweeps schema check of tests/test_sweeps.py covers the whole file)."""
     pruner = OmegaConf.to_container(load_option("hydra/sweeper/pruner", "wandb_hyperband"))
     settings = {key: value for key, value in pruner.items() if key != "_target_"}
-    configs = {path.name: yaml.safe_load(path.read_text())
-               for path in sorted((ROOT / "multirun_sweeps").glob("*.yaml"))}
-    several = [name for name, config in configs.items()
-               if len(config["parameters"].get("trainer.epochs", {}).get("values", [])) > 1]
+    configs = {
+        path.name: yaml.safe_load(path.read_text()) for path in sorted((ROOT / "multirun_sweeps").glob("*.yaml"))
+    }
+    several = [
+        name
+        for name, config in configs.items()
+        if len(config["parameters"].get("trainer.epochs", {}).get("values", [])) > 1
+    ]
     assert len(several) >= 2  # wandb_bayes.yaml and wandb_random.yaml
     for name in several:
         assert configs[name].get("early_terminate") == {"type": "hyperband", **settings}, name

@@ -1,4 +1,5 @@
 """Objects built from the config's ``_target_`` entries, with a constructor's complaint named by its key."""
+
 from __future__ import annotations
 
 import inspect

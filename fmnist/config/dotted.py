@@ -1,4 +1,5 @@
 """A config as dotted keys, and a value as a command line writes it."""
+
 from __future__ import annotations
 
 

@@ -2,6 +2,7 @@
 
 Only the standard library and omegaconf are imported: ``train.py``'s flag shim reads these before Hydra starts.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,7 +59,7 @@ def preset_settings(path: Path) -> dict[str, object]:
     for entry in preset.pop("defaults", []):
         if isinstance(entry, str) and entry != "_self_":
             settings.update(preset_settings(path.parent / f"{entry}.yaml"))
-        for group, option in (entry.items() if isinstance(entry, dict) else ()):
+        for group, option in entry.items() if isinstance(entry, dict) else ():
             overrides = group.startswith("override")
             group = group.removeprefix("override").strip().lstrip("/")
             if group.partition("/")[0] != "hydra":

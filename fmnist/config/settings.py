@@ -16,6 +16,7 @@ Only the standard library and omegaconf are imported: the flag shim reads these 
 The names some keys choose from are the modules' own (``trainer.lr_schedule``: fmnist.training.schedule's
 LR_SCHEDULES), repeated here because this bottom layer imports nothing above it; the tests check they agree.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -68,8 +69,12 @@ def integer(low: int, example: int, high: int | None = None, unit: str = "") -> 
     """A whole number >= ``low`` (and <= ``high``); ``unit`` names what it counts (``of pixels``)."""
     if high is None:
         return Allowed(lambda value: _is_integer(value) and value >= low, f"an integer >= {low}", str(example), int)
-    return Allowed(lambda value: _is_integer(value) and low <= value <= high,
-                   f"a whole number {unit}from {low} to {high}", str(example), int)
+    return Allowed(
+        lambda value: _is_integer(value) and low <= value <= high,
+        f"a whole number {unit}from {low} to {high}",
+        str(example),
+        int,
+    )
 
 
 def above_zero(example: str) -> Allowed:
@@ -95,8 +100,12 @@ def name(example: str) -> Allowed:
 
 def or_null(rule: Allowed, meaning: str) -> Allowed:
     """``rule``, or null, which means ``meaning``."""
-    return Allowed(lambda value: value is None or rule.accepts(value), f"{rule.text}, or null ({meaning})",
-                   rule.example, rule.number)
+    return Allowed(
+        lambda value: value is None or rule.accepts(value),
+        f"{rule.text}, or null ({meaning})",
+        rule.example,
+        rule.number,
+    )
 
 
 TRUE_OR_FALSE = Allowed(lambda value: isinstance(value, bool), "true or false", "true")  # plots=no is not false
@@ -104,33 +113,43 @@ TRUE_OR_FALSE = Allowed(lambda value: isinstance(value, bool), "true or false", 
 
 def importable(example: str) -> Allowed:
     """A ``_target_``: the dotted path of a class or function that imports."""
+
     def accepts(value) -> bool:
         module, _, attribute = str(value).rpartition(".")
         try:
             return hasattr(importlib.import_module(module), attribute)
         except (ImportError, ValueError):
             return False
+
     return Allowed(accepts, "the dotted path of a class that can be imported", example)
 
 
 def warmup_epochs(config: dict) -> Allowed:
     """W epochs of warmup, 0 <= W < trainer.epochs, or a share of the epochs in (0, 1) (fmnist.training.schedule)."""
     epochs = config.get("trainer", {}).get("epochs", 1)
+
     def accepts(value) -> bool:
         return (isinstance(value, float) and 0 < value < 1) or (_is_integer(value) and 0 <= value < epochs)
-    return Allowed(accepts,
-                   f"a whole number of epochs from 0 to trainer.epochs - 1 = {epochs - 1}, or a fraction of the "
-                   "epochs in (0, 1)", "0.05")
+
+    return Allowed(
+        accepts,
+        f"a whole number of epochs from 0 to trainer.epochs - 1 = {epochs - 1}, or a fraction of the epochs in (0, 1)",
+        "0.05",
+    )
 
 
 def early_stopping(config: dict) -> Allowed:
     """A block of early stopping's settings, or null; null only when no validation split is held out."""
     if config.get("dataset", {}).get("val_fraction") == 0:
-        return Allowed(lambda value: value is None, "null when dataset.val_fraction=0 (early stopping watches the "
-                       "validation split and this run holds none out; or hold images out: dataset.val_fraction=0.1)",
-                       "null")
-    return Allowed(lambda value: value is None or isinstance(value, dict), "null (none) or a block of its settings",
-                   "null")
+        return Allowed(
+            lambda value: value is None,
+            "null when dataset.val_fraction=0 (early stopping watches the "
+            "validation split and this run holds none out; or hold images out: dataset.val_fraction=0.1)",
+            "null",
+        )
+    return Allowed(
+        lambda value: value is None or isinstance(value, dict), "null (none) or a block of its settings", "null"
+    )
 
 
 SIDE = min(IMAGE_SHAPE)  # augmentation shifts and blanks within one image
@@ -148,8 +167,9 @@ SCHEMA: dict[str, Rule] = {
     "seed": integer(0, 0),
     "plots": TRUE_OR_FALSE,
     "resume": one_of(*RESUME_MODES),
-    "blas_threads": Allowed(lambda value: value == "auto" or (_is_integer(value) and value >= 1),
-                            "auto or an integer >= 1", "auto"),
+    "blas_threads": Allowed(
+        lambda value: value == "auto" or (_is_integer(value) and value >= 1), "auto or an integer >= 1", "auto"
+    ),
     "dataset._target_": importable("fmnist.data.datasets.load_dataset"),
     "dataset.name": one_of(*DATASETS),
     "dataset.path": or_null(name("/usr/share/datasets/fashion-mnist"), "search the usual places"),
@@ -158,9 +178,13 @@ SCHEMA: dict[str, Rule] = {
     "dataset.subset": or_null(integer(1, 10000), "every training image"),
     "dataset.standardize": TRUE_OR_FALSE,
     "dataset.download": TRUE_OR_FALSE,
-    "model.hidden_sizes": Allowed(lambda value: value is None or (isinstance(value, list) and all(
-        _is_integer(size) and size >= 1 for size in value)), "a list of integers >= 1, or null (num_layers x "
-        "hidden_size)", "[1024,512]"),
+    "model.hidden_sizes": Allowed(
+        lambda value: (
+            value is None or (isinstance(value, list) and all(_is_integer(size) and size >= 1 for size in value))
+        ),
+        "a list of integers >= 1, or null (num_layers x hidden_size)",
+        "[1024,512]",
+    ),
     "model.num_layers": integer(0, 3),
     "model.hidden_size": integer(1, 128),
     "model.dropout": below_one("0.2"),
@@ -183,13 +207,18 @@ SCHEMA: dict[str, Rule] = {
     "optimizer.lower_threshold": above_zero("0.1"),
     "optimizer.upper_threshold": lambda config: Allowed(
         lambda value: _is_number(value) and value > config["optimizer"].get("lower_threshold", 0.1),
-        "> optimizer.lower_threshold", "10.0"),
+        "> optimizer.lower_threshold",
+        "10.0",
+    ),
     "trainer.epochs": integer(1, 100),
     "trainer.batch_size": integer(1, 256),
     "trainer.lr_schedule": one_of(*LR_SCHEDULES),
     "trainer.warmup_epochs": warmup_epochs,
-    "trainer.ema_decay": Allowed(lambda value: _is_number(value) and 0 <= value < 1,
-                                 "in [0, 1): the decay of the weights' moving average, 0 for none", "0.999"),
+    "trainer.ema_decay": Allowed(
+        lambda value: _is_number(value) and 0 <= value < 1,
+        "in [0, 1): the decay of the weights' moving average, 0 for none",
+        "0.999",
+    ),
     "trainer.progress": one_of(*PROGRESS_MODES),
     "trainer.early_stopping": early_stopping,
     "trainer.early_stopping.monitor": one_of(*MONITORS),
@@ -201,9 +230,13 @@ SCHEMA: dict[str, Rule] = {
     "augment.max_shift": integer(0, 1, SIDE - 1, unit="of pixels "),
     "augment.horizontal_flip": TRUE_OR_FALSE,
     "augment.cutout": integer(0, 8, SIDE, unit="of pixels "),
-    "augment.until": Allowed(lambda value: value is None or (_is_integer(value) and value >= 1) or (
-        isinstance(value, float) and 0 < value <= 1), "null (every epoch), an epoch number >= 1 or a fraction of "
-        "the epochs in (0, 1]", "0.8"),
+    "augment.until": Allowed(
+        lambda value: (
+            value is None or (_is_integer(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)
+        ),
+        "null (every epoch), an epoch number >= 1 or a fraction of the epochs in (0, 1]",
+        "0.8",
+    ),
     "checkpoint.every_n_epochs": integer(1, 1),
     "logger._target_": importable("fmnist.runs.tracking.WandbLogger"),
     "logger.project": name("fmnist"),
@@ -211,8 +244,11 @@ SCHEMA: dict[str, Rule] = {
     "logger.group": or_null(name("my-sweep"), "the sweep's name"),
     "logger.mode": or_null(one_of(*WANDB_MODES), "decided by the environment"),
     # written by the Optuna sweeper into each job of a pruned sweep (fmnist.sweeps.pruning), not by users
-    "optuna_trial": Allowed(lambda value: value is None or isinstance(value, dict),
-                            "the Optuna sweeper's record of the trial (number, study_name, storage)", "null"),
+    "optuna_trial": Allowed(
+        lambda value: value is None or isinstance(value, dict),
+        "the Optuna sweeper's record of the trial (number, study_name, storage)",
+        "null",
+    ),
 }
 
 

@@ -4,6 +4,7 @@ Each activation maps pre-activations ``z`` to ``a = f(z)`` and back-propagates t
 using only the output ``a`` (every derivative here is a function of ``a``), so the network caches
 one array per layer. Both methods work in place on arrays the network owns.
 """
+
 from __future__ import annotations
 
 import numpy as np

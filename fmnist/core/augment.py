@@ -5,6 +5,7 @@ of every epoch it applies to (``augment.until``: all, up to an epoch, or up to a
 epochs, so that the last epochs train on the images as they are); validation and test images are
 never touched. Off by default (``augment.max_shift=0``, ``horizontal_flip=false``, ``cutout=0``).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,23 +33,37 @@ class Augmentation:
     1..e), or a fraction f in (0, 1] (epochs up to f x the run's epochs).
     """
 
-    def __init__(self, max_shift: int = 0, horizontal_flip: bool = False, cutout: int = 0,
-                 until: int | float | None = None, image_shape=IMAGE_SHAPE):
+    def __init__(
+        self,
+        max_shift: int = 0,
+        horizontal_flip: bool = False,
+        cutout: int = 0,
+        until: int | float | None = None,
+        image_shape=IMAGE_SHAPE,
+    ):
         self.image_shape = tuple(image_shape)
         side = min(self.image_shape)
         if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < side:
-            raise ValueError(f"max_shift must be a whole number of pixels from 0 to {side - 1} "
-                             f"(0 = no shifts), got {max_shift!r}")
+            raise ValueError(
+                f"max_shift must be a whole number of pixels from 0 to {side - 1} (0 = no shifts), got {max_shift!r}"
+            )
         if not isinstance(horizontal_flip, bool):
             raise ValueError(f"horizontal_flip must be true or false, got {horizontal_flip!r}")
         if isinstance(cutout, bool) or not isinstance(cutout, int) or not 0 <= cutout <= side:
-            raise ValueError(f"cutout must be the side of the blanked square, a whole number of pixels "
-                             f"from 0 to {side} (0 = no cutout), got {cutout!r}")
-        valid_until = until is None or (isinstance(until, int) and not isinstance(until, bool) and until >= 1) or (
-            isinstance(until, float) and 0.0 < until <= 1.0)
+            raise ValueError(
+                f"cutout must be the side of the blanked square, a whole number of pixels "
+                f"from 0 to {side} (0 = no cutout), got {cutout!r}"
+            )
+        valid_until = (
+            until is None
+            or (isinstance(until, int) and not isinstance(until, bool) and until >= 1)
+            or (isinstance(until, float) and 0.0 < until <= 1.0)
+        )
         if not valid_until:
-            raise ValueError(f"until must be null (every epoch), an epoch number >= 1 (e.g. 40) or a "
-                             f"fraction of the epochs in (0, 1] (e.g. 0.8), got {until!r}")
+            raise ValueError(
+                f"until must be null (every epoch), an epoch number >= 1 (e.g. 40) or a "
+                f"fraction of the epochs in (0, 1] (e.g. 0.8), got {until!r}"
+            )
         self.max_shift = max_shift
         self.horizontal_flip = horizontal_flip
         self.cutout = cutout
@@ -67,8 +82,10 @@ class Augmentation:
     def __call__(self, images: np.ndarray, rng: np.random.Generator) -> None:
         """Augment ``images`` (n, H*W) in place, drawing from ``rng``."""
         if images.ndim != 2 or images.shape[1] != math.prod(self.image_shape):
-            raise ValueError(f"augmentation expects images of shape (n, {math.prod(self.image_shape)}) "
-                             f"({self.image_shape[0]} x {self.image_shape[1]} pixels), got {images.shape}")
+            raise ValueError(
+                f"augmentation expects images of shape (n, {math.prod(self.image_shape)}) "
+                f"({self.image_shape[0]} x {self.image_shape[1]} pixels), got {images.shape}"
+            )
         pictures = images.reshape(len(images), *self.image_shape)  # a view: writes reach ``images``
         if self.max_shift:
             self._shift(pictures, rng)

@@ -10,6 +10,7 @@ average close to its recent weights instead of its random start: after 200 steps
 ~25 steps); d_t reaches 0.999 at t = 8,990. When on, validation, test and the saved model use the
 averaged weights; training steps use the raw ones.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -1,5 +1,6 @@
 """Weight initialisers. Each draws a (fan_in, fan_out) weight matrix with the generator it is given
 and states its distribution (normal or uniform, zero-mean) and standard deviation; biases always start at zero."""
+
 from __future__ import annotations
 
 import numpy as np

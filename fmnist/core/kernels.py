@@ -33,6 +33,7 @@ instead of about 0.3 ms (the epoch grew from 2.1 s to 5.5 s). A weight below τ 
 most 1 is below the rounding of any float32 pre-activation larger than about 10⁷ τ ≈ 3e-9, and a
 moment below τ moves its weight by at most η τ / ε per step. The NumPy code keeps the textbook rule.
 """
+
 from __future__ import annotations
 
 import functools
@@ -48,7 +49,7 @@ def _compile_rmsprop_step():
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def rmsprop_step(param, grad, square_avg, weight_decay, one_minus_beta, epsilon, lr, floor):
         """For each i, with g = flush(grad + λ θ) and τ = ``floor``:
-            s ← flush_τ²(s + (1 - β)(g² - s));   θ ← flush(θ - η g / (√s + ε))
+        s ← flush_τ²(s + (1 - β)(g² - s));   θ ← flush(θ - η g / (√s + ε))
         """
         zero = floor - floor
         floor_squared = floor * floor
@@ -69,11 +70,24 @@ def _compile_adaptive_moment_step():
     import numba  # optional: without it the NumPy code runs
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def adaptive_moment_step(param, grad, m, v, weight_decay, one_minus_beta1, one_minus_beta2,
-                             momentum_coefficient, gradient_coefficient, v_scale, epsilon, lr, floor):
+    def adaptive_moment_step(
+        param,
+        grad,
+        m,
+        v,
+        weight_decay,
+        one_minus_beta1,
+        one_minus_beta2,
+        momentum_coefficient,
+        gradient_coefficient,
+        v_scale,
+        epsilon,
+        lr,
+        floor,
+    ):
         """For each i, with g = flush(grad + λ θ) and τ = ``floor``:
-            m ← flush(m + (1 - β1)(g - m));   v ← flush_τ²(v + (1 - β2)(g² - v))
-            θ ← flush(θ - η (c_m m + c_g g) / (√v · v_scale + ε))
+        m ← flush(m + (1 - β1)(g - m));   v ← flush_τ²(v + (1 - β2)(g² - v))
+        θ ← flush(θ - η (c_m m + c_g g) / (√v · v_scale + ε))
         """
         zero = floor - floor
         floor_squared = floor * floor
@@ -88,7 +102,8 @@ def _compile_adaptive_moment_step():
             m[i] = m_i
             v[i] = v_i
             theta = theta - lr * (momentum_coefficient * m_i + gradient_coefficient * g) / (
-                math.sqrt(v_i) * v_scale + epsilon)
+                math.sqrt(v_i) * v_scale + epsilon
+            )
             param[i] = theta if abs(theta) >= floor else zero
 
     return adaptive_moment_step

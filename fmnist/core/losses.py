@@ -3,6 +3,7 @@
 Shapes: ``logits`` (n, k), ``labels`` (n,) integer classes, returned gradient (n, k) = dL/dlogits.
 Both losses are means over the batch, so the gradient scale does not depend on the batch size.
 """
+
 from __future__ import annotations
 
 import numpy as np

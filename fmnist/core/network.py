@@ -13,6 +13,7 @@ Backward, from delta_L = dL/dz_L:
     dL/dW_l = a_{l-1}^T delta_l,   dL/db_l = sum_i delta_l[i]
     delta_{l-1} = (delta_l W_l^T) * m_{l-1} / (1 - p) * f'(z_{l-1})
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,9 @@ class MLP:
     ``layer_sizes`` includes input and output, e.g. ``[784, 128, 128, 10]``.
     """
 
-    def __init__(self, layer_sizes: list[int], activation: Activation, dropout: float = 0.0,
-                 dtype: str | np.dtype = "float32"):
+    def __init__(
+        self, layer_sizes: list[int], activation: Activation, dropout: float = 0.0, dtype: str | np.dtype = "float32"
+    ):
         if len(layer_sizes) < 2 or min(layer_sizes) < 1:
             raise ValueError(f"layer_sizes must hold at least input and output sizes, all >= 1; got {layer_sizes}")
         if not 0.0 <= dropout < 1.0:
@@ -49,9 +51,9 @@ class MLP:
     def _views(buffer: np.ndarray, shapes: list[tuple[int, int]]):
         weights, biases, offset = [], [], 0
         for fan_in, fan_out in shapes:
-            weights.append(buffer[offset:offset + fan_in * fan_out].reshape(fan_in, fan_out))
+            weights.append(buffer[offset : offset + fan_in * fan_out].reshape(fan_in, fan_out))
             offset += fan_in * fan_out
-            biases.append(buffer[offset:offset + fan_out])
+            biases.append(buffer[offset : offset + fan_out])
             offset += fan_out
         return weights, biases
 
@@ -103,8 +105,9 @@ class MLP:
                 inputs = inputs * (1.0 - self.dropout)
             self.activation.backward(inputs, delta)
 
-    def loss_and_grad(self, x: np.ndarray, labels: np.ndarray, loss: Loss,
-                      rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
+    def loss_and_grad(
+        self, x: np.ndarray, labels: np.ndarray, loss: Loss, rng: np.random.Generator | None = None
+    ) -> tuple[float, np.ndarray]:
         """Forward, loss and backward on one batch: returns (mean loss, logits) and fills ``grads``."""
         logits, cache = self.forward(x, rng)
         value, grad_logits = loss.value_and_grad(logits, labels)
@@ -116,7 +119,7 @@ class MLP:
         x = np.asarray(x, dtype=self.dtype)
         logits = np.empty((len(x), self.layer_sizes[-1]), dtype=self.dtype)
         for start in range(0, len(x), batch_size):
-            logits[start:start + batch_size] = self.forward(x[start:start + batch_size])[0]
+            logits[start : start + batch_size] = self.forward(x[start : start + batch_size])[0]
         return logits
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -126,5 +129,9 @@ class MLP:
     def spec(self) -> dict:
         """What rebuilds this network's shape (the checkpoint stores it next to the weights)."""
         activation = type(self.activation)
-        return {"layer_sizes": self.layer_sizes, "dropout": self.dropout, "dtype": self.dtype.name,
-                "activation": f"{activation.__module__}.{activation.__qualname__}"}
+        return {
+            "layer_sizes": self.layer_sizes,
+            "dropout": self.dropout,
+            "dtype": self.dtype.name,
+            "activation": f"{activation.__module__}.{activation.__qualname__}",
+        }

@@ -15,6 +15,7 @@ Adding an optimiser: subclass :class:`Optimizer` (or the rule it varies: :class:
 two hooks of :class:`Adam`), state the rule and the range of each hyperparameter in the docstring,
 implement ``update`` and add ``conf/optimizer/NAME.yaml``; the tests discover it there.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -75,8 +76,10 @@ class Optimizer:
         if self.state is None:
             self.state = [self.init_state(param) for param in params]
         elif [param.shape for param in params] != [state["scratch"].shape for state in self.state]:
-            raise ValueError("optimizer.step got parameter arrays of other shapes than on its first call; an "
-                             "optimiser's state belongs to one set of parameters: build a new one for another network")
+            raise ValueError(
+                "optimizer.step got parameter arrays of other shapes than on its first call; an "
+                "optimiser's state belongs to one set of parameters: build a new one for another network"
+            )
         self.t += 1
         self.begin_step(loss)
         for param, grad, state in zip(params, grads, self.state):
@@ -87,9 +90,16 @@ class Optimizer:
 
     def state_dict(self) -> dict:
         """{"t": step count, "scalars": {name: value}, "buffers": {"INDEX.NAME": copy of the array}}."""
-        buffers = {} if self.state is None else {
-            f"{index}.{name}": array.copy()
-            for index, entry in enumerate(self.state) for name, array in entry.items() if name not in self.WORK_BUFFERS}
+        buffers = (
+            {}
+            if self.state is None
+            else {
+                f"{index}.{name}": array.copy()
+                for index, entry in enumerate(self.state)
+                for name, array in entry.items()
+                if name not in self.WORK_BUFFERS
+            }
+        )
         return {"t": self.t, "scalars": {name: getattr(self, name) for name in self.scalar_state}, "buffers": buffers}
 
     def load_state_dict(self, saved: dict, params: list[np.ndarray]) -> None:
@@ -134,8 +144,12 @@ class Optimizer:
         if self.fused_step is None or not (param.flags.c_contiguous and grad.flags.c_contiguous):
             return False
         scalar = param.dtype.type
-        self.fused_step(param.reshape(-1), grad.reshape(-1), *(buffer.reshape(-1) for buffer in buffers),
-                        *map(scalar, (*scalars, flush_floor(param.dtype))))
+        self.fused_step(
+            param.reshape(-1),
+            grad.reshape(-1),
+            *(buffer.reshape(-1) for buffer in buffers),
+            *map(scalar, (*scalars, flush_floor(param.dtype))),
+        )
         return True
 
     def __repr__(self) -> str:
@@ -241,8 +255,9 @@ class RMSProp(Optimizer):
 
     def update(self, param, grad, state):
         square_avg = state["square_avg"]
-        if self._fused_update(param, grad, (square_avg,),
-                              (self.l2_coefficient, 1.0 - self.beta, self.epsilon, self.lr)):
+        if self._fused_update(
+            param, grad, (square_avg,), (self.l2_coefficient, 1.0 - self.beta, self.epsilon, self.lr)
+        ):
             return
         grad = self._regularised(param, grad, state)
         scratch = state["scratch"]
@@ -280,8 +295,14 @@ class Adam(Optimizer):
         epsilon ∈ (0, ∞)          ε
     """
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(lr, weight_decay)
         self.beta1 = _probability("beta1", beta1)
         self.beta2 = _probability("beta2", beta2)
@@ -298,18 +319,30 @@ class Adam(Optimizer):
 
     def moment_coefficients(self) -> tuple[float, float]:
         """(c_m, c_g) of step t: (1 / (1 - β1^t), 0), so c_m m_t = m̂_t."""
-        return 1.0 / (1.0 - self.beta1 ** self.t), 0.0
+        return 1.0 / (1.0 - self.beta1**self.t), 0.0
 
     def root_v_scale(self) -> float:
         """s_t = 1 / √(1 - β2^t), so s_t √v_t = √v̂_t."""
-        return 1.0 / math.sqrt(1.0 - self.beta2 ** self.t)
+        return 1.0 / math.sqrt(1.0 - self.beta2**self.t)
 
     def update(self, param, grad, state):
         momentum_coefficient, gradient_coefficient = self.step_coefficients
         m, v = state["m"], state["v"]
-        if self._fused_update(param, grad, (m, v), (self.l2_coefficient, 1.0 - self.beta1, 1.0 - self.beta2,
-                                                   momentum_coefficient, gradient_coefficient, self.v_scale,
-                                                   self.epsilon, self.lr)):
+        if self._fused_update(
+            param,
+            grad,
+            (m, v),
+            (
+                self.l2_coefficient,
+                1.0 - self.beta1,
+                1.0 - self.beta2,
+                momentum_coefficient,
+                gradient_coefficient,
+                self.v_scale,
+                self.epsilon,
+                self.lr,
+            ),
+        ):
             return
         grad = self._regularised(param, grad, state)
         scratch = state["scratch"]
@@ -352,8 +385,14 @@ class AdamW(Adam):
         weight_decay ∈ [0, ∞)     λ, the decoupled decay per unit of learning rate
     """
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
-                 weight_decay: float = 0.01):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.01,
+    ):
         super().__init__(lr, beta1, beta2, epsilon, weight_decay)
 
     @property
@@ -382,8 +421,15 @@ class NAdam(Adam):
 
     scalar_state = ("mu_product",)
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
-                 weight_decay: float = 0.0, momentum_decay: float = 4e-3):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+    ):
         super().__init__(lr, beta1, beta2, epsilon, weight_decay)
         self.momentum_decay = _check("momentum_decay", momentum_decay, 0.0)
         self.mu_product = 1.0  # Π_{i≤t} μ_i, advanced once per step
@@ -436,9 +482,17 @@ class Eve(Adam):
 
     scalar_state = ("d", "smoothed_loss")  # checkpoints carry them with the moment buffers
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, beta3: float = 0.999,
-                 lower_threshold: float = 0.1, upper_threshold: float = 10.0, epsilon: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        beta3: float = 0.999,
+        lower_threshold: float = 0.1,
+        upper_threshold: float = 10.0,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(lr, beta1, beta2, epsilon, weight_decay)
         self.beta3 = _probability("beta3", beta3)
         self.lower_threshold = _positive("lower_threshold", lower_threshold)

@@ -17,6 +17,7 @@ Every file is parsed and checked wherever it came from (``read_idx``); local cop
 so users may bring their own. Parsed files are cached in memory per process, keyed by path, size and
 modification time. Each file may also sit uncompressed in a folder (the name without ``.gz``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -49,8 +50,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 #: Folders where a system package installs a dataset (tests monkeypatch this).
 SYSTEM_FOLDERS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
 
-_REPLACE_HINT = ("Delete it (a file in the download cache is then downloaded again) "
-                 "or replace it with an intact copy.")
+_REPLACE_HINT = "Delete it (a file in the download cache is then downloaded again) or replace it with an intact copy."
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,18 @@ class DatasetSource:
 DATASETS = {
     "fashion_mnist": DatasetSource(
         title="Fashion-MNIST",
-        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         mirror="https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
         # The files Zalando published (same bytes on keras's mirror). The Debian package's copies
         # differ: they were re-gzipped without the file name in the header, same data inside.
@@ -125,8 +135,9 @@ class DataSplits:
         return features * self.pixel_std.astype(features.dtype) + self.pixel_mean.astype(features.dtype)
 
 
-def load_data(name: str = "fashion_mnist", *, path: str | None = None, download: bool = True
-              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def load_data(
+    name: str = "fashion_mnist", *, path: str | None = None, download: bool = True
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``((x_train, y_train), (x_test, y_test))`` as ``keras.datasets.<name>.load_data()`` returns them.
 
     uint8 arrays, read-only: images (60000, 28, 28) and (10000, 28, 28), labels (60000,) and (10000,)
@@ -140,9 +151,17 @@ def load_data(name: str = "fashion_mnist", *, path: str | None = None, download:
     return train, test
 
 
-def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, subset: int | None = None,
-                 download: bool = True, seed: int = 0, dtype: str = "float32", split_seed: int | None = None,
-                 standardize: bool = False) -> DataSplits:
+def load_dataset(
+    name: str,
+    path: str | None = None,
+    val_fraction: float = 0.1,
+    subset: int | None = None,
+    download: bool = True,
+    seed: int = 0,
+    dtype: str = "float32",
+    split_seed: int | None = None,
+    standardize: bool = False,
+) -> DataSplits:
     """Load a dataset, hold out a validation set and scale pixels to [0, 1].
 
     - ``val_fraction`` of the official training set becomes the validation set
@@ -156,8 +175,7 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
     """
     source = dataset_source(name)
     if not 0 <= val_fraction < 1:
-        raise DataError(f"dataset.val_fraction={val_fraction} is not allowed: "
-                        "use a fraction in [0, 1), e.g. 0.1.")
+        raise DataError(f"dataset.val_fraction={val_fraction} is not allowed: use a fraction in [0, 1), e.g. 0.1.")
     if dtype not in ("float32", "float64"):
         raise DataError(f"dtype={dtype!r} is not allowed: use 'float32' or 'float64'.")
     if not isinstance(standardize, bool):
@@ -165,20 +183,26 @@ def load_dataset(name: str, path: str | None = None, val_fraction: float = 0.1, 
     (train_images, train_labels), (test_images, test_labels) = load_data(name, path=path, download=download)
 
     if split_seed is not None and (isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer))):
-        raise DataError(f"dataset.split_seed={split_seed!r} is not allowed: use a whole number, or null to split "
-                        "with the run's seed.")
+        raise DataError(
+            f"dataset.split_seed={split_seed!r} is not allowed: use a whole number, or null to split "
+            "with the run's seed."
+        )
     rng = np.random.default_rng(seed if split_seed is None else split_seed)
     val_index = stratified_sample(train_labels, round(val_fraction * len(train_labels)), rng)
     train_index = np.setdiff1d(np.arange(len(train_labels)), val_index)
     if len(train_index) == 0:
-        raise DataError(f"dataset.val_fraction={val_fraction} leaves no training images out of "
-                        f"{len(train_labels)}: use a smaller fraction.")
+        raise DataError(
+            f"dataset.val_fraction={val_fraction} leaves no training images out of "
+            f"{len(train_labels)}: use a smaller fraction."
+        )
     if subset is not None:
         is_whole_number = isinstance(subset, (int, np.integer)) and not isinstance(subset, bool)
         if not is_whole_number or not 1 <= subset <= len(train_index):
-            raise DataError(f"dataset.subset={subset} is not allowed: use a whole number from 1 to "
-                            f"{len(train_index)} (the training images left after the validation split), "
-                            "or null for all of them.")
+            raise DataError(
+                f"dataset.subset={subset} is not allowed: use a whole number from 1 to "
+                f"{len(train_index)} (the training images left after the validation split), "
+                "or null for all of them."
+            )
         train_index = train_index[stratified_sample(train_labels[train_index], subset, rng)]
 
     splits = DataSplits(
@@ -218,9 +242,11 @@ def batch_size_warning(batch_size: int, train_images: int) -> str | None:
     the whole set, never what the batch size asked for."""
     if batch_size <= train_images:
         return None
-    return (f"trainer.batch_size={batch_size} is larger than the training set ({train_images} images), so each "
-            f"epoch is one step on all {train_images}; use -b/trainer.batch_size of at most {train_images}, or "
-            "train on more images (dataset.subset)")
+    return (
+        f"trainer.batch_size={batch_size} is larger than the training set ({train_images} images), so each "
+        f"epoch is one step on all {train_images}; use -b/trainer.batch_size of at most {train_images}, or "
+        "train on more images (dataset.subset)"
+    )
 
 
 def dataset_source(name: str) -> DatasetSource:
@@ -243,8 +269,7 @@ def stratified_sample(labels: np.ndarray, count: int, rng: np.random.Generator) 
     quotas, remainders = np.divmod(count * class_sizes, len(labels))
     owed = count - quotas.sum()
     quotas[np.argsort(-remainders, kind="stable")[:owed]] += 1
-    chosen = [rng.permutation(np.flatnonzero(labels == label))[:quota]
-              for label, quota in zip(classes, quotas)]
+    chosen = [rng.permutation(np.flatnonzero(labels == label))[:quota] for label, quota in zip(classes, quotas)]
     return np.sort(np.concatenate(chosen))
 
 
@@ -264,21 +289,28 @@ def find_dataset_files(name: str, path: str | None = None, download: bool = True
     source = dataset_source(name)
     if path is not None:
         return _files_in_user_folder(Path(path).expanduser())
-    searched = [folder for folder in (SYSTEM_FOLDERS.get(name), download_cache_folder(name))
-                if folder is not None]
+    searched = [folder for folder in (SYSTEM_FOLDERS.get(name), download_cache_folder(name)) if folder is not None]
     for folder in searched:
         found, missing = _files_in(folder)
         if not missing:
             return found
     if not download:
-        raise DataError(_not_found_message(source, searched, "downloading is off (dataset.download=false)",
-                                           "run again with dataset.download=true (the default) once online"))
+        raise DataError(
+            _not_found_message(
+                source,
+                searched,
+                "downloading is off (dataset.download=false)",
+                "run again with dataset.download=true (the default) once online",
+            )
+        )
     try:
         return _download(source, download_cache_folder(name))
     except ValueError as error:  # pooch: the SHA-256 of the downloaded file is not the known one
-        raise DataError(f"{source.title}: a downloaded file failed its checksum, so it was not kept: {error} "
-                        f"The mirror {source.mirror} may have changed. Get the four files another way and "
-                        "pass dataset.path=DIR.") from error
+        raise DataError(
+            f"{source.title}: a downloaded file failed its checksum, so it was not kept: {error} "
+            f"The mirror {source.mirror} may have changed. Get the four files another way and "
+            "pass dataset.path=DIR."
+        ) from error
     except OSError as error:  # no network, HTTP error (requests' errors are OSErrors), unwritable cache
         reason = f"the download failed ({type(error).__name__}: {error})"
         raise DataError(_not_found_message(source, searched, reason, "run again once online")) from error
@@ -307,15 +339,18 @@ def _files_in_user_folder(folder: Path) -> dict[str, Path]:
     """All four files from the folder the user named, or a ``DataError`` saying what is missing."""
     expected = ", ".join(FILE_NAMES.values())
     if not folder.is_dir():
-        raise DataError(f"dataset.path={folder}: no such folder. Pass a folder holding {expected}, "
-                        "or leave dataset.path unset to use the system copy or the download cache.")
+        raise DataError(
+            f"dataset.path={folder}: no such folder. Pass a folder holding {expected}, "
+            "or leave dataset.path unset to use the system copy or the download cache."
+        )
     found, missing = _files_in(folder)
     if len(missing) == len(FILE_NAMES):
-        raise DataError(f"dataset.path={folder} holds none of the four files it needs, gzipped or not: "
-                        f"{expected}.")
+        raise DataError(f"dataset.path={folder} holds none of the four files it needs, gzipped or not: {expected}.")
     if missing:
-        raise DataError(f"dataset.path={folder} lacks {', '.join(missing)}. The folder must hold all four "
-                        f"files, gzipped or not: {expected}.")
+        raise DataError(
+            f"dataset.path={folder} lacks {', '.join(missing)}. The folder must hold all four "
+            f"files, gzipped or not: {expected}."
+        )
     return found
 
 
@@ -323,9 +358,15 @@ def _download(source: DatasetSource, folder: Path) -> dict[str, Path]:
     """Fetch the files missing from ``folder`` (pooch skips those whose hash already matches)."""
     files = {}
     for role, file_name in FILE_NAMES.items():
-        files[role] = Path(pooch.retrieve(url=source.mirror + file_name,
-                                          known_hash="sha256:" + source.sha256[file_name],
-                                          fname=file_name, path=folder, progressbar=sys.stderr.isatty()))
+        files[role] = Path(
+            pooch.retrieve(
+                url=source.mirror + file_name,
+                known_hash="sha256:" + source.sha256[file_name],
+                fname=file_name,
+                path=folder,
+                progressbar=sys.stderr.isatty(),
+            )
+        )
     return files
 
 
@@ -337,15 +378,17 @@ def _not_found_message(source: DatasetSource, searched: list[Path], reason: str,
         local_fix = f"install the Debian package: sudo apt-get install {source.debian_package}"
     else:
         local_fix = f"there is no Debian package of {source.title}; copy the four files into {cache}"
-    return "\n".join([
-        f"{source.title} was not found and {reason}.",
-        f"Looked for {', '.join(FILE_NAMES.values())} in:",
-        *(f"  {folder}" for folder in searched),
-        "To fix it, do one of:",
-        f"  - {local_fix}",
-        "  - put the four files in a folder DIR and pass dataset.path=DIR",
-        f"  - {download_fix}; the files are saved in {cache}",
-    ])
+    return "\n".join(
+        [
+            f"{source.title} was not found and {reason}.",
+            f"Looked for {', '.join(FILE_NAMES.values())} in:",
+            *(f"  {folder}" for folder in searched),
+            "To fix it, do one of:",
+            f"  - {local_fix}",
+            "  - put the four files in a folder DIR and pass dataset.path=DIR",
+            f"  - {download_fix}; the files are saved in {cache}",
+        ]
+    )
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -363,24 +406,31 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: truncated: {len(data)} bytes, too short for an IDX header. {_REPLACE_HINT}")
     magic = int.from_bytes(data[:4], "big")
     if magic not in (IMAGES_MAGIC, LABELS_MAGIC):
-        raise DataError(f"{path}: not an IDX file of images or labels: its magic number is 0x{magic:08x} "
-                        f"(expected 0x{IMAGES_MAGIC:08x} for images or 0x{LABELS_MAGIC:08x} for labels, "
-                        f"both unsigned bytes). {_REPLACE_HINT}")
+        raise DataError(
+            f"{path}: not an IDX file of images or labels: its magic number is 0x{magic:08x} "
+            f"(expected 0x{IMAGES_MAGIC:08x} for images or 0x{LABELS_MAGIC:08x} for labels, "
+            f"both unsigned bytes). {_REPLACE_HINT}"
+        )
     num_dimensions = magic & 0xFF
     header_size = 4 + 4 * num_dimensions
     if len(data) < header_size:
-        raise DataError(f"{path}: truncated: the header needs {header_size} bytes, "
-                        f"the file holds {len(data)}. {_REPLACE_HINT}")
-    shape = tuple(int.from_bytes(data[offset:offset + 4], "big") for offset in range(4, header_size, 4))
+        raise DataError(
+            f"{path}: truncated: the header needs {header_size} bytes, the file holds {len(data)}. {_REPLACE_HINT}"
+        )
+    shape = tuple(int.from_bytes(data[offset : offset + 4], "big") for offset in range(4, header_size, 4))
     kind = "images" if magic == IMAGES_MAGIC else "labels"
     if kind == "images" and shape[1:] != IMAGE_SHAPE:
-        raise DataError(f"{path}: images are {shape[1]}x{shape[2]} pixels, expected "
-                        f"{IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}. {_REPLACE_HINT}")
+        raise DataError(
+            f"{path}: images are {shape[1]}x{shape[2]} pixels, expected "
+            f"{IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}. {_REPLACE_HINT}"
+        )
     expected_size, held_size = math.prod(shape), len(data) - header_size
     if held_size != expected_size:
         problem = "truncated" if held_size < expected_size else "too long"
-        raise DataError(f"{path}: {problem}: header says {shape[0]} {kind} ({expected_size} bytes of data) "
-                        f"but the file holds {held_size} bytes of data. {_REPLACE_HINT}")
+        raise DataError(
+            f"{path}: {problem}: header says {shape[0]} {kind} ({expected_size} bytes of data) "
+            f"but the file holds {held_size} bytes of data. {_REPLACE_HINT}"
+        )
     return np.frombuffer(data, np.uint8, count=expected_size, offset=header_size).reshape(shape)
 
 
@@ -414,20 +464,26 @@ def _read_image_label_pair(images_path: Path, labels_path: Path) -> tuple[np.nda
     """Images (n, 28, 28) and labels (n,) uint8 from two files, checked to be a matching pair."""
     images, labels = _read_idx_remembered(images_path), _read_idx_remembered(labels_path)
     if images.ndim != 3:
-        raise DataError(f"{images_path}: holds labels, expected images (magic 0x{IMAGES_MAGIC:08x}). "
-                        "Are two files' names swapped?")
+        raise DataError(
+            f"{images_path}: holds labels, expected images (magic 0x{IMAGES_MAGIC:08x}). Are two files' names swapped?"
+        )
     if labels.ndim != 1:
-        raise DataError(f"{labels_path}: holds images, expected labels (magic 0x{LABELS_MAGIC:08x}). "
-                        "Are two files' names swapped?")
+        raise DataError(
+            f"{labels_path}: holds images, expected labels (magic 0x{LABELS_MAGIC:08x}). Are two files' names swapped?"
+        )
     out_of_range = np.flatnonzero(labels >= NUM_CLASSES)
     if out_of_range.size:
         first = out_of_range[0]
-        raise DataError(f"{labels_path}: label {labels[first]} at position {first} is outside "
-                        f"0..{NUM_CLASSES - 1} ({out_of_range.size} of {len(labels)} labels are); "
-                        f"this is not a 10-class label file. {_REPLACE_HINT}")
+        raise DataError(
+            f"{labels_path}: label {labels[first]} at position {first} is outside "
+            f"0..{NUM_CLASSES - 1} ({out_of_range.size} of {len(labels)} labels are); "
+            f"this is not a 10-class label file. {_REPLACE_HINT}"
+        )
     if len(images) != len(labels):
-        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
-                        "labels; they must pair up one to one. Replace the file that does not belong.")
+        raise DataError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
+            "labels; they must pair up one to one. Replace the file that does not belong."
+        )
     if len(images) == 0:
         raise DataError(f"{images_path} and {labels_path} hold no images. {_REPLACE_HINT}")
     return images, labels

@@ -7,6 +7,7 @@ how to continue; then the process exits with 128 + the signal's number (130 for 
 the signal to submitit, which requeues the job. In a multirun a failing job is recorded in its
 metrics.json and the sweep goes on (the job returns NaN to the sweeper); a stop signal stops the sweep.
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,9 +64,16 @@ def run(cfg: DictConfig) -> float:
             threads = blas_threads(cfg.get("blas_threads", "auto"), hydra_cfg.launcher.get("_target_", ""))
             sweep_name = "_".join(Path(hydra_cfg.sweep.dir).parts[-2:]) if in_sweep else None
             pruning = pruning_callbacks(cfg, hydra_cfg.sweeper, hydra_cfg.runtime.choices.get("hydra/sweeper/pruner"))
-            result = Experiment(cfg, run_dir, extra_callbacks=pruning, overrides=list(hydra_cfg.overrides.task),
-                                sweep_name=sweep_name, should_stop=stop.reason,
-                                job=hydra_cfg.job.num if in_sweep else None, blas_threads=threads).run()
+            result = Experiment(
+                cfg,
+                run_dir,
+                extra_callbacks=pruning,
+                overrides=list(hydra_cfg.overrides.task),
+                sweep_name=sweep_name,
+                should_stop=stop.reason,
+                job=hydra_cfg.job.num if in_sweep else None,
+                blas_threads=threads,
+            ).run()
         except (ConfigError, DataError, ResumeError, RunFolderBusy) as error:
             if in_sweep:
                 log.error("job %s failed: %s", hydra_cfg.job.num, error)

@@ -35,6 +35,7 @@ fmnist.config.settings.SCHEMA); so do other tools' habits
 (``sweep``, ``--mode sweep``, ``-m abc``), with what to type instead. Only the standard library,
 omegaconf and (for ``--help``) hydra are imported, so the shim is fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,7 +86,7 @@ def checked_value(rule: Allowed, text: str):
 class Flag:
     short: str
     long: str
-    key: str   # override key, or the config group for choice flags
+    key: str  # override key, or the config group for choice flags
     help: str
 
     @property
@@ -154,8 +155,7 @@ def _values(flag: Flag, value: str, in_multirun: bool, conf_dir: Path) -> str:
         return value
     parts = value.split(",")
     if len(parts) > 1 and not in_multirun:
-        _fail(flag, value, "a list of values needs --multirun (e.g. python train.py --multirun "
-                           f"{flag.short} {value})")
+        _fail(flag, value, f"a list of values needs --multirun (e.g. python train.py --multirun {flag.short} {value})")
     return ",".join(_normalise(flag, part.strip(), conf_dir) for part in parts)
 
 
@@ -177,7 +177,7 @@ def _checked_group_choice(override: str, conf_dir: Path) -> str:
         except FlagError as error:
             print(f"error: {override}: {key} has no option {part.strip()!r}; {error}", file=sys.stderr)
             sys.exit(2)
-    return f"{override[:len(override) - len(body)]}{key}={','.join(chosen)}"
+    return f"{override[: len(override) - len(body)]}{key}={','.join(chosen)}"
 
 
 PRUNER_GROUP = "hydra/sweeper/pruner"
@@ -205,8 +205,11 @@ def sweeper_chosen(items: list, conf_dir: Path) -> str:
 def check_pruning(items: list, in_multirun: bool, conf_dir: Path) -> None:
     """Exit 2 when a pruner (``hydra/sweeper/pruner=NAME``, ``hydra.sweeper.pruner.KEY=...``) is unknown or
     given where nothing prunes: a single run, or a sweep by another sweeper than the Optuna one."""
-    pruning = [item for item in items if isinstance(item, str)
-               and item.lstrip("+~").startswith((PRUNER_GROUP, "hydra.sweeper.pruner"))]
+    pruning = [
+        item
+        for item in items
+        if isinstance(item, str) and item.lstrip("+~").startswith((PRUNER_GROUP, "hydra.sweeper.pruner"))
+    ]
     if not pruning:
         return
     override = pruning[0]
@@ -215,12 +218,16 @@ def check_pruning(items: list, in_multirun: bool, conf_dir: Path) -> None:
     if key == PRUNER_GROUP and value not in options:
         _stop(f"{override}: {PRUNER_GROUP} has no option {value!r}; choose from {', '.join(options)}")
     if not in_multirun:
-        _stop(f"{override}: a pruner stops trials of a sweep, and this is a single run; run a sweep by the Optuna "
-              f"sweeper: python train.py -m +sweep=optuna {override} (docs/pruning.md)")
+        _stop(
+            f"{override}: a pruner stops trials of a sweep, and this is a single run; run a sweep by the Optuna "
+            f"sweeper: python train.py -m +sweep=optuna {override} (docs/pruning.md)"
+        )
     sweeper = sweeper_chosen(items, conf_dir)
     if sweeper != PRUNING_SWEEPER:
-        _stop(f"{override}: the {sweeper} sweeper does not prune; only hydra/sweeper={PRUNING_SWEEPER} does: use "
-              f"+sweep=optuna, or +sweep=grid_pruned for the assignment grid (docs/pruning.md)")
+        _stop(
+            f"{override}: the {sweeper} sweeper does not prune; only hydra/sweeper={PRUNING_SWEEPER} does: use "
+            f"+sweep=optuna, or +sweep=grid_pruned for the assignment grid (docs/pruning.md)"
+        )
 
 
 def _is_number_list(token: str) -> bool:
@@ -239,9 +246,11 @@ def sweep_advice(conf_dir: Path) -> str:
     """How to start a sweep: the presets of conf/sweep/ and the wandb sweep files beside conf/."""
     wandb_files = sorted(path.name for path in (conf_dir.parent / "multirun_sweeps").glob("*.yaml"))
     sweep_names = ", ".join(group_options(conf_dir, "sweep"))
-    return (f"a sweep is a multirun: python train.py -m +sweep=NAME (NAME: {sweep_names}) "
-            "or -m KEY=V1,V2 (e.g. -m optimizer=adam,nadam); a wandb sweep: wandb sweep multirun_sweeps/FILE, "
-            f"then wandb agent SWEEP_ID (FILE: {', '.join(wandb_files)})")
+    return (
+        f"a sweep is a multirun: python train.py -m +sweep=NAME (NAME: {sweep_names}) "
+        "or -m KEY=V1,V2 (e.g. -m optimizer=adam,nadam); a wandb sweep: wandb sweep multirun_sweeps/FILE, "
+        f"then wandb agent SWEEP_ID (FILE: {', '.join(wandb_files)})"
+    )
 
 
 def _refuse_word(word: str, after_dash_m: bool, conf_dir: Path) -> None:
@@ -249,10 +258,13 @@ def _refuse_word(word: str, after_dash_m: bool, conf_dir: Path) -> None:
     if word.lower() in ("sweep", "multirun"):
         _stop(f"{word}: train.py takes no command words; {sweep_advice(conf_dir)}")
     if after_dash_m:
-        _stop(f"-m {word}: -m followed by a number is the momentum (-m 0.9); followed by key=value overrides it "
-              "starts a multirun (-m optimizer=adam,nadam, -m +sweep=NAME)")
-    _stop(f"{word}: neither a flag nor a key=value override (e.g. optimizer=adam); python train.py --help lists "
-          "the flags")
+        _stop(
+            f"-m {word}: -m followed by a number is the momentum (-m 0.9); followed by key=value overrides it "
+            "starts a multirun (-m optimizer=adam,nadam, -m +sweep=NAME)"
+        )
+    _stop(
+        f"{word}: neither a flag nor a key=value override (e.g. optimizer=adam); python train.py --help lists the flags"
+    )
 
 
 def _split_flags(argv: list[str], conf_dir: Path) -> tuple[list[tuple[Flag, str] | str], bool]:
@@ -286,8 +298,11 @@ def _split_flags(argv: list[str], conf_dir: Path) -> tuple[list[tuple[Flag, str]
         elif spelling.startswith("-") and spelling not in HYDRA_OPTIONS:
             _stop(f"{spelling}: unknown flag; {_closest_flag(spelling)}python train.py --help lists the flags")
         else:
-            if not token.startswith(("-", "~")) and "=" not in token and previous not in (*HYDRA_OPTIONS_WITH_VALUE,
-                                                                                          *HYDRA_INFO):
+            if (
+                not token.startswith(("-", "~"))
+                and "=" not in token
+                and previous not in (*HYDRA_OPTIONS_WITH_VALUE, *HYDRA_INFO)
+            ):
                 _refuse_word(token, previous == "-m", conf_dir)
             items.append(token)
         index += 1
@@ -346,15 +361,19 @@ class WholeNamesHelpFormatter(argparse.RawDescriptionHelpFormatter):
 def help_text(conf_dir: Path = CONF_DIR) -> str:
     """The flag table with choices and defaults, for ``--help``."""
     parser = argparse.ArgumentParser(
-        prog="python train.py", add_help=False, formatter_class=WholeNamesHelpFormatter,
+        prog="python train.py",
+        add_help=False,
+        formatter_class=WholeNamesHelpFormatter,
         description="Train a NumPy MLP. Flags below and Hydra overrides (key=value) can be mixed.",
         epilog="-m followed by a number is --momentum; -m alone or before key=value is Hydra's --multirun.\n"
-               "In a multirun, flags take sweep syntax: -lr 1e-3,1e-4  -o adam,nadam.\n"
-               "Hydra's own help follows.")
+        "In a multirun, flags take sweep syntax: -lr 1e-3,1e-4  -o adam,nadam.\n"
+        "Hydra's own help follows.",
+    )
     defaults = flag_defaults(conf_dir)
     for flag in FLAGS:
-        parser.add_argument(flag.short, flag.long, metavar=flag.long.lstrip("-").upper(),
-                            help=flag_help(flag, conf_dir, defaults))
+        parser.add_argument(
+            flag.short, flag.long, metavar=flag.long.lstrip("-").upper(), help=flag_help(flag, conf_dir, defaults)
+        )
     return parser.format_help()
 
 
@@ -388,8 +407,10 @@ def flag_defaults(conf_dir: Path = CONF_DIR) -> dict[str, object]:
     for flag in FLAGS:
         group, _, key = flag.key.partition(".")
         if group == "optimizer" and key and key not in config.optimizer:
-            values = {option: OmegaConf.load(conf_dir / "optimizer" / f"{option}.yaml")[key]
-                      for option in optimizers_taking(conf_dir, key)}
+            values = {
+                option: OmegaConf.load(conf_dir / "optimizer" / f"{option}.yaml")[key]
+                for option in optimizers_taking(conf_dir, key)
+            }
             defaults[flag.key] = ", ".join(f"{value} for {option}" for option, value in values.items())
     if config.model.get("hidden_sizes"):
         layers = "-".join(str(size) for size in config.model.hidden_sizes)
@@ -399,11 +420,33 @@ def flag_defaults(conf_dir: Path = CONF_DIR) -> dict[str, object]:
 
 
 #: Hydra's own options: those that take a value, the one that takes one optionally, those that take none.
-HYDRA_OPTIONS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
-                            "--config-dir", "-cd", "--experimental-rerun")
+HYDRA_OPTIONS_WITH_VALUE = (
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+)
 HYDRA_INFO = ("--info", "-i")
-HYDRA_SWITCHES = ("--help", "-h", "--hydra-help", "--version", "--resolve", "--run", "-r", MULTIRUN, "-m",
-                  "--shell-completion", "-sc")
+HYDRA_SWITCHES = (
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--resolve",
+    "--run",
+    "-r",
+    MULTIRUN,
+    "-m",
+    "--shell-completion",
+    "-sc",
+)
 HYDRA_OPTIONS = (*HYDRA_OPTIONS_WITH_VALUE, *HYDRA_INFO, *HYDRA_SWITCHES)
 
 
@@ -414,8 +457,9 @@ def hydra_options_first(tokens: list[str]) -> list[str]:
         token = tokens[index]
         if token.startswith("-"):
             takes_value = token in HYDRA_OPTIONS_WITH_VALUE or (
-                token in HYDRA_INFO and index + 1 < len(tokens) and "=" not in tokens[index + 1])
-            options += tokens[index:index + 2] if takes_value else [token]
+                token in HYDRA_INFO and index + 1 < len(tokens) and "=" not in tokens[index + 1]
+            )
+            options += tokens[index : index + 2] if takes_value else [token]
             index += 2 if takes_value else 1
         else:
             overrides.append(token)
@@ -458,18 +502,22 @@ def extras_note(items: list[tuple[Flag, str] | str], conf_dir: Path) -> str | No
         return None
     if typed & set(SHAPE_KEYS):
         typed.add("model")  # -nhl/-sz select model=mlp
-    optimizers = [name for name in _chosen_optimizers(items, conf_dir)
-                  if (conf_dir / "optimizer" / f"{name}.yaml").is_file()]
+    optimizers = [
+        name for name in _chosen_optimizers(items, conf_dir) if (conf_dir / "optimizer" / f"{name}.yaml").is_file()
+    ]
     chosen = {"optimizer": optimizers[0]} if len(optimizers) == 1 else {}
     group, name = PLAIN_PRESET
-    plain = {key: value for key, value in preset_settings(conf_dir / group / f"{name}.yaml").items()
-             if key not in typed}
+    plain = {
+        key: value for key, value in preset_settings(conf_dir / group / f"{name}.yaml").items() if key not in typed
+    }
     ours = {key: default_value(conf_dir, key, chosen) for key in plain}
     extras = [f"{key}={ours[key]}" for key, value in plain.items() if ours[key] != value]
     if not extras:
         return None
-    return (f"note: the flags run on top of this project's extras ({' '.join(extras)}); "
-            f"+{group}={name} turns them all off (the assignment's plain setting)")
+    return (
+        f"note: the flags run on top of this project's extras ({' '.join(extras)}); "
+        f"+{group}={name} turns them all off (the assignment's plain setting)"
+    )
 
 
 def rewrite_argv(argv: list[str], conf_dir: Path = CONF_DIR) -> list[str]:

@@ -4,6 +4,7 @@ them, and leaves the run's files behind. The one place where objects are built f
 A run folder is used by one process at a time (:mod:`fmnist.runs.run_lock`) and resumed by the rules of
 :mod:`fmnist.runs.resume`: rerunning the same command in the same folder continues where it stopped.
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,10 +64,17 @@ class Experiment:
     threads of matrix multiplies (None: the library's default).
     """
 
-    def __init__(self, cfg: DictConfig, run_dir: str | Path, extra_callbacks: list[Callback] = (),
-                 overrides: list[str] = (), sweep_name: str | None = None,
-                 should_stop: Callable[[], str | None] | None = None, job: int | None = None,
-                 blas_threads: int | None = None):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        run_dir: str | Path,
+        extra_callbacks: list[Callback] = (),
+        overrides: list[str] = (),
+        sweep_name: str | None = None,
+        should_stop: Callable[[], str | None] | None = None,
+        job: int | None = None,
+        blas_threads: int | None = None,
+    ):
         self.cfg = cfg
         self.job = job
         self.run_dir = Path(run_dir)
@@ -91,15 +99,25 @@ class Experiment:
         return network.initialize(instantiate(self.cfg.init, "init"), rng)
 
     def build_callbacks(self, data, network: MLP) -> list[Callback]:
-        callbacks: list[Callback] = [ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job),
-                                     ModelWriter(self.run_dir, network, self.config), self.metrics_file]
+        callbacks: list[Callback] = [
+            ConsoleProgress(self.cfg.trainer.get("progress", "auto"), job=self.job),
+            ModelWriter(self.run_dir, network, self.config),
+            self.metrics_file,
+        ]
         if self.cfg.get("plots", True):
             callbacks.append(PlotWriter(self.run_dir, data.pixels(data.x_test), data.class_names, seed=self.cfg.seed))
         if self.cfg.get("logger") and self.cfg.logger.get("_target_"):
             # partial: the run's config holds _target_ keys that Hydra must not try to build
             make_logger = instantiate(self.cfg.logger, "logger", _partial_=True)
-            callbacks.append(make_logger(run_config=self.config, run_dir=str(self.run_dir), overrides=self.overrides,
-                                         sweep_name=self.sweep_name, run_id=self.wandb_run_id))
+            callbacks.append(
+                make_logger(
+                    run_config=self.config,
+                    run_dir=str(self.run_dir),
+                    overrides=self.overrides,
+                    sweep_name=self.sweep_name,
+                    run_id=self.wandb_run_id,
+                )
+            )
         return callbacks + self.extra_callbacks
 
     def build_trainer(self, data, rng: np.random.Generator) -> Trainer:
@@ -114,11 +132,20 @@ class Experiment:
         ema_decay = trainer_cfg.get("ema_decay", 0)
         average = ExponentialAverage(ema_decay) if ema_decay else None
         early_stopping = self.build_early_stopping(len(data.x_val))
-        return Trainer(network, instantiate(self.cfg.loss, "loss"), optimizer, epochs=trainer_cfg.epochs,
-                       batch_size=trainer_cfg.batch_size, rng=train_rng,
-                       callbacks=[self.build_schedule(optimizer), *self.build_callbacks(data, network)],
-                       augment=self.build_augmentation(), checkpointing=Checkpointing(self.save_state, every),
-                       should_stop=self.should_stop, average=average, early_stopping=early_stopping)
+        return Trainer(
+            network,
+            instantiate(self.cfg.loss, "loss"),
+            optimizer,
+            epochs=trainer_cfg.epochs,
+            batch_size=trainer_cfg.batch_size,
+            rng=train_rng,
+            callbacks=[self.build_schedule(optimizer), *self.build_callbacks(data, network)],
+            augment=self.build_augmentation(),
+            checkpointing=Checkpointing(self.save_state, every),
+            should_stop=self.should_stop,
+            average=average,
+            early_stopping=early_stopping,
+        )
 
     def build_schedule(self, optimizer) -> LearningRateScheduler:
         """``trainer.lr_schedule`` after ``trainer.warmup_epochs``, as the callback that sets each epoch's rate
@@ -133,10 +160,12 @@ class Experiment:
         if settings is None:
             return None
         if not validation_images:
-            raise ConfigError("trainer.early_stopping needs a validation split to watch, but this run has none "
-                              f"(dataset.val_fraction={self.cfg.dataset.get('val_fraction')}): nothing may choose on "
-                              "validation then. Drop early stopping (early_stopping=null) or hold "
-                              "images out (dataset.val_fraction=0.1)")
+            raise ConfigError(
+                "trainer.early_stopping needs a validation split to watch, but this run has none "
+                f"(dataset.val_fraction={self.cfg.dataset.get('val_fraction')}): nothing may choose on "
+                "validation then. Drop early stopping (early_stopping=null) or hold "
+                "images out (dataset.val_fraction=0.1)"
+            )
         return EarlyStopping(**settings)
 
     def write_config(self) -> None:
@@ -164,7 +193,8 @@ class Experiment:
                 f"could not write the checkpoint of epoch {state.epoch} into {self.run_dir}: "
                 f"{error.strerror or error}. "
                 "The checkpoint before it is intact: free some space or fix the folder, then rerun the same "
-                "command to continue") from error
+                "command to continue"
+            ) from error
 
     def build_augmentation(self):
         """The ``augment`` block as an :class:`fmnist.core.augment.Augmentation`, or None when it changes nothing."""
@@ -195,16 +225,25 @@ class Experiment:
             self.check_settings()
             checkpoint = prepare_run_folder(self.run_dir, self.cfg.get("resume", "auto"), self.training_config)
             if checkpoint is not None and checkpoint.finished:
-                log.info("%s already %s: nothing trained. To train it again, add resume=never (its files are moved "
-                         "aside) or choose another hydra.run.dir", self.run_dir, checkpoint.status)
-                result = TrainResult(status=checkpoint.status, message=f"already {checkpoint.status}; nothing to do",
-                                     history=checkpoint.state.history, summary=checkpoint.summary)
+                log.info(
+                    "%s already %s: nothing trained. To train it again, add resume=never (its files are moved "
+                    "aside) or choose another hydra.run.dir",
+                    self.run_dir,
+                    checkpoint.status,
+                )
+                result = TrainResult(
+                    status=checkpoint.status,
+                    message=f"already {checkpoint.status}; nothing to do",
+                    history=checkpoint.state.history,
+                    summary=checkpoint.summary,
+                )
                 if self.cfg.get("plots", True) and not (self.run_dir / LEARNING_CURVES_PNG).is_file():
                     self.plot_finished_run(result)
                 return result
             if checkpoint is not None:
-                log.info("resuming %s after epoch %d of %d", self.run_dir, checkpoint.state.epoch,
-                         self.cfg.trainer.epochs)
+                log.info(
+                    "resuming %s after epoch %d of %d", self.run_dir, checkpoint.state.epoch, self.cfg.trainer.epochs
+                )
             self.wandb_run_id = checkpoint.wandb_run_id if checkpoint else secrets.token_hex(4)
             self.write_config()
             try:
@@ -222,8 +261,11 @@ class Experiment:
 
 def summary_line(result: TrainResult, run_dir: Path) -> str:
     """The last line a run prints: status, validation and test accuracy, where the files are."""
+
     def percent(value: float) -> str:
         return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.2f}%"
 
-    return (f"{result.status}: val_accuracy {percent(result.summary.get('val_accuracy'))}  "
-            f"test_accuracy {percent(result.summary.get('test_accuracy'))}  run_dir {run_dir}")
+    return (
+        f"{result.status}: val_accuracy {percent(result.summary.get('val_accuracy'))}  "
+        f"test_accuracy {percent(result.summary.get('test_accuracy'))}  run_dir {run_dir}"
+    )

@@ -1,4 +1,5 @@
 """Hydra callbacks (registered in conf/config.yaml under ``hydra.callbacks``)."""
+
 from __future__ import annotations
 
 import json
@@ -67,14 +68,20 @@ class SweepOutcome(Callback):
         from fmnist.runs.resume import REPLACED_DIR
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        jobs = {path.parent: json.loads(path.read_text()) for path in sorted(sweep_dir.rglob(METRICS_FILE))
-                if REPLACED_DIR not in path.relative_to(sweep_dir).parts}  # not files that resume=never moved aside
+        jobs = {
+            path.parent: json.loads(path.read_text())
+            for path in sorted(sweep_dir.rglob(METRICS_FILE))
+            if REPLACED_DIR not in path.relative_to(sweep_dir).parts
+        }  # not files that resume=never moved aside
         if not jobs:
             return
         counts = Counter(metrics.get("status", "unknown") for metrics in jobs.values())
         tally = ", ".join(f"{count} {status}" for status, count in counts.items())
-        print(f"sweep {sweep_dir}: {len(jobs)} jobs: {tally}; "
-              f"compare them with python -m fmnist.tools.report {sweep_dir}", file=sys.stderr)
+        print(
+            f"sweep {sweep_dir}: {len(jobs)} jobs: {tally}; "
+            f"compare them with python -m fmnist.tools.report {sweep_dir}",
+            file=sys.stderr,
+        )
         failed = {job_dir: metrics for job_dir, metrics in jobs.items() if metrics.get("status") == "failed"}
         for job_dir, metrics in failed.items():
             print(f"error: job {job_dir.relative_to(sweep_dir)} failed: {metrics.get('message', '')}", file=sys.stderr)

@@ -7,6 +7,7 @@
 A process killed between the first and the second step leaves a ``*.tmp-*`` file behind;
 :func:`remove_temporaries` deletes those at the next start.
 """
+
 from __future__ import annotations
 
 import os

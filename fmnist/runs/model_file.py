@@ -1,5 +1,6 @@
 """The final model, ``RUN_DIR/model.npz``: a trained network's weights plus the config that built it, in one
 file. (The checkpoints a run resumes from, ``RUN_DIR/checkpoints/``, are :mod:`fmnist.runs.resume`.)"""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,10 @@ from fmnist.runs.atomic import write_atomically
 def save_model(path: str | Path, network: MLP, config: dict) -> Path:
     """Write ``params`` (the flat buffer), the network's spec and the experiment config."""
     # a file object, because np.savez would append ".npz" to a name without it
-    return write_atomically(path, lambda file: np.savez(file, params=network.params, spec=json.dumps(network.spec()),
-                                                        config=json.dumps(config)))
+    return write_atomically(
+        path,
+        lambda file: np.savez(file, params=network.params, spec=json.dumps(network.spec()), config=json.dumps(config)),
+    )
 
 
 def load_model(path: str | Path) -> tuple[MLP, dict]:

@@ -1,5 +1,6 @@
 """Files a run leaves in its directory: ``metrics.json`` (kept current every epoch, so a crashed
 run still has its history and status) and the PNG plots written at the end."""
+
 from __future__ import annotations
 
 import json
@@ -59,10 +60,14 @@ def create_output_folder(folder: str | Path, setting: str | None = None) -> Path
         step = "cannot create files in it"  # a folder can exist and still refuse them (read-only, /proc)
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as error:
-        reason = "a file of that name is in the way" if isinstance(error, FileExistsError) else \
-            f"{step}: {error.strerror or error}"
-        raise OutputFolderError(f"{setting or f'--out {folder}'}: cannot write there ({reason}); "
-                                "pass a folder you can write to") from None
+        reason = (
+            "a file of that name is in the way"
+            if isinstance(error, FileExistsError)
+            else f"{step}: {error.strerror or error}"
+        )
+        raise OutputFolderError(
+            f"{setting or f'--out {folder}'}: cannot write there ({reason}); pass a folder you can write to"
+        ) from None
     return folder
 
 
@@ -129,15 +134,29 @@ class PlotWriter(Callback):
         if result.history:
             plots.learning_curves(result.history, self.run_dir / LEARNING_CURVES_PNG)
         if result.test_predictions is not None:
-            write_evaluation_plots(self.run_dir, self.test_images, result.test_labels, result.test_predictions,
-                                   self.class_names, seed=self.seed)
+            write_evaluation_plots(
+                self.run_dir,
+                self.test_images,
+                result.test_labels,
+                result.test_predictions,
+                self.class_names,
+                seed=self.seed,
+            )
 
 
-def write_evaluation_plots(out_dir: Path, images: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
-                           class_names: list[str], seed: int = 0, title: str = "Test set") -> np.ndarray:
+def write_evaluation_plots(
+    out_dir: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    class_names: list[str],
+    seed: int = 0,
+    title: str = "Test set",
+) -> np.ndarray:
     """Confusion matrix (counts and row percentages) and misclassified images; returns the counts."""
     counts = plots.confusion_matrix(labels, predictions, class_names)
     plots.confusion_matrix_figure(counts, class_names, Path(out_dir) / CONFUSION_MATRIX_PNG, title=title)
-    plots.misclassified_panel(images, labels, predictions, class_names, Path(out_dir) / MISCLASSIFIED_PNG,
-                              rng=np.random.default_rng(seed))
+    plots.misclassified_panel(
+        images, labels, predictions, class_names, Path(out_dir) / MISCLASSIFIED_PNG, rng=np.random.default_rng(seed)
+    )
     return counts

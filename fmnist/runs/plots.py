@@ -5,6 +5,7 @@ Pure functions of arrays and histories; each writes one PNG and returns its path
 imported on first use (:func:`pyplot`), with the non-interactive Agg backend, so importing fmnist
 stays fast; figures are saved and closed by :func:`save`.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-METRIC_LABELS = {"train_loss": "train loss", "val_loss": "validation loss", "train_accuracy": "train accuracy",
-                 "val_accuracy": "validation accuracy"}
+METRIC_LABELS = {
+    "train_loss": "train loss",
+    "val_loss": "validation loss",
+    "train_accuracy": "train accuracy",
+    "val_accuracy": "validation accuracy",
+}
 
 
 def pyplot():
@@ -59,11 +64,22 @@ def most_confused_pairs(counts: np.ndarray, class_names: list[str], k: int = 3) 
     Ties go to the earlier cell in row-major order; cells with no mistakes are never listed.
     """
     totals = counts.sum(axis=1)
-    cells = [(true, predicted) for true in range(len(counts)) for predicted in range(len(counts))
-             if true != predicted and counts[true, predicted] > 0]
+    cells = [
+        (true, predicted)
+        for true in range(len(counts))
+        for predicted in range(len(counts))
+        if true != predicted and counts[true, predicted] > 0
+    ]
     cells.sort(key=lambda cell: -counts[cell])  # stable: ties keep row-major order
-    return [(class_names[true], class_names[predicted], int(counts[true, predicted]),
-             float(counts[true, predicted] / totals[true])) for true, predicted in cells[:k]]
+    return [
+        (
+            class_names[true],
+            class_names[predicted],
+            int(counts[true, predicted]),
+            float(counts[true, predicted] / totals[true]),
+        )
+        for true, predicted in cells[:k]
+    ]
 
 
 def learning_curves(history: list[dict], path) -> Path:
@@ -76,8 +92,13 @@ def learning_curves(history: list[dict], path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, kind in zip(axes, ("loss", "accuracy")):
         for split, style in splits:
-            axis.plot(epochs, [row[f"{split}_{kind}"] for row in history], style, markersize=3,
-                      label=METRIC_LABELS[f"{split}_{kind}"])
+            axis.plot(
+                epochs,
+                [row[f"{split}_{kind}"] for row in history],
+                style,
+                markersize=3,
+                label=METRIC_LABELS[f"{split}_{kind}"],
+            )
         axis.set(xlabel="epoch", ylabel=kind, title=f"{kind.capitalize()} per epoch")
         integer_x_ticks(axis)
         axis.grid(alpha=0.3)
@@ -111,8 +132,7 @@ def confusion_matrix_figure(counts: np.ndarray, class_names: list[str], path, ti
                 axis.text(j, i, "0", ha="center", va="center", fontsize=7, color="0.6")
                 continue
             colour = "white" if percent[i, j] > 60 else "black"
-            axis.text(j, i, f"{counts[i, j]}\n{percent[i, j]:.1f}%", ha="center", va="center", fontsize=7,
-                      color=colour)
+            axis.text(j, i, f"{counts[i, j]}\n{percent[i, j]:.1f}%", ha="center", va="center", fontsize=7, color=colour)
     axis.set_xticks(range(k), class_names, rotation=45, ha="right")
     axis.set_yticks(range(k), [f"{name} ({100 * acc:.1f}%)" for name, acc in zip(class_names, accuracy)])
     axis.set(xlabel="predicted class", ylabel="true class (per-class accuracy)")
@@ -121,10 +141,19 @@ def confusion_matrix_figure(counts: np.ndarray, class_names: list[str], path, ti
     fig.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="% of true class")
     pairs = most_confused_pairs(counts, class_names)
     if pairs:
-        text = "Most confused: " + ";  ".join(f"{true} → {predicted} {100 * fraction:.1f}% ({count})"
-                                              for true, predicted, count, fraction in pairs)
-        axis.annotate(text, xy=(0.5, 0), xycoords=axis.xaxis.label, xytext=(0, -10), textcoords="offset points",
-                      ha="center", va="top", fontsize=9)  # anchored under the x label, whatever the figure size
+        text = "Most confused: " + ";  ".join(
+            f"{true} → {predicted} {100 * fraction:.1f}% ({count})" for true, predicted, count, fraction in pairs
+        )
+        axis.annotate(
+            text,
+            xy=(0.5, 0),
+            xycoords=axis.xaxis.label,
+            xytext=(0, -10),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=9,
+        )  # anchored under the x label, whatever the figure size
     return save(fig, path)
 
 
@@ -150,34 +179,54 @@ def _image_grid(images: np.ndarray, titles: list[str], path, suptitle: str, colu
     return save(fig, path)
 
 
-def misclassified_panel(images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, class_names: list[str],
-                        path, rng: np.random.Generator, count: int = 20) -> Path:
+def misclassified_panel(
+    images: np.ndarray,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    class_names: list[str],
+    path,
+    rng: np.random.Generator,
+    count: int = 20,
+) -> Path:
     """Up to ``count`` misclassified images, drawn with ``rng``, titled with true and predicted class."""
     wrong = np.flatnonzero(labels != predictions)
     if len(wrong) == 0:
         plt = pyplot()
         fig, axis = plt.subplots(figsize=(5, 1))
         axis.axis("off")
-        axis.text(0.5, 0.5, f"No misclassified images: all {len(labels)} predicted correctly", ha="center",
-                  va="center")
+        axis.text(0.5, 0.5, f"No misclassified images: all {len(labels)} predicted correctly", ha="center", va="center")
         return save(fig, path)
     chosen = np.sort(rng.choice(wrong, size=min(count, len(wrong)), replace=False))
     titles = [f"true: {class_names[labels[i]]}\npred: {class_names[predictions[i]]}" for i in chosen]
-    return _image_grid(images[chosen], titles, path,
-                       f"Misclassified test images ({len(wrong)} of {len(labels)} wrong; {len(chosen)} shown)",
-                       columns=5)
+    return _image_grid(
+        images[chosen],
+        titles,
+        path,
+        f"Misclassified test images ({len(wrong)} of {len(labels)} wrong; {len(chosen)} shown)",
+        columns=5,
+    )
 
 
 def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], path, title: str) -> Path:
     """The first image of each class, labelled with its class."""
     present = [(index, np.flatnonzero(labels == index)) for index in range(len(class_names))]
     firsts = [(index, found[0]) for index, found in present if len(found)]
-    return _image_grid(images[[position for _, position in firsts]],
-                       [f"{index}: {class_names[index]}" for index, _ in firsts], path, title, columns=5)
+    return _image_grid(
+        images[[position for _, position in firsts]],
+        [f"{index}: {class_names[index]}" for index, _ in firsts],
+        path,
+        title,
+        columns=5,
+    )
 
 
-def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy", "val_loss"), title: str = "",
-                   cut_short: Collection[str] = ()) -> Path:
+def metric_overlay(
+    curves: dict[str, list[dict]],
+    path,
+    metrics=("val_accuracy", "val_loss"),
+    title: str = "",
+    cut_short: Collection[str] = (),
+) -> Path:
     """One panel per metric, one line per run (label -> history), against the epoch. The runs labelled in
     ``cut_short`` (pruned trials) are drawn dashed and fainter, with an x at the last epoch they trained."""
     plt = pyplot()
@@ -190,13 +239,17 @@ def metric_overlay(curves: dict[str, list[dict]], path, metrics=("val_accuracy",
                 continue
             (line,) = axis.plot(epochs, values, "--", alpha=0.6, label=label)
             axis.plot(epochs[-1:], values[-1:], "x", markersize=8, color=line.get_color())
-        axis.set(xlabel="epoch", ylabel=METRIC_LABELS.get(metric, metric),
-                 title=f"{METRIC_LABELS.get(metric, metric).capitalize()} per epoch")
+        axis.set(
+            xlabel="epoch",
+            ylabel=METRIC_LABELS.get(metric, metric),
+            title=f"{METRIC_LABELS.get(metric, metric).capitalize()} per epoch",
+        )
         integer_x_ticks(axis)
         axis.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, max(1, len(labels))),
-               fontsize=8)
+    fig.legend(
+        handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, max(1, len(labels))), fontsize=8
+    )
     if title:
         fig.suptitle(title)
     fig.tight_layout()

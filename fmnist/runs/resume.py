@@ -15,6 +15,7 @@ Starting a run in a folder, by ``resume``:
 A checkpoint made with another training config is refused, naming the keys that differ; an
 unreadable ``last.npz`` falls back to ``prev.npz`` with a warning; both unreadable is an error.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,17 @@ EARLY_STOPPING_WEIGHTS = f"early_stopping/{BEST_WEIGHTS}"
 #: Config keys that change what a run writes or shows, never what it learns (left out of the comparison).
 #: ``optuna_trial`` names the trial a sweep's job reports to (fmnist/sweeps/pruning.py): a requeued trial, or a
 #: pruned one continued to its full budget, goes on from the same checkpoint under another trial or none.
-OUTPUT_ONLY_KEYS = ("logger", "trainer.progress", "plots", "blas_threads", "resume", "checkpoint", "dataset.path",
-                    "dataset.download", "optuna_trial")
+OUTPUT_ONLY_KEYS = (
+    "logger",
+    "trainer.progress",
+    "plots",
+    "blas_threads",
+    "resume",
+    "checkpoint",
+    "dataset.path",
+    "dataset.download",
+    "optuna_trial",
+)
 #: What stays in a run folder when ``resume=never`` moves the rest aside: Hydra's files of this run.
 KEPT_BY_NEVER = (".hydra", ".lock", REPLACED_DIR)
 
@@ -85,12 +95,22 @@ def write_checkpoint(run_dir: str | Path, checkpoint: Checkpoint, keep_previous:
     """Write ``RUN_DIR/checkpoints/last.npz`` atomically, the former one kept as ``prev.npz``."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     state = checkpoint.state
-    meta = {"format_version": FORMAT_VERSION, "epoch": state.epoch, "history": state.history, "rng": state.rng,
-            "base_lr": state.base_lr, "optimizer_t": state.optimizer["t"],
-            "optimizer_scalars": state.optimizer["scalars"],
-            "training_config": checkpoint.training_config, "config_hash": config_hash(checkpoint.training_config),
-            "wandb_run_id": checkpoint.wandb_run_id, "status": checkpoint.status, "summary": checkpoint.summary,
-            "stopped": state.stopped, "early_stopping": None}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "epoch": state.epoch,
+        "history": state.history,
+        "rng": state.rng,
+        "base_lr": state.base_lr,
+        "optimizer_t": state.optimizer["t"],
+        "optimizer_scalars": state.optimizer["scalars"],
+        "training_config": checkpoint.training_config,
+        "config_hash": config_hash(checkpoint.training_config),
+        "wandb_run_id": checkpoint.wandb_run_id,
+        "status": checkpoint.status,
+        "summary": checkpoint.summary,
+        "stopped": state.stopped,
+        "early_stopping": None,
+    }
     buffers = {f"optimizer/{key}": value for key, value in state.optimizer["buffers"].items()}
     arrays = {"params": state.params, **buffers}
     if state.averaged_params is not None:
@@ -99,8 +119,11 @@ def write_checkpoint(run_dir: str | Path, checkpoint: Checkpoint, keep_previous:
         meta["early_stopping"] = {key: value for key, value in state.early_stopping.items() if key != BEST_WEIGHTS}
         if state.early_stopping[BEST_WEIGHTS] is not None:
             arrays[EARLY_STOPPING_WEIGHTS] = state.early_stopping[BEST_WEIGHTS]
-    return write_atomically(folder / LAST, lambda file: np.savez(file, meta=np.array(json.dumps(meta)), **arrays),
-                            previous=folder / PREVIOUS if keep_previous else None)
+    return write_atomically(
+        folder / LAST,
+        lambda file: np.savez(file, meta=np.array(json.dumps(meta)), **arrays),
+        previous=folder / PREVIOUS if keep_previous else None,
+    )
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -120,15 +143,27 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     early_stopping = meta.get("early_stopping")
     if early_stopping is not None:
         early_stopping = {**early_stopping, BEST_WEIGHTS: arrays.get(EARLY_STOPPING_WEIGHTS)}
-    buffers = {name.removeprefix("optimizer/"): array for name, array in arrays.items()
-               if name.startswith("optimizer/")}
-    state = TrainingState(epoch=meta["epoch"], params=arrays["params"], rng=meta["rng"], history=meta["history"],
-                          base_lr=meta["base_lr"], optimizer={"t": meta["optimizer_t"],
-                                                              "scalars": meta["optimizer_scalars"], "buffers": buffers},
-                          averaged_params=arrays.get("averaged_params"), stopped=meta.get("stopped"),
-                          early_stopping=early_stopping)
-    return Checkpoint(state=state, training_config=meta["training_config"], wandb_run_id=meta["wandb_run_id"],
-                      status=meta["status"], summary=meta["summary"])
+    buffers = {
+        name.removeprefix("optimizer/"): array for name, array in arrays.items() if name.startswith("optimizer/")
+    }
+    state = TrainingState(
+        epoch=meta["epoch"],
+        params=arrays["params"],
+        rng=meta["rng"],
+        history=meta["history"],
+        base_lr=meta["base_lr"],
+        optimizer={"t": meta["optimizer_t"], "scalars": meta["optimizer_scalars"], "buffers": buffers},
+        averaged_params=arrays.get("averaged_params"),
+        stopped=meta.get("stopped"),
+        early_stopping=early_stopping,
+    )
+    return Checkpoint(
+        state=state,
+        training_config=meta["training_config"],
+        wandb_run_id=meta["wandb_run_id"],
+        status=meta["status"],
+        summary=meta["summary"],
+    )
 
 
 def latest_checkpoint(run_dir: str | Path) -> Checkpoint | None:
@@ -148,8 +183,10 @@ def latest_checkpoint(run_dir: str | Path) -> Checkpoint | None:
             log.warning("%s; resuming from %s (epoch %d) instead", problems[0], path, checkpoint.state.epoch)
         return checkpoint
     if problems:
-        raise ResumeError(f"no usable checkpoint: {'; '.join(problems)}. Move the checkpoints folder away to keep "
-                          "it, or start over with resume=never (earlier files are moved aside, not deleted)")
+        raise ResumeError(
+            f"no usable checkpoint: {'; '.join(problems)}. Move the checkpoints folder away to keep "
+            "it, or start over with resume=never (earlier files are moved aside, not deleted)"
+        )
     return None
 
 
@@ -176,8 +213,11 @@ def move_aside(run_dir: Path) -> Path | None:
 def differences(saved: dict, current: dict) -> list[str]:
     """``key: saved -> current`` for every key whose value differs (or exists on one side only)."""
     missing = "(not set)"
-    return [f"{key}: {saved.get(key, missing)!r} -> {current.get(key, missing)!r}"
-            for key in sorted(set(saved) | set(current)) if saved.get(key, missing) != current.get(key, missing)]
+    return [
+        f"{key}: {saved.get(key, missing)!r} -> {current.get(key, missing)!r}"
+        for key in sorted(set(saved) | set(current))
+        if saved.get(key, missing) != current.get(key, missing)
+    ]
 
 
 def prepare_run_folder(run_dir: str | Path, mode: str, current_config: dict) -> Checkpoint | None:
@@ -195,12 +235,16 @@ def prepare_run_folder(run_dir: str | Path, mode: str, current_config: dict) -> 
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         if mode == "must":
-            raise ResumeError(f"resume=must, but {run_dir} holds no checkpoint ({CHECKPOINT_DIR}/{LAST}). Point "
-                              "hydra.run.dir (or hydra.sweep.dir) at the run to continue, or drop resume=must")
+            raise ResumeError(
+                f"resume=must, but {run_dir} holds no checkpoint ({CHECKPOINT_DIR}/{LAST}). Point "
+                "hydra.run.dir (or hydra.sweep.dir) at the run to continue, or drop resume=must"
+            )
         return None
     changed = differences(checkpoint.training_config, current_config)
     if changed:
-        raise ResumeError(f"{run_dir} holds a run made with another config ({'; '.join(changed)}). To continue it, "
-                          "rerun with its settings; to start over in this folder, add resume=never (its files are "
-                          "moved aside, not deleted); or choose another hydra.run.dir")
+        raise ResumeError(
+            f"{run_dir} holds a run made with another config ({'; '.join(changed)}). To continue it, "
+            "rerun with its settings; to start over in this folder, add resume=never (its files are "
+            "moved aside, not deleted); or choose another hydra.run.dir"
+        )
     return checkpoint

@@ -1,6 +1,7 @@
 """The runs below a folder, as a Hydra multirun leaves them: each job's flat config, metrics and overrides, its
 status, and the order of the runs by validation accuracy (the sweep report and the ensemble's ``--top`` rank alike).
 """
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,7 @@ class Run:
     def unfinished(self) -> bool:
         """Not evaluated at the end (running, stopped), or pruned, but through at least one validated epoch:
         its best_val_accuracy is that of its epochs so far (:func:`progress_from_history`)."""
-        return (not self.finished and self.status not in FAILED_STATUSES
-                and math.isfinite(self.best_val_accuracy))
+        return not self.finished and self.status not in FAILED_STATUSES and math.isfinite(self.best_val_accuracy)
 
 
 def shadowed_keys(flat: dict) -> set[str]:
@@ -105,8 +105,11 @@ def progress_from_history(history: list[dict]) -> dict:
     final summary has them (the first epoch with the highest val_accuracy): how far a run without that
     summary (still running, or stopped) got."""
     progress = {"epochs_completed": len(history)}
-    validated = [row for row in history if isinstance(row.get("val_accuracy"), (int, float))
-                 and math.isfinite(row["val_accuracy"])]
+    validated = [
+        row
+        for row in history
+        if isinstance(row.get("val_accuracy"), (int, float)) and math.isfinite(row["val_accuracy"])
+    ]
     if validated:
         best = max(validated, key=lambda row: row["val_accuracy"])
         progress.update(best_val_accuracy=best["val_accuracy"], best_epoch=best["epoch"])
@@ -127,14 +130,22 @@ def collect_runs(sweep_dir: str | Path) -> list[Run]:
         metrics = read_metrics(job_dir)
         if "epochs_completed" not in metrics:  # written with the summary, at the end of training
             metrics.update(progress_from_history(metrics.get("history") or []))
-        runs.append(Run(job_dir, flat_config(config, options), metrics, overrides,
-                        name=job_dir.name if relative == "." else relative))
+        runs.append(
+            Run(
+                job_dir,
+                flat_config(config, options),
+                metrics,
+                overrides,
+                name=job_dir.name if relative == "." else relative,
+            )
+        )
     return runs
 
 
 def ranked(runs: list[Run]) -> list[Run]:
     """Finished runs, best validation accuracy first; then pruned trials and unfinished runs (running, stopped),
     best validation accuracy so far first; then the rest (failed, diverged, no epoch validated), in job order."""
+
     def order(run: Run) -> tuple[int, float]:
         if run.finished:
             return 0, -run.val_accuracy

@@ -3,6 +3,7 @@
 The kernel drops the lock when its holder exits, however it exits (``kill -9`` included), so a
 dead holder never keeps a folder locked; the file only names the last holder for the message.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -49,8 +50,10 @@ class RunFolderLock:
             file.seek(0)
             holder = file.read().strip() or "another process"
             file.close()
-            raise RunFolderBusy(f"{self.run_dir} is in use by {holder}. Wait for that run to end, stop it, "
-                                "or give this one another folder (hydra.run.dir=... / hydra.sweep.dir=...)") from None
+            raise RunFolderBusy(
+                f"{self.run_dir} is in use by {holder}. Wait for that run to end, stop it, "
+                "or give this one another folder (hydra.run.dir=... / hydra.sweep.dir=...)"
+            ) from None
         file.seek(0)
         file.truncate()
         file.write(f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")

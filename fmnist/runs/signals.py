@@ -10,6 +10,7 @@ was installed before (submitit's, which requeues the job) or exits with 128 + th
 SIGTERM is taken over only when nothing in the process handles it yet: submitit ignores it on purpose
 (SLURM sends it to every process of a preempted job) and acts on the USR2 that comes with it.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ import signal
 import sys
 import threading
 
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2")
-                     if hasattr(signal, name))
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2") if hasattr(signal, name)
+)
 #: Signals left to a Python handler that is already installed (see the module docstring).
 LEFT_TO_EXISTING_HANDLERS = (signal.SIGTERM,)
 

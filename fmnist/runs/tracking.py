@@ -11,6 +11,7 @@ back in its queue, and the agent that takes it up again starts it with the same 
 folder (the sweep files set ``hydra.run.dir`` from the sweep and run ids), where it continues from its
 checkpoint. SIGTERM is what a stop from the run's wandb page sends: that stop is final.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,15 +32,38 @@ FINAL_STOP_SIGNAL = "SIGTERM"
 
 #: Override key -> short name in run names, in the order they appear there.
 RUN_NAME_KEYS = {
-    "dataset": "d", "model": "m", "model.num_layers": "hl", "model.hidden_size": "sz", "model.hidden_sizes": "hs",
-    "model.dropout": "do", "trainer.epochs": "ep", "trainer.batch_size": "bs", "activation": "ac", "init": "wi",
-    "loss": "l", "optimizer": "o", "optimizer.lr": "lr", "optimizer.momentum": "mom", "optimizer.beta": "beta",
-    "optimizer.beta1": "b1", "optimizer.beta2": "b2", "optimizer.epsilon": "eps", "optimizer.weight_decay": "wd",
+    "dataset": "d",
+    "model": "m",
+    "model.num_layers": "hl",
+    "model.hidden_size": "sz",
+    "model.hidden_sizes": "hs",
+    "model.dropout": "do",
+    "trainer.epochs": "ep",
+    "trainer.batch_size": "bs",
+    "activation": "ac",
+    "init": "wi",
+    "loss": "l",
+    "optimizer": "o",
+    "optimizer.lr": "lr",
+    "optimizer.momentum": "mom",
+    "optimizer.beta": "beta",
+    "optimizer.beta1": "b1",
+    "optimizer.beta2": "b2",
+    "optimizer.epsilon": "eps",
+    "optimizer.weight_decay": "wd",
     "seed": "seed",
 }
 #: Overrides that say nothing about the model or its training.
-RUN_NAME_SKIPPED = ("logger", "hydra", "trainer.progress", "plots", "dataset.path", "dataset.download",
-                    "blas_threads", "sweep")
+RUN_NAME_SKIPPED = (
+    "logger",
+    "hydra",
+    "trainer.progress",
+    "plots",
+    "dataset.path",
+    "dataset.download",
+    "blas_threads",
+    "sweep",
+)
 
 
 def has_credentials(environ=os.environ, netrc_path: str | Path | None = None) -> bool:
@@ -52,8 +76,9 @@ def has_credentials(environ=os.environ, netrc_path: str | Path | None = None) ->
         return False
 
 
-def resolve_mode(requested: str | None, run_dir: str | Path, environ=os.environ,
-                 netrc_path: str | Path | None = None) -> tuple[str, str | None]:
+def resolve_mode(
+    requested: str | None, run_dir: str | Path, environ=os.environ, netrc_path: str | Path | None = None
+) -> tuple[str, str | None]:
     """(mode, hint): the environment's WANDB_MODE, else ``requested``, else online iff credentials exist."""
     chosen = environ.get("WANDB_MODE") or requested
     if chosen:
@@ -64,8 +89,10 @@ def resolve_mode(requested: str | None, run_dir: str | Path, environ=os.environ,
     if has_credentials(environ, netrc_path):
         return "online", None
     directory = Path(run_dir) / "wandb"
-    return "offline", (f"wandb: no credentials found, logging offline to {directory}; "
-                       f"upload later with: wandb sync {directory}/offline-run-*")
+    return "offline", (
+        f"wandb: no credentials found, logging offline to {directory}; "
+        f"upload later with: wandb sync {directory}/offline-run-*"
+    )
 
 
 def _format_value(value: str) -> str:
@@ -94,8 +121,17 @@ def run_name(overrides: list[str]) -> str:
     return "_".join(tokens) or "defaults"
 
 
-def open_run(project: str, entity: str | None, mode: str | None, job_type: str, config: dict, run_dir: str | Path,
-             name: str | None = None, group: str | None = None, run_id: str | None = None):
+def open_run(
+    project: str,
+    entity: str | None,
+    mode: str | None,
+    job_type: str,
+    config: dict,
+    run_dir: str | Path,
+    name: str | None = None,
+    group: str | None = None,
+    run_id: str | None = None,
+):
     """Start a wandb run that never prompts or waits; falls back to offline if an online start fails.
     With ``run_id``, a run of that id continues (a resumed training run logs into the same wandb run)."""
     import wandb  # on first use: wandb takes seconds to import, and runs with logger=none never need it
@@ -106,9 +142,18 @@ def open_run(project: str, entity: str | None, mode: str | None, job_type: str, 
     if hint:
         log.warning("%s", hint)
     settings = wandb.Settings(init_timeout=30, silent=True, console="off")
-    arguments = dict(project=project, entity=entity, job_type=job_type, config=config, dir=str(run_dir), name=name,
-                     group=group, settings=settings, reinit="finish_previous",
-                     **({"id": run_id, "resume": "allow"} if run_id else {}))
+    arguments = dict(
+        project=project,
+        entity=entity,
+        job_type=job_type,
+        config=config,
+        dir=str(run_dir),
+        name=name,
+        group=group,
+        settings=settings,
+        reinit="finish_previous",
+        **({"id": run_id, "resume": "allow"} if run_id else {}),
+    )
     try:
         return wandb.init(mode=mode, **arguments)
     except Exception as error:  # a bad key or an unreachable server must not cost the run
@@ -125,12 +170,24 @@ class WandbLogger(Callback):
     the restart continue the same wandb run (the epochs before it were logged the first time).
     """
 
-    def __init__(self, project: str = "fmnist", entity: str | None = None, group: str | None = None,
-                 mode: str | None = None, *, run_config: dict, run_dir: str, overrides: list[str] = (),
-                 sweep_name: str | None = None, run_id: str | None = None):
+    def __init__(
+        self,
+        project: str = "fmnist",
+        entity: str | None = None,
+        group: str | None = None,
+        mode: str | None = None,
+        *,
+        run_config: dict,
+        run_dir: str,
+        overrides: list[str] = (),
+        sweep_name: str | None = None,
+        run_id: str | None = None,
+    ):
         if mode is not None and mode not in (*MODES, "dryrun"):  # refused now, not after the data is loaded
-            raise ValueError(f"logger.mode={mode!r} is not allowed: use one of {', '.join(MODES)}, or null to log "
-                             "online when wandb credentials exist and offline otherwise")
+            raise ValueError(
+                f"logger.mode={mode!r} is not allowed: use one of {', '.join(MODES)}, or null to log "
+                "online when wandb credentials exist and offline otherwise"
+            )
         self.settings = dict(project=project, entity=entity, mode=mode, group=group or sweep_name)
         self.config = flatten(run_config)
         self.run_dir = Path(run_dir)
@@ -141,8 +198,14 @@ class WandbLogger(Callback):
 
     def on_train_start(self, run: RunInfo) -> None:
         self.class_names = run.class_names
-        self.run = open_run(job_type="train", config=self.config, run_dir=self.run_dir, name=self.name,
-                            run_id=self.run_id, **self.settings)
+        self.run = open_run(
+            job_type="train",
+            config=self.config,
+            run_dir=self.run_dir,
+            name=self.name,
+            run_id=self.run_id,
+            **self.settings,
+        )
         self.run.define_metric("epoch")
         self.run.define_metric("*", step_metric="epoch")
 
@@ -156,13 +219,20 @@ class WandbLogger(Callback):
 
         try:
             self.run.summary.update({**result.summary, "status": result.status, "message": result.message})
-            images = {path.stem: wandb.Image(str(path)) for path in
-                      (self.run_dir / name for name in (LEARNING_CURVES_PNG, CONFUSION_MATRIX_PNG, MISCLASSIFIED_PNG))
-                      if path.is_file()}
+            images = {
+                path.stem: wandb.Image(str(path))
+                for path in (
+                    self.run_dir / name for name in (LEARNING_CURVES_PNG, CONFUSION_MATRIX_PNG, MISCLASSIFIED_PNG)
+                )
+                if path.is_file()
+            }
             if result.test_predictions is not None:
                 images["confusion_matrix_interactive"] = wandb.plot.confusion_matrix(
-                    y_true=result.test_labels.tolist(), preds=result.test_predictions.tolist(),
-                    class_names=self.class_names, title="Test set confusion matrix")
+                    y_true=result.test_labels.tolist(),
+                    preds=result.test_predictions.tolist(),
+                    class_names=self.class_names,
+                    title="Test set confusion matrix",
+                )
             if images:
                 self.run.log(images)
         finally:
@@ -172,5 +242,8 @@ class WandbLogger(Callback):
 
     def requeued_by_sweep(self, result: TrainResult) -> bool:
         """Whether the run's sweep should run it again: stopped in a sweep by a signal that is not final."""
-        return (result.status == "interrupted" and bool(self.run.sweep_id)
-                and FINAL_STOP_SIGNAL not in (result.stopped_by or ""))
+        return (
+            result.status == "interrupted"
+            and bool(self.run.sweep_id)
+            and FINAL_STOP_SIGNAL not in (result.stopped_by or "")
+        )

@@ -11,6 +11,7 @@ trial would have reached unpruned (same weights, same metrics). Rerunning the co
 reports that run; nothing in the pruned job's folder is changed. Exit 2, with one line, for a folder
 that holds no pruned run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,10 @@ def prepare(job_dir: Path) -> Path:
     checkpoint = latest_checkpoint(job_dir) if (job_dir / CHECKPOINT_DIR).is_dir() else None
     if checkpoint is None or checkpoint.status != "pruned" or not (job_dir / ".hydra" / "overrides.yaml").is_file():
         found = "no checkpoint" if checkpoint is None else f"a run that is {checkpoint.status}"
-        raise SystemExit(f"error: {job_dir} holds {found}, not a pruned job of a sweep: pass the folder of a job "
-                         "whose metrics.json says pruned (python -m fmnist.tools.report SWEEP_DIR lists them)")
+        raise SystemExit(
+            f"error: {job_dir} holds {found}, not a pruned job of a sweep: pass the folder of a job "
+            "whose metrics.json says pruned (python -m fmnist.tools.report SWEEP_DIR lists them)"
+        )
     target = continued_folder(job_dir)
     if not (target / CHECKPOINT_DIR / LAST).is_file():
         checkpoint.status, checkpoint.summary, checkpoint.state.stopped = "running", {}, None
@@ -73,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print(refusal.code, file=sys.stderr)
         return 2
     print(f"continuing {job_dir} in {target}", file=sys.stderr)
-    return subprocess.run([sys.executable, str(TRAIN_SCRIPT), *job_overrides(job_dir),
-                           f"hydra.run.dir={target}"]).returncode
+    return subprocess.run(
+        [sys.executable, str(TRAIN_SCRIPT), *job_overrides(job_dir), f"hydra.run.dir={target}"]
+    ).returncode
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 The Optuna sweeper records when each job started and ended and writes ``SWEEP_DIR/occupancy.json``;
 benchmarks/sweep_efficiency.py prints its ``busy_share``.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,14 +35,22 @@ def busy_share(spans: list[tuple[float, float]], slots: int, began: float, ended
     return busy / (ended - began)
 
 
-def write_occupancy(sweep_dir: str | Path, spans: list[tuple[float, float]], slots: int, began: float,
-                    ended: float) -> float:
+def write_occupancy(
+    sweep_dir: str | Path, spans: list[tuple[float, float]], slots: int, began: float, ended: float
+) -> float:
     """Write ``occupancy.json`` (the jobs' start and end times, the slots, the busy share) in ``sweep_dir``;
     returns the busy share. Each sweeper process of a shared sweep folder rewrites it with its own jobs."""
     share = busy_share(spans, slots, began, ended)
-    write_json_atomically(Path(sweep_dir) / OCCUPANCY_FILE, {
-        "slots": slots, "began": began, "ended": ended, "busy_share": share,
-        "jobs": [{"started": start, "ended": end} for start, end in spans]})
+    write_json_atomically(
+        Path(sweep_dir) / OCCUPANCY_FILE,
+        {
+            "slots": slots,
+            "began": began,
+            "ended": ended,
+            "busy_share": share,
+            "jobs": [{"started": start, "ended": end} for start, end in spans],
+        },
+    )
     return share
 
 

@@ -7,6 +7,7 @@ sweep's pruner (``hydra.sweeper.pruner``, the same config the sweeper built it f
 epoch, calls ``trial.report(val_accuracy, epoch)`` and ``trial.should_prune()``: when the pruner says
 so, training ends after that epoch with status ``pruned``, its checkpoint kept (docs/pruning.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,9 +43,11 @@ class PruneTrial(Callback):
         if not self.trial.should_prune():
             return None
         epoch, value = metrics["epoch"], metrics["val_accuracy"]
-        return StopRequest("pruned", f"pruned by the {self.pruner_name} pruner after epoch {epoch} "
-                                     f"(val_accuracy {value:.4f})",
-                           details={"pruner": self.pruner_name, "epoch": epoch, "value": value})
+        return StopRequest(
+            "pruned",
+            f"pruned by the {self.pruner_name} pruner after epoch {epoch} (val_accuracy {value:.4f})",
+            details={"pruner": self.pruner_name, "epoch": epoch, "value": value},
+        )
 
 
 def pruning_callbacks(cfg: DictConfig, sweeper: DictConfig, pruner_name: str | None) -> list[Callback]:
@@ -58,6 +61,7 @@ def pruning_callbacks(cfg: DictConfig, sweeper: DictConfig, pruner_name: str | N
     storage = optuna.storages.get_storage(open_storage(identity.storage))
     study = optuna.load_study(study_name=identity.study_name, storage=storage, pruner=instantiate(sweeper.pruner))
     trial_id = storage.get_trial_id_from_study_id_trial_number(
-        storage.get_study_id_from_name(identity.study_name), identity.number)
+        storage.get_study_id_from_name(identity.study_name), identity.number
+    )
     reported = storage.get_trial(trial_id).intermediate_values
     return [PruneTrial(optuna.trial.Trial(study, trial_id), pruner_name or type(study.pruner).__name__, reported)]

@@ -15,6 +15,7 @@ reproduces the pruned set. The one gap: a job asks the pruner a few milliseconds
 parallel jobs another job's report can land in between and be seen by the live decision but not by the
 replay's (docs/pruning.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,7 +55,7 @@ def replay_pruning(logs: list[dict[str, Any]], study_name: str, make_pruner: Cal
         if "intermediate_value" not in log:  # not a report (SET_TRIAL_INTERMEDIATE_VALUE)
             continue
         trial_id = log["trial_id"]
-        storage = optuna.storages.JournalStorage(RecordedJournal(logs[:index + 1]))
+        storage = optuna.storages.JournalStorage(RecordedJournal(logs[: index + 1]))
         number = storage.get_trial_number_from_id(trial_id)
         if number in pruned:
             continue
@@ -80,12 +81,16 @@ def sweep_settings(sweep_dir: Path) -> tuple[Path, str, Any]:
         if trial is None:
             continue
         if not trial.storage.startswith(JOURNAL_PREFIX):
-            raise SystemExit(f"error: the study of {sweep_dir} is in {trial.storage}, not a journal file: the replay "
-                             "reads a journal (hydra.sweeper.storage=journal:PATH, or none with a pruner)")
+            raise SystemExit(
+                f"error: the study of {sweep_dir} is in {trial.storage}, not a journal file: the replay "
+                "reads a journal (hydra.sweeper.storage=journal:PATH, or none with a pruner)"
+            )
         pruner = OmegaConf.load(config_file.parent / "hydra.yaml").hydra.sweeper.pruner
         return Path(trial.storage.removeprefix(JOURNAL_PREFIX)), trial.study_name, pruner
-    raise SystemExit(f"error: {sweep_dir} holds no job of a pruned sweep (no */.hydra/config.yaml with "
-                     f"{TRIAL_KEY}); pass the hydra.sweep.dir of a sweep run with hydra/sweeper/pruner=NAME")
+    raise SystemExit(
+        f"error: {sweep_dir} holds no job of a pruned sweep (no */.hydra/config.yaml with "
+        f"{TRIAL_KEY}); pass the hydra.sweep.dir of a sweep run with hydra/sweeper/pruner=NAME"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,14 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     logs = list(JournalFileBackend(str(journal)).read_logs(0))
     replayed = replay_pruning(logs, study_name, lambda: instantiate(pruner))
     recorded = recorded_pruning(logs, study_name)
+
     def listed(trials):
         return ", ".join(f"{number} (epoch {epoch})" for number, epoch in sorted(trials.items())) or "none"
+
     if replayed == recorded:
-        print(f"replayed {journal} with {pruner._target_}: the same {len(recorded)} trials pruned at the same "
-              f"epochs: {listed(recorded)}")
+        print(
+            f"replayed {journal} with {pruner._target_}: the same {len(recorded)} trials pruned at the same "
+            f"epochs: {listed(recorded)}"
+        )
         return 0
-    print(f"replayed {journal} with {pruner._target_}: recorded pruned {listed(recorded)}; replayed pruned "
-          f"{listed(replayed)}")
+    print(
+        f"replayed {journal} with {pruner._target_}: recorded pruned {listed(recorded)}; replayed pruned "
+        f"{listed(replayed)}"
+    )
     return 1
 
 

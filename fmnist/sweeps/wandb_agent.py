@@ -7,6 +7,7 @@ run ends at the next batch boundary (:mod:`fmnist.runs.signals`), well inside th
 ``interrupted``, ``stopped_by`` naming the agent, the checkpoint of its last complete epoch kept, so that
 rerunning its command in its folder continues it (docs/sweep-efficiency.md).
 """
+
 from __future__ import annotations
 
 import os

@@ -15,6 +15,7 @@ An iteration is one epoch: a trial's intermediate values (one per epoch, reporte
 history, in epoch order. Trials that are RUNNING are the runs it may stop; COMPLETE, PRUNED and FAILED
 trials only set the thresholds, as finished, killed and failed runs do in a wandb sweep.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -53,17 +54,27 @@ class WandbHyperbandPruner(optuna.pruners.BasePruner):
     ``eta``; ``strict``), checked by the ``sweeps`` package's schema when the pruner is built. A key left
     None takes the controller's default (eta 3, strict true)."""
 
-    def __init__(self, min_iter: int | None = None, eta: float | None = None, max_iter: int | None = None,
-                 s: int | None = None, strict: bool | None = None) -> None:
+    def __init__(
+        self,
+        min_iter: int | None = None,
+        eta: float | None = None,
+        max_iter: int | None = None,
+        s: int | None = None,
+        strict: bool | None = None,
+    ) -> None:
         given = {"min_iter": min_iter, "eta": eta, "max_iter": max_iter, "s": s, "strict": strict}
-        self.early_terminate: dict[str, Any] = {"type": "hyperband",
-                                                **{key: value for key, value in given.items() if value is not None}}
+        self.early_terminate: dict[str, Any] = {
+            "type": "hyperband",
+            **{key: value for key, value in given.items() if value is not None},
+        }
         try:  # the schema check and defaults the controller applies; the goal is filled in per study
             hyperband_baseline_validate_and_fill(self.sweep_config("maximize"))
         except (jsonschema.ValidationError, ValueError) as error:
-            raise ValueError(f"hydra.sweeper.pruner (wandb_hyperband): {getattr(error, 'message', error)}; "
-                             "give min_iter >= 1 (or max_iter with s) and eta > 1, as in a wandb sweep's "
-                             "early_terminate") from None
+            raise ValueError(
+                f"hydra.sweeper.pruner (wandb_hyperband): {getattr(error, 'message', error)}; "
+                "give min_iter >= 1 (or max_iter with s) and eta > 1, as in a wandb sweep's "
+                "early_terminate"
+            ) from None
 
     def sweep_config(self, goal: str) -> dict[str, Any]:
         """What the rule reads of a wandb sweep's config: the metric and ``early_terminate``."""

@@ -53,6 +53,7 @@ size and number of classes. Runs of different seeds share a split when trained w
 ``dataset.split_seed=S``. The data is loaded once (once per ``model.dtype`` among the members), with the
 first member's ``dataset.path`` unless ``--dataset-path`` is given. Exit code 2 for bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,9 +88,11 @@ TTA_SHIFTS = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -
 MAX_PICKS = 100  # --select greedy: picks at most (it stops earlier, when no pick lowers the loss)
 HELD_OUT_SEED = 0  # --held-out: the seed of the permutation that halves the validation images
 ENSEMBLE_FILE = "ensemble.json"
-SPLIT_FIX = ("Ensemble runs trained on the same data: the same dataset, dataset.val_fraction, dataset.subset and "
-             "dataset.standardize, and one dataset.split_seed=S for all of them (their seeds may differ), e.g.\n"
-             "  python train.py -m seed=0,1,2 dataset.split_seed=0")
+SPLIT_FIX = (
+    "Ensemble runs trained on the same data: the same dataset, dataset.val_fraction, dataset.subset and "
+    "dataset.standardize, and one dataset.split_seed=S for all of them (their seeds may differ), e.g.\n"
+    "  python train.py -m seed=0,1,2 dataset.split_seed=0"
+)
 
 
 class EnsembleError(Exception):
@@ -117,13 +120,20 @@ def top_runs(sweep_dirs: list[Path], count: int) -> list[Path]:
     finished = [run for run in ranked(runs) if run.finished]
     if len(finished) < count:
         if len(sweep_dirs) == 1 and [run.job_dir for run in runs] == sweep_dirs:
-            raise EnsembleError(f"--top {count} {sweep_dirs[0]}: that is one training run's folder, not a sweep's; "
-                                f"name run folders without --top, or give --top a sweep's folder (hydra.sweep.dir)")
+            raise EnsembleError(
+                f"--top {count} {sweep_dirs[0]}: that is one training run's folder, not a sweep's; "
+                f"name run folders without --top, or give --top a sweep's folder (hydra.sweep.dir)"
+            )
         where = "the sweep has" if len(sweep_dirs) == 1 else f"the {len(sweep_dirs)} sweeps have"
-        fix = (f"use --top {len(finished)} or less" if finished else
-               "let their runs finish first (rerun the sweep's command with the same hydra.sweep.dir)")
-        raise EnsembleError(f"--top {count} {' '.join(map(str, sweep_dirs))}: {where} {len(finished)} runs with a "
-                            f"validation accuracy, fewer than {count}; {fix}")
+        fix = (
+            f"use --top {len(finished)} or less"
+            if finished
+            else "let their runs finish first (rerun the sweep's command with the same hydra.sweep.dir)"
+        )
+        raise EnsembleError(
+            f"--top {count} {' '.join(map(str, sweep_dirs))}: {where} {len(finished)} runs with a "
+            f"validation accuracy, fewer than {count}; {fix}"
+        )
     return [run.job_dir for run in finished[:count]]
 
 
@@ -138,9 +148,14 @@ def load_members(run_dirs: list[Path]) -> list[Member]:
         if not run_dir.is_dir():
             raise EnsembleError(f"{run_dir}: no such folder; pass training runs' folders")
         if not path.is_file():
-            raise EnsembleError(f"{run_dir} holds no {MODEL_FILE}: " + (sweep_hint(run_dir) or
-                                "pass the folder of a training run that completed (or was interrupted after its "
-                                "first epoch), where the model is saved"))
+            raise EnsembleError(
+                f"{run_dir} holds no {MODEL_FILE}: "
+                + (
+                    sweep_hint(run_dir)
+                    or "pass the folder of a training run that completed (or was interrupted after its "
+                    "first epoch), where the model is saved"
+                )
+            )
         try:
             network, config = load_model(path)
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
@@ -158,10 +173,14 @@ def sweep_hint(folder: Path) -> str | None:
         return None
     saved = [job for job in jobs if (job / MODEL_FILE).is_file()]
     if not saved:
-        return ("it is a sweep's folder, and none of the runs in it has a saved model yet (running, or stopped: "
-                "rerun the sweep's command with the same hydra.sweep.dir to finish them)")
-    return (f"it is a sweep's folder (runs with a saved model: {len(saved)} of {len(jobs)}); pass "
-            f"--top K {folder} for its K runs with the best validation accuracy, or name run folders, e.g. {saved[0]}")
+        return (
+            "it is a sweep's folder, and none of the runs in it has a saved model yet (running, or stopped: "
+            "rerun the sweep's command with the same hydra.sweep.dir to finish them)"
+        )
+    return (
+        f"it is a sweep's folder (runs with a saved model: {len(saved)} of {len(jobs)}); pass "
+        f"--top K {folder} for its K runs with the best validation accuracy, or name run folders, e.g. {saved[0]}"
+    )
 
 
 def data_settings(member: Member) -> dict[str, str]:
@@ -171,8 +190,9 @@ def data_settings(member: Member) -> dict[str, str]:
     settings = {
         "dataset.name": dataset["name"],
         "dataset.val_fraction": dataset["val_fraction"],
-        "split seed (dataset.split_seed, or seed where that is null)":
-            member.config["seed"] if split_seed is None else split_seed,
+        "split seed (dataset.split_seed, or seed where that is null)": member.config["seed"]
+        if split_seed is None
+        else split_seed,
         "dataset.subset": dataset.get("subset"),
         "dataset.standardize": dataset.get("standardize", False),
         "input size": member.network.layer_sizes[0],
@@ -193,8 +213,10 @@ def check_shared_data(members: list[Member]) -> None:
             where = "; ".join(f"{value} in {', '.join(runs)}" for value, runs in runs_by_value.items())
             differences.append(f"  {key}: {where}")
     if differences:
-        raise EnsembleError("the runs do not share their validation set and inputs, so their ensemble cannot be "
-                            "validated:\n" + "\n".join(differences) + "\n" + SPLIT_FIX)
+        raise EnsembleError(
+            "the runs do not share their validation set and inputs, so their ensemble cannot be "
+            "validated:\n" + "\n".join(differences) + "\n" + SPLIT_FIX
+        )
 
 
 # ---------------------------------------------------------------------------------------- predictions
@@ -229,20 +251,26 @@ class EnsembleResult:
         """(n, k): the mean over ``members`` (all by default; a member listed c times weighs c) and the first
         ``copies`` copies (all by default): P, or a member's own p_m with ``members=[m]``."""
         if members is None:
-            return self.outputs[split][:, :copies or self.copies].mean(axis=(0, 1))
+            return self.outputs[split][:, : copies or self.copies].mean(axis=(0, 1))
         distinct, counts = np.unique(members, return_counts=True)  # each member once, weighed by its count
-        means = self.outputs[split][distinct, :copies or self.copies].mean(axis=1)  # (distinct, n, k)
+        means = self.outputs[split][distinct, : copies or self.copies].mean(axis=1)  # (distinct, n, k)
         return np.tensordot(counts / counts.sum(), means, axes=1)
 
     def accuracies(self, members: list[int] | None = None) -> dict[str, float]:
         """val_accuracy and test_accuracy on the images as they are; with copies, tta_val_accuracy and
         tta_test_accuracy too."""
         labels = {"val": self.data.y_val, "test": self.data.y_test}
-        figures = {f"{split}_accuracy": accuracy(self.probabilities(split, members, copies=1), labels[split])
-                   for split in labels}
+        figures = {
+            f"{split}_accuracy": accuracy(self.probabilities(split, members, copies=1), labels[split])
+            for split in labels
+        }
         if self.copies > 1:
-            figures.update({f"tta_{split}_accuracy": accuracy(self.probabilities(split, members), labels[split])
-                            for split in labels})
+            figures.update(
+                {
+                    f"tta_{split}_accuracy": accuracy(self.probabilities(split, members), labels[split])
+                    for split in labels
+                }
+            )
         return figures
 
 
@@ -264,8 +292,10 @@ def greedy_selection(result: EnsembleResult, by: str = "log_loss", images: np.nd
     images = slice(None) if images is None else images
     labels = result.data.y_val[images]
     if not len(labels):
-        raise EnsembleError(f"--select greedy picks members by validation {by}, but the runs have no validation set "
-                            "(dataset.val_fraction=0); train with a validation split or leave out --select")
+        raise EnsembleError(
+            f"--select greedy picks members by validation {by}, but the runs have no validation set "
+            "(dataset.val_fraction=0); train with a validation split or leave out --select"
+        )
     library = [result.probabilities("val", [member])[images] for member in range(len(result.run_dirs))]
     picks: list[int] = []
     total = np.zeros_like(library[0])
@@ -284,7 +314,7 @@ def greedy_selection(result: EnsembleResult, by: str = "log_loss", images: np.nd
 def validation_halves(count: int) -> tuple[np.ndarray, np.ndarray]:
     """H_1, H_2: the indices of ``count`` validation images in two halves drawn with ``HELD_OUT_SEED``."""
     order = np.random.default_rng(HELD_OUT_SEED).permutation(count)
-    return order[:count // 2], order[count // 2:]
+    return order[: count // 2], order[count // 2 :]
 
 
 def held_out_accuracies(result: EnsembleResult, select: Callable[[np.ndarray], list[int] | None]) -> dict[str, float]:
@@ -293,16 +323,26 @@ def held_out_accuracies(result: EnsembleResult, select: Callable[[np.ndarray], l
     picks, or None for all members alike) chose on the other half."""
     labels = result.data.y_val
     if len(labels) < 2:
-        raise EnsembleError(f"--held-out splits the validation images in two, but the runs have {len(labels)}; "
-                            "train with a validation split (dataset.val_fraction > 0) or leave out --held-out")
+        raise EnsembleError(
+            f"--held-out splits the validation images in two, but the runs have {len(labels)}; "
+            "train with a validation split (dataset.val_fraction > 0) or leave out --held-out"
+        )
     halves = validation_halves(len(labels))
     folds = [(select(chosen_on), measured_on) for chosen_on, measured_on in (halves, halves[::-1])]
     names = {"held_out_val_accuracy": 1}
     if result.copies > 1:
         names["tta_held_out_val_accuracy"] = result.copies
-    return {name: float(np.mean([accuracy(result.probabilities("val", picks, copies)[images], labels[images])
-                                 for picks, images in folds]))
-            for name, copies in names.items()}
+    return {
+        name: float(
+            np.mean(
+                [
+                    accuracy(result.probabilities("val", picks, copies)[images], labels[images])
+                    for picks, images in folds
+                ]
+            )
+        )
+        for name, copies in names.items()
+    }
 
 
 def predict(members: list[Member], copies: int, dataset_path: str | None = None) -> EnsembleResult:
@@ -321,8 +361,12 @@ def predict(members: list[Member], copies: int, dataset_path: str | None = None)
         for split, member_outputs in outputs.items():
             features = getattr(loaded[dtype], f"x_{split}")
             member_outputs.append(softmax_outputs(member.network, features, copies))
-    return EnsembleResult([member.run_dir for member in members], copies, next(iter(loaded.values())),
-                          {split: np.stack(member_outputs) for split, member_outputs in outputs.items()})
+    return EnsembleResult(
+        [member.run_dir for member in members],
+        copies,
+        next(iter(loaded.values())),
+        {split: np.stack(member_outputs) for split, member_outputs in outputs.items()},
+    )
 
 
 # ---------------------------------------------------------------------------------------- command
@@ -332,8 +376,14 @@ def default_out_dir(now: datetime) -> Path:
     return Path("outputs") / "ensembles" / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
 
 
-def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[int] | None = None,
-                  selected_by: str = "log_loss", held_out: dict[str, float] | None = None) -> dict:
+def write_outputs(
+    result: EnsembleResult,
+    out_dir: Path,
+    seed: int,
+    picks: list[int] | None = None,
+    selected_by: str = "log_loss",
+    held_out: dict[str, float] | None = None,
+) -> dict:
     """``ensemble.json`` and the ensemble's test confusion matrix and misclassified images; returns the json.
     ``picks``: the members selected by validation ``selected_by`` (repeats weigh more), or None for all of
     them alike; ``held_out``: the ensemble's held-out validation accuracies, if measured."""
@@ -342,18 +392,30 @@ def write_outputs(result: EnsembleResult, out_dir: Path, seed: int, picks: list[
     predictions = result.probabilities("test", picks).argmax(axis=1)
     copies = f", {result.copies} test-time copies" if result.copies > 1 else ""
     size = len(result.run_dirs) if picks is None else f"{len(set(picks))} selected"
-    write_evaluation_plots(out_dir, data.pixels(data.x_test), data.y_test, predictions, data.class_names, seed=seed,
-                           title=f"{data.name} test set, ensemble of {size}{copies}")
+    write_evaluation_plots(
+        out_dir,
+        data.pixels(data.x_test),
+        data.y_test,
+        predictions,
+        data.class_names,
+        seed=seed,
+        title=f"{data.name} test set, ensemble of {size}{copies}",
+    )
     summary = {
         "dataset": data.name,
         "tta": result.copies,
-        "tta_shifts": [list(shift) for shift in TTA_SHIFTS[:result.copies]],
+        "tta_shifts": [list(shift) for shift in TTA_SHIFTS[: result.copies]],
         "selection": "all" if picks is None else f"greedy by {selected_by}",
         "validation_images": len(data.y_val),
         "ensemble": {**result.accuracies(picks), **(held_out or {})},
-        "members": [{"run_dir": str(run_dir), **result.accuracies([index]),
-                     **({} if picks is None else {"picks": picks.count(index)})}
-                    for index, run_dir in enumerate(result.run_dirs)],
+        "members": [
+            {
+                "run_dir": str(run_dir),
+                **result.accuracies([index]),
+                **({} if picks is None else {"picks": picks.count(index)}),
+            }
+            for index, run_dir in enumerate(result.run_dirs)
+        ],
     }
     write_json_atomically(out_dir / ENSEMBLE_FILE, summary)
     return summary
@@ -372,21 +434,28 @@ def format_report(summary: dict, out_dir: Path) -> str:
         lines.append(f"tta_*: the mean over {summary['tta']} copies of each image, shifted by (dy, dx) = {shifts}")
     if "held_out_val_accuracy" in summary["ensemble"]:
         chosen_where = "of the selection made on the other half, " if selected else ""
-        lines.append(f"held_out_*: the accuracy on each half of the validation images {chosen_where}averaged over "
-                     "the two halves (the ensemble only; compare ensembles by it)")
+        lines.append(
+            f"held_out_*: the accuracy on each half of the validation images {chosen_where}averaged over "
+            "the two halves (the ensemble only; compare ensembles by it)"
+        )
     if not summary["validation_images"]:
-        lines.append(f"no validation split (the runs trained with dataset.val_fraction=0): nothing was chosen, the "
-                     f"{len(summary['members'])} runs weigh alike; test accuracy only")
+        lines.append(
+            f"no validation split (the runs trained with dataset.val_fraction=0): nothing was chosen, the "
+            f"{len(summary['members'])} runs weigh alike; test accuracy only"
+        )
     if selected:
         picks = sum(member["picks"] for member in summary["members"])
         chosen = sum(member["picks"] > 0 for member in summary["members"])
-        lines.append(f"{summary['selection'].replace('_', ' ')} on validation: {picks} picks of {chosen} of the "
-                     f"{len(summary['members'])} runs, each weighing its picks (validation chose them: "
-                     "the ensemble's validation accuracy is optimistic, its test accuracy is not)")
+        lines.append(
+            f"{summary['selection'].replace('_', ' ')} on validation: {picks} picks of {chosen} of the "
+            f"{len(summary['members'])} runs, each weighing its picks (validation chose them: "
+            "the ensemble's validation accuracy is optimistic, its test accuracy is not)"
+        )
     lines.append(f"{'':<{width}}  " + "  ".join(columns) + ("  picks" if selected else ""))
     for name, figures in rows:
-        cells = [(format_percent(figures[column]) if column in figures else "").rjust(len(column))
-                 for column in columns]
+        cells = [
+            (format_percent(figures[column]) if column in figures else "").rjust(len(column)) for column in columns
+        ]
         if selected:
             cells.append(str(figures.get("picks", picks)).rjust(5))  # the ensemble's row: every pick
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
@@ -423,25 +492,48 @@ def top_count(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fmnist.tools.ensemble", description=__doc__.split("\n\n")[0])
-    parser.add_argument("run_dirs", nargs="*", type=Path, default=[], metavar="RUN_DIR",
-                        help="training runs' folders (each holds model.npz)")
-    parser.add_argument("--top", nargs="+", metavar=("K", "SWEEP_DIR"),
-                        help="also the K runs with the best validation accuracy of the sweeps SWEEP_DIR...")
-    parser.add_argument("--tta", type=tta_count, default=1, metavar="N",
-                        help=f"average N copies of each image: the image and its shifts {TTA_SHIFTS[1:]}, "
-                             "in that order (default 1: the image only)")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="output folder (default outputs/ensembles/DATE/TIME)")
-    parser.add_argument("--dataset-path", metavar="DIR",
-                        help="folder of the dataset's files, if not the first run's dataset.path")
-    parser.add_argument("--select", choices=["greedy"],
-                        help="greedy: weigh the runs by forward selection with replacement on the validation set")
-    parser.add_argument("--by", choices=["log_loss", "accuracy"],
-                        help="--select greedy's criterion: log_loss (default), or accuracy with ties broken by "
-                             "log loss")
-    parser.add_argument("--held-out", action="store_true",
-                        help="also measure the ensemble on validation images its selection did not see: select on "
-                             "one half of them, measure on the other, both ways (compare ensembles by this)")
+    parser.add_argument(
+        "run_dirs",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="RUN_DIR",
+        help="training runs' folders (each holds model.npz)",
+    )
+    parser.add_argument(
+        "--top",
+        nargs="+",
+        metavar=("K", "SWEEP_DIR"),
+        help="also the K runs with the best validation accuracy of the sweeps SWEEP_DIR...",
+    )
+    parser.add_argument(
+        "--tta",
+        type=tta_count,
+        default=1,
+        metavar="N",
+        help=f"average N copies of each image: the image and its shifts {TTA_SHIFTS[1:]}, "
+        "in that order (default 1: the image only)",
+    )
+    parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default outputs/ensembles/DATE/TIME)")
+    parser.add_argument(
+        "--dataset-path", metavar="DIR", help="folder of the dataset's files, if not the first run's dataset.path"
+    )
+    parser.add_argument(
+        "--select",
+        choices=["greedy"],
+        help="greedy: weigh the runs by forward selection with replacement on the validation set",
+    )
+    parser.add_argument(
+        "--by",
+        choices=["log_loss", "accuracy"],
+        help="--select greedy's criterion: log_loss (default), or accuracy with ties broken by log loss",
+    )
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="also measure the ensemble on validation images its selection did not see: select on "
+        "one half of them, measure on the other, both ways (compare ensembles by this)",
+    )
     args = parser.parse_args(argv)
     if args.by and not args.select:
         parser.error(f"--by {args.by} is the criterion of --select greedy: add --select greedy, or leave out --by")
@@ -453,18 +545,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.top:
             if len(args.top) < 2:
                 raise EnsembleError(
-                    f"--top {args.top[0]}: name the sweeps too, as in --top 3 SWEEP_DIR [SWEEP_DIR ...]")
+                    f"--top {args.top[0]}: name the sweeps too, as in --top 3 SWEEP_DIR [SWEEP_DIR ...]"
+                )
             run_dirs += top_runs([Path(folder) for folder in args.top[1:]], top_count(args.top[0]))
         members = load_members(run_dirs)
         check_shared_data(members)  # (predict checks too) refused runs leave no output folder behind
         create_output_folder(out_dir)  # before the work, not after it
         result = predict(members, args.tta, args.dataset_path)
+
         def select(images: np.ndarray | None = None) -> list[int] | None:
             return greedy_selection(result, selected_by, images) if args.select == "greedy" else None
 
         held_out = held_out_accuracies(result, select) if args.held_out else None
-        summary = write_outputs(result, out_dir, seed=members[0].config["seed"], picks=select(),
-                                selected_by=selected_by, held_out=held_out)
+        summary = write_outputs(
+            result, out_dir, seed=members[0].config["seed"], picks=select(), selected_by=selected_by, held_out=held_out
+        )
     except (EnsembleError, DataError, OutputFolderError) as error:
         if not out_existed and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()  # e.g. a wrong --dataset-path: no empty folder left behind

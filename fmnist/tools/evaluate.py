@@ -7,6 +7,7 @@ run's dataset (or of the one named by ``dataset=NAME``, a file in conf/dataset/)
 accuracy, per-class accuracy and the most confused class pairs, and writes the confusion matrix
 and misclassified images into ``RUN_DIR/evaluation_<dataset>/``. Exit code 2 for a bad argument.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,15 +53,23 @@ def evaluate_run(run_dir: Path, overrides: list[str] = ()) -> dict:
     dataset = dataset_config(saved, list(overrides))
     data = instantiate(dataset, "dataset", seed=saved["seed"], dtype=network.dtype.name)
     if len(data.class_names) != network.layer_sizes[-1]:
-        raise ValueError(f"{data.name} has {len(data.class_names)} classes but the model predicts "
-                         f"{network.layer_sizes[-1]}")
+        raise ValueError(
+            f"{data.name} has {len(data.class_names)} classes but the model predicts {network.layer_sizes[-1]}"
+        )
     loss = instantiate(OmegaConf.create(saved["loss"]), "loss")
     logits = network.predict_logits(data.x_test)
     predictions = logits.argmax(axis=1)
     out_dir = run_dir / f"evaluation_{data.name}"
     out_dir.mkdir(exist_ok=True)
-    counts = write_evaluation_plots(out_dir, data.pixels(data.x_test), data.y_test, predictions, data.class_names,
-                                    seed=saved["seed"], title=f"{data.name} test set")
+    counts = write_evaluation_plots(
+        out_dir,
+        data.pixels(data.x_test),
+        data.y_test,
+        predictions,
+        data.class_names,
+        seed=saved["seed"],
+        title=f"{data.name} test set",
+    )
     return {
         "dataset": data.name,
         "test_loss": loss.value(logits, data.y_test),
@@ -72,12 +81,17 @@ def evaluate_run(run_dir: Path, overrides: list[str] = ()) -> dict:
 
 
 def format_report(figures: dict) -> str:
-    lines = [f"{figures['dataset']} test set: test_loss {figures['test_loss']:.4f}  "
-             f"test_accuracy {figures['test_accuracy']:.4f}", "per-class accuracy:"]
+    lines = [
+        f"{figures['dataset']} test set: test_loss {figures['test_loss']:.4f}  "
+        f"test_accuracy {figures['test_accuracy']:.4f}",
+        "per-class accuracy:",
+    ]
     lines += [f"  {name:<12} {accuracy:.4f}" for name, accuracy in figures["per_class_accuracy"].items()]
     lines.append("most confused (true -> predicted):")
-    lines += [f"  {true} -> {predicted}: {count} ({100 * fraction:.1f}% of {true})"
-              for true, predicted, count, fraction in figures["most_confused"]]
+    lines += [
+        f"  {true} -> {predicted}: {count} ({100 * fraction:.1f}% of {true})"
+        for true, predicted, count, fraction in figures["most_confused"]
+    ]
     lines.append(f"confusion matrix and misclassified images in {figures['out_dir']}")
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@
 Writes ``samples_<dataset>.png`` (default folder: ``outputs/samples``) and, with the wandb logger
 (the default), logs it as an image to the project's ``samples`` job.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,15 @@ def write_samples(overrides: list[str], out_dir: Path) -> Path:
     if cfg.get("logger") and cfg.logger.get("project"):
         import wandb  # only with a logger: wandb takes seconds to import
 
-        run = open_run(cfg.logger.project, cfg.logger.get("entity"), cfg.logger.get("mode"), "samples",
-                       {"dataset": data.name}, out_dir, name=f"samples-{data.name}")
+        run = open_run(
+            cfg.logger.project,
+            cfg.logger.get("entity"),
+            cfg.logger.get("mode"),
+            "samples",
+            {"dataset": data.name},
+            out_dir,
+            name=f"samples-{data.name}",
+        )
         run.log({"samples": wandb.Image(str(path), caption=title)})
         run.finish()
     return path

@@ -4,6 +4,7 @@ The trainer calls these methods and knows nothing else about its listeners: cons
 the metrics file, plots and wandb are all callbacks. Metric names are the same everywhere
 (stdout, ``metrics.json``, wandb, the sweep report); see :data:`EPOCH_METRICS`.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,14 @@ EPOCH_METRICS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accur
 
 #: Final keys of a run's summary (also top-level keys of ``metrics.json``).
 SUMMARY_METRICS = (
-    "val_loss", "val_accuracy", "test_loss", "test_accuracy",
-    "best_val_accuracy", "best_epoch", "epochs_completed", "wall_time_seconds",
+    "val_loss",
+    "val_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "best_val_accuracy",
+    "best_epoch",
+    "epochs_completed",
+    "wall_time_seconds",
 )
 
 #: Every status a run can end with.

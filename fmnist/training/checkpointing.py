@@ -4,6 +4,7 @@
 Where and how a state is written is the ``save`` function's business: :mod:`fmnist.runs.resume` writes
 ``checkpoints/last.npz``, and ``Trainer.fit(data, resume=state)`` continues from it exactly as if never stopped.
 """
+
 from __future__ import annotations
 
 import math

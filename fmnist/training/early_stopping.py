@@ -12,6 +12,7 @@ eligible as the best. With ``restore_best``, the weights validated in the best e
 when one is kept) become the model: validated, tested and saved, whether or not the run stopped early
 (as ``keras.callbacks.EarlyStopping(restore_best_weights=True)`` in Keras 3).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,15 +29,23 @@ class EarlyStopping:
     """Watches ``monitor`` after each epoch (:meth:`update`) and asks to stop after ``patience`` epochs
     without an improvement larger than ``min_delta``; keeps the best epoch's weights if ``restore_best``."""
 
-    def __init__(self, monitor: str = "val_accuracy", patience: int = 10, min_delta: float = 0.0,
-                 start_from_epoch: int = 0, restore_best: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val_accuracy",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        start_from_epoch: int = 0,
+        restore_best: bool = True,
+    ):
         if monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be a whole number of epochs >= 1, got {patience!r}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
-            raise ValueError(f"min_delta must be a number >= 0 (the smallest change that counts as an "
-                             f"improvement), got {min_delta!r}")
+            raise ValueError(
+                f"min_delta must be a number >= 0 (the smallest change that counts as an "
+                f"improvement), got {min_delta!r}"
+            )
         if isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, int) or start_from_epoch < 0:
             raise ValueError(f"start_from_epoch must be a whole number of epochs >= 0, got {start_from_epoch!r}")
         if not isinstance(restore_best, bool):
@@ -69,11 +78,19 @@ class EarlyStopping:
             return None
         if self.wait < self.patience:
             return None
-        return StopRequest("completed", f"early stopping: {self.monitor} did not improve by more than "
-                                        f"{self.min_delta:g} for {self.patience} epoch(s) after its best, "
-                                        f"{self.best:.4f} in epoch {self.best_epoch}",
-                           {"monitor": self.monitor, "best_epoch": self.best_epoch, "best_value": self.best,
-                            "patience": self.patience, "min_delta": self.min_delta})
+        return StopRequest(
+            "completed",
+            f"early stopping: {self.monitor} did not improve by more than "
+            f"{self.min_delta:g} for {self.patience} epoch(s) after its best, "
+            f"{self.best:.4f} in epoch {self.best_epoch}",
+            {
+                "monitor": self.monitor,
+                "best_epoch": self.best_epoch,
+                "best_value": self.best,
+                "patience": self.patience,
+                "min_delta": self.min_delta,
+            },
+        )
 
     def state_dict(self) -> dict:
         """What a resumed run needs to stop at the same epoch with the same weights."""

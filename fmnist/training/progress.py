@@ -5,6 +5,7 @@ The lines go to the ``fmnist.training.progress`` logger. Under ``train.py``, Hyd
 ``warning: ...``/``error: ...`` on stderr, and writes all of them, timed, into the run's ``train.log``.
 Elsewhere ``logging.basicConfig(level=logging.INFO, format="%(message)s")`` shows them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,8 +48,13 @@ class ConsoleProgress(Callback):
 
     def on_epoch_start(self, epoch: int) -> None:
         if self.bar_enabled:
-            self.bar = tqdm(total=self.batches_per_epoch, desc=f"{self.prefix}epoch {epoch}/{self.epochs}",
-                            unit="batch", leave=False, mininterval=0.25)
+            self.bar = tqdm(
+                total=self.batches_per_epoch,
+                desc=f"{self.prefix}epoch {epoch}/{self.epochs}",
+                unit="batch",
+                leave=False,
+                mininterval=0.25,
+            )
 
     def on_batch_end(self, batch: int, loss: float) -> None:
         if self.bar is not None:

@@ -1,6 +1,7 @@
 """The learning-rate schedule: the factor by which each epoch scales the optimiser's base rate, after an
 optional linear warmup, and :class:`LearningRateScheduler`, the callback that sets the rate at the start of
 each epoch (as ``keras.callbacks.LearningRateScheduler`` does)."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,10 @@ def warmup_length(warmup_epochs: int | float, epochs: int) -> int:
     if isinstance(warmup_epochs, float) and 0.0 < warmup_epochs < 1.0:
         return math.floor(warmup_epochs * epochs + 1e-9)  # 0.29 · 100 is 28.999999999999996 in floats
     if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
-        raise ValueError(f"warmup_epochs must be a whole number of epochs from 0 to epochs - 1 = {epochs - 1}, "
-                         f"or a fraction of the epochs in (0, 1) (e.g. 0.05); got {warmup_epochs!r}")
+        raise ValueError(
+            f"warmup_epochs must be a whole number of epochs from 0 to epochs - 1 = {epochs - 1}, "
+            f"or a fraction of the epochs in (0, 1) (e.g. 0.05); got {warmup_epochs!r}"
+        )
     return warmup_epochs
 
 

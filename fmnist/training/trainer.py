@@ -9,6 +9,7 @@ small objects of their own, as in keras: the learning-rate schedule is a callbac
 :class:`fmnist.training.checkpointing.Checkpointing`. ``fit(data, resume=state)`` continues from a kept
 :class:`~fmnist.training.checkpointing.TrainingState` exactly as if never stopped.
 """
+
 from __future__ import annotations
 
 import copy
@@ -56,10 +57,21 @@ class Trainer:
     ``should_stop()`` is asked after every batch and returns why to stop (e.g. ``"SIGTERM"``) or None.
     """
 
-    def __init__(self, network: MLP, loss: Loss, optimizer, epochs: int, batch_size: int,
-                 rng: np.random.Generator, callbacks: list[Callback] = (), augment: Augmentation | None = None,
-                 checkpointing: Checkpointing | None = None, should_stop: Callable[[], str | None] | None = None,
-                 average: ExponentialAverage | None = None, early_stopping: EarlyStopping | None = None):
+    def __init__(
+        self,
+        network: MLP,
+        loss: Loss,
+        optimizer,
+        epochs: int,
+        batch_size: int,
+        rng: np.random.Generator,
+        callbacks: list[Callback] = (),
+        augment: Augmentation | None = None,
+        checkpointing: Checkpointing | None = None,
+        should_stop: Callable[[], str | None] | None = None,
+        average: ExponentialAverage | None = None,
+        early_stopping: EarlyStopping | None = None,
+    ):
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         if batch_size < 1:
@@ -80,18 +92,24 @@ class Trainer:
 
     def state(self, history: list[dict], stopped: dict | None = None) -> TrainingState:
         """A copy of the current training state, ``history`` being the epochs completed so far."""
-        return TrainingState(epoch=len(history), params=self.network.params.copy(),
-                             optimizer=self.optimizer.state_dict(), rng=copy.deepcopy(self.rng.bit_generator.state),
-                             history=[dict(row) for row in history], base_lr=self.base_lr,
-                             averaged_params=None if self.average is None else self.average.average.copy(),
-                             stopped=None if stopped is None else dict(stopped),
-                             early_stopping=None if self.early_stopping is None else self.early_stopping.state_dict())
+        return TrainingState(
+            epoch=len(history),
+            params=self.network.params.copy(),
+            optimizer=self.optimizer.state_dict(),
+            rng=copy.deepcopy(self.rng.bit_generator.state),
+            history=[dict(row) for row in history],
+            base_lr=self.base_lr,
+            averaged_params=None if self.average is None else self.average.average.copy(),
+            stopped=None if stopped is None else dict(stopped),
+            early_stopping=None if self.early_stopping is None else self.early_stopping.state_dict(),
+        )
 
     def restore(self, state: TrainingState) -> None:
         """Put weights, optimiser and random generator back as they were in ``state``."""
         if state.params.shape != self.network.params.shape:
-            raise ValueError(f"the saved state holds {state.params.size} parameters, "
-                             f"the network {self.network.num_params}")
+            raise ValueError(
+                f"the saved state holds {state.params.size} parameters, the network {self.network.num_params}"
+            )
         self.network.params[...] = state.params
         self.optimizer.load_state_dict(state.optimizer, [self.network.params])
         self.rng.bit_generator.state = copy.deepcopy(state.rng)
@@ -134,8 +152,9 @@ class Trainer:
             predictions = logits.argmax(axis=1)
             return self.loss.value(logits, labels), float((predictions == labels).mean()), predictions
 
-    def train_epoch(self, x: np.ndarray, labels: np.ndarray, shuffled_x: np.ndarray,
-                    augment: bool = True) -> tuple[float, float]:
+    def train_epoch(
+        self, x: np.ndarray, labels: np.ndarray, shuffled_x: np.ndarray, augment: bool = True
+    ) -> tuple[float, float]:
         """One pass over shuffled batches (augmented if ``augment`` and there is an augmentation);
         returns (mean train loss, train accuracy).
 
@@ -189,9 +208,15 @@ class Trainer:
             self.restore(resume)
             result.history = [dict(row) for row in resume.history]
             result.stopped_early = None if resume.stopped is None else dict(resume.stopped)
-        self._emit("on_train_start", RunInfo(class_names=list(data.class_names), epochs=self.epochs,
-                                             batches_per_epoch=math.ceil(len(data.x_train) / self.batch_size),
-                                             history=[dict(row) for row in result.history]))
+        self._emit(
+            "on_train_start",
+            RunInfo(
+                class_names=list(data.class_names),
+                epochs=self.epochs,
+                batches_per_epoch=math.ceil(len(data.x_train) / self.batch_size),
+                history=[dict(row) for row in result.history],
+            ),
+        )
         try:
             if result.stopped_early is None:
                 self._train_epochs(data, result)
@@ -200,13 +225,17 @@ class Trainer:
             result.message = "" if stop is None else f"stopped after epoch {stop['epoch']}: {stop['reason']}"
         except Diverged as error:
             result.status = "diverged"
-            result.message = (f"diverged in epoch {len(result.history) + 1}: {error}. "
-                              "Try a smaller learning rate (optimizer.lr / -lr) or weight decay.")
+            result.message = (
+                f"diverged in epoch {len(result.history) + 1}: {error}. "
+                "Try a smaller learning rate (optimizer.lr / -lr) or weight decay."
+            )
         except (Stopped, KeyboardInterrupt) as stop:
             result.status = "interrupted"
             reason = result.stopped_by = stop.args[0] if isinstance(stop, Stopped) else "Ctrl-C"
-            result.message = (f"interrupted by {reason} in epoch {len(result.history) + 1} "
-                              f"after {len(result.history)} complete epoch(s)")
+            result.message = (
+                f"interrupted by {reason} in epoch {len(result.history) + 1} "
+                f"after {len(result.history)} complete epoch(s)"
+            )
         except Exception as error:
             result.status = "failed"
             result.message = f"{type(error).__name__}: {error}"
@@ -229,8 +258,14 @@ class Trainer:
             train_loss, train_accuracy = self.train_epoch(data.x_train, data.y_train, shuffled_x, augment)
             seconds = time.perf_counter() - epoch_started
             val_loss, val_accuracy, _ = self.evaluate(data.x_val, data.y_val)
-            row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
-                   "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds_per_epoch": seconds}
+            row = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_accuracy": train_accuracy,
+                "val_loss": val_loss,
+                "val_accuracy": val_accuracy,
+                "seconds_per_epoch": seconds,
+            }
             if len(data.x_val) and not math.isfinite(val_loss):
                 raise Diverged(f"the validation loss became {val_loss}")
             result.history.append(row)
@@ -265,5 +300,10 @@ class Trainer:
         val_loss, val_accuracy, _ = self._evaluate_current(data.x_val, data.y_val)
         test_loss, test_accuracy, predictions = self._evaluate_current(data.x_test, data.y_test)
         result.test_labels, result.test_predictions = data.y_test, predictions
-        return {"val_loss": val_loss, "val_accuracy": val_accuracy, "test_loss": test_loss,
-                "test_accuracy": test_accuracy, "restored_epoch": restored_epoch}
+        return {
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
+            "restored_epoch": restored_epoch,
+        }

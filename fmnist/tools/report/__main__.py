@@ -1,4 +1,5 @@
 """``python -m fmnist.tools.report``: the command line of :mod:`fmnist.tools.report`."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,12 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wandb", action="store_true", help="also log the figures and table to a wandb run")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
-        print(f"error: {args.sweep_dir} is not a folder: pass the folder of a multirun, "
-              "e.g. multirun/grid/2026-01-01_12-00-00", file=sys.stderr)
+        print(
+            f"error: {args.sweep_dir} is not a folder: pass the folder of a multirun, "
+            "e.g. multirun/grid/2026-01-01_12-00-00",
+            file=sys.stderr,
+        )
         return 2
     if not run_dirs(args.sweep_dir):
-        print(f"error: no runs under {args.sweep_dir}: none of its folders holds a {METRICS_FILE}. "
-              "Pass the folder of a multirun whose jobs have started", file=sys.stderr)
+        print(
+            f"error: no runs under {args.sweep_dir}: none of its folders holds a {METRICS_FILE}. "
+            "Pass the folder of a multirun whose jobs have started",
+            file=sys.stderr,
+        )
         return 2
     try:
         out_dir = create_output_folder(args.out or args.sweep_dir / "report")
@@ -42,8 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wandb_run = None
     if args.wandb:
-        wandb_run = open_run("fmnist", None, None, "sweep-report", {"sweep_dir": str(args.sweep_dir)}, out_dir,
-                             name=f"report-{args.sweep_dir.name}")
+        wandb_run = open_run(
+            "fmnist",
+            None,
+            None,
+            "sweep-report",
+            {"sweep_dir": str(args.sweep_dir)},
+            out_dir,
+            name=f"report-{args.sweep_dir.name}",
+        )
     try:
         summary = write_report(args.sweep_dir, out_dir, args.top, wandb_run)
     finally:

@@ -1,4 +1,5 @@
 """The best run as a command that reruns it on its own."""
+
 from __future__ import annotations
 
 import shlex
@@ -24,16 +25,18 @@ def steers_the_sweep(key: str) -> bool:
     return key == "hydra" or key.startswith(("hydra.", "hydra/"))
 
 
-def sweep_preset_overrides(group: str, name: str, conf_dirs: tuple[Path, ...] = (CONF_DIR, STUDIES_CONF_DIR)
-                           ) -> list[str] | None:
+def sweep_preset_overrides(
+    group: str, name: str, conf_dirs: tuple[Path, ...] = (CONF_DIR, STUDIES_CONF_DIR)
+) -> list[str] | None:
     """What GROUP/NAME.yaml (a sweep or study preset, in conf/ or studies/conf/) sets outside ``hydra:``, as
     command-line overrides; None if no such file.
 
     ``defaults: [override /model: wide]`` gives ``model=wide``; ``trainer: {epochs: 50}`` gives
     ``trainer.epochs=50``. Its ``hydra/...`` defaults and ``hydra:`` block only steer the sweep.
     """
-    path = next((folder / group / f"{name}.yaml" for folder in conf_dirs
-                 if (folder / group / f"{name}.yaml").is_file()), None)
+    path = next(
+        (folder / group / f"{name}.yaml" for folder in conf_dirs if (folder / group / f"{name}.yaml").is_file()), None
+    )
     if path is None:
         return None
     return [f"{key}={override_value(value)}" for key, value in preset_settings(path).items()]
@@ -51,19 +54,40 @@ def rerun_overrides(run: Run, keys: list[str]) -> list[str]:
     if not run.overrides:
         return [f"{key}={override_value(run.config[key])}" for key in keys if key in run.config]
     unused = shadowed_keys(run.config)
-    own = [override for override in run.overrides if not steers_the_sweep(_override_key(override))
-           and not is_output_only(_override_key(override)) and _override_key(override) not in unused]
+    own = [
+        override
+        for override in run.overrides
+        if not steers_the_sweep(_override_key(override))
+        and not is_output_only(_override_key(override))
+        and _override_key(override) not in unused
+    ]
     own_keys = {_override_key(override) for override in own}
-    expansions = {override: sweep_preset_overrides(key, value) if key in SWEEP_PRESET_GROUPS else None
-                  for override in own for key, _, value in [override.lstrip("+").partition("=")]}
+    expansions = {
+        override: sweep_preset_overrides(key, value) if key in SWEEP_PRESET_GROUPS else None
+        for override in own
+        for key, _, value in [override.lstrip("+").partition("=")]
+    }
     # a group the preset adds (+study/ablation=none) and the job then chose (study/ablation=no_ema)
     # must be added on a command line that has no preset
-    added = {_override_key(setting) for expanded in expansions.values() if expanded
-             for setting in expanded if setting.startswith("+")}
-    preset = [setting for expanded in expansions.values() if expanded
-              for setting in expanded if _override_key(setting) not in own_keys]
-    chosen = [f"+{override}" if _override_key(override) in added and not override.startswith("+") else override
-              for override in own if expansions[override] is None]
+    added = {
+        _override_key(setting)
+        for expanded in expansions.values()
+        if expanded
+        for setting in expanded
+        if setting.startswith("+")
+    }
+    preset = [
+        setting
+        for expanded in expansions.values()
+        if expanded
+        for setting in expanded
+        if _override_key(setting) not in own_keys
+    ]
+    chosen = [
+        f"+{override}" if _override_key(override) in added and not override.startswith("+") else override
+        for override in own
+        if expansions[override] is None
+    ]
     return preset + chosen  # the preset's groups first, so that the job's choices are composed after them
 
 

@@ -1,4 +1,5 @@
 """The report's figures: parallel coordinates, importance, validation accuracy per job."""
+
 from __future__ import annotations
 
 import math
@@ -30,9 +31,10 @@ def _axis(key: str, values: list) -> tuple[np.ndarray, list[float], list[str], s
     positive = data[data > 0]
     if len(positive) == len(data) and data.max() > 10 * data.min():
         transformed, label = np.log10(data), f"{key} (log)"
-        ticks = (np.log10(distinct) if len(distinct) <= FEW_VALUES
-                 else np.linspace(transformed.min(), transformed.max(), 5))
-        return transformed, list(ticks), [format_value(float(10 ** tick)) for tick in ticks], label
+        ticks = (
+            np.log10(distinct) if len(distinct) <= FEW_VALUES else np.linspace(transformed.min(), transformed.max(), 5)
+        )
+        return transformed, list(ticks), [format_value(float(10**tick)) for tick in ticks], label
     if len(distinct) <= FEW_VALUES and len(positive) and positive.max() > 10 * positive.min():
         positions = np.array([distinct.index(value) for value in values], dtype=float)
         return positions, list(range(len(distinct))), [format_value(value) for value in distinct], f"{key} (levels)"
@@ -61,9 +63,15 @@ def plot_parallel_coordinates(runs: list[Run], keys: list[str], path: Path) -> P
     for position, (_, ticks, texts, _) in enumerate(axes):
         axis.axvline(position, color="0.4", linewidth=0.8, zorder=3)
         for tick, text in zip(ticks, texts):
-            axis.text(position + 0.04, (tick - low[position]) / span[position], text, fontsize=7, va="center",
-                      zorder=4, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.8,
-                                      "edgecolor": "none"})
+            axis.text(
+                position + 0.04,
+                (tick - low[position]) / span[position],
+                text,
+                fontsize=7,
+                va="center",
+                zorder=4,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+            )
     axis.set_xticks(range(len(axes)), [label for _, _, _, label in axes], rotation=25, ha="right")
     axis.set_yticks([])
     axis.set(xlim=(-0.15, len(axes) - 0.4), ylim=(-0.05, 1.05))
@@ -78,19 +86,34 @@ def plot_importance(scores: list[dict], path: Path) -> Path:
     rows = scores[::-1]  # barh draws from the bottom
     fig, axis = plt.subplots(figsize=(8.5, 0.5 * len(rows) + 2.2), layout="constrained")
     positions = np.arange(len(rows))
-    axis.barh(positions + 0.2, [np.nan_to_num(row["eta_squared"]) for row in rows], height=0.4,
-              label="η² = share of the variance of val accuracy explained by its values")
-    axis.scatter([row["eta_squared_by_chance"] for row in rows], positions + 0.2, marker="|", s=300, color="black",
-                 zorder=3, label="η² that chance alone gives on average: (values − 1) / (runs − 1)")
-    axis.barh(positions - 0.2, [np.nan_to_num(row["abs_spearman"]) for row in rows], height=0.4,
-              label="|Spearman ρ| of its (ordinal) value with val accuracy")
+    axis.barh(
+        positions + 0.2,
+        [np.nan_to_num(row["eta_squared"]) for row in rows],
+        height=0.4,
+        label="η² = share of the variance of val accuracy explained by its values",
+    )
+    axis.scatter(
+        [row["eta_squared_by_chance"] for row in rows],
+        positions + 0.2,
+        marker="|",
+        s=300,
+        color="black",
+        zorder=3,
+        label="η² that chance alone gives on average: (values − 1) / (runs − 1)",
+    )
+    axis.barh(
+        positions - 0.2,
+        [np.nan_to_num(row["abs_spearman"]) for row in rows],
+        height=0.4,
+        label="|Spearman ρ| of its (ordinal) value with val accuracy",
+    )
     axis.set_yticks(positions, [row["hyperparameter"] for row in rows])
     finished = scores[0]["finished_runs"] if scores else 0
     axis.set(xlim=(0, 1), xlabel="importance (0 = no relation, 1 = decides validation accuracy alone)")
-    handful = f"only {finished} finished runs: a hint, not a ranking" if finished < FEW_RUNS else \
-        f"{finished} finished runs"
-    axis.set_title(f"Hyperparameter importance for validation accuracy: η² and |Spearman ρ|\n"
-                   f"({handful}; sorted by η²)")
+    handful = (
+        f"only {finished} finished runs: a hint, not a ranking" if finished < FEW_RUNS else f"{finished} finished runs"
+    )
+    axis.set_title(f"Hyperparameter importance for validation accuracy: η² and |Spearman ρ|\n({handful}; sorted by η²)")
     fig.legend(loc="outside lower center", fontsize=8)
     axis.grid(axis="x", alpha=0.3)
     return plots.save(fig, path)
@@ -110,24 +133,46 @@ def plot_by_run_order(runs: list[Run], path: Path, sequential: bool) -> Path:
     fig, axis = plt.subplots(figsize=(8, 5), layout="constrained")
     axis.scatter(order[finished], accuracy[finished], s=20, label="finished run", zorder=3)
     if pruned.any():
-        axis.scatter(order[pruned], pruned_accuracy[pruned], s=20, facecolors="none", edgecolors="grey", zorder=3,
-                     label="pruned trial: its accuracy at the epoch it was stopped")
+        axis.scatter(
+            order[pruned],
+            pruned_accuracy[pruned],
+            s=20,
+            facecolors="none",
+            edgecolors="grey",
+            zorder=3,
+            label="pruned trial: its accuracy at the epoch it was stopped",
+        )
     missing = ~finished & ~pruned
     if missing.any():
         shown = np.fmax(accuracy, pruned_accuracy)
         low, high = (np.nanmin(shown), np.nanmax(shown)) if (finished | pruned).any() else (0.0, 0.0)
         below = low - 0.08 * max(high - low, 0.01)  # under every run drawn, so none is hidden
-        axis.scatter(order[missing], np.full(missing.sum(), below), marker="x", color="red", zorder=3,
-                     label="no validation accuracy (failed, diverged, running), drawn below the others")
+        axis.scatter(
+            order[missing],
+            np.full(missing.sum(), below),
+            marker="x",
+            color="red",
+            zorder=3,
+            label="no validation accuracy (failed, diverged, running), drawn below the others",
+        )
     if sequential and finished.sum() >= 2:
         slope, intercept = np.polyfit(order[finished], accuracy[finished], 1)  # least squares: y ≈ a x + b
         span = order[finished][[0, -1]]
-        axis.plot(span, slope * span + intercept, "--", color="grey",
-                  label=f"least-squares trend ({100 * slope:+.3f} points per run)")
-        axis.step(order[finished], np.maximum.accumulate(accuracy[finished]), where="post", color="green",
-                  label="best so far")
-    title = ("Validation accuracy in run order (sequential search: each run chosen from the earlier ones)"
-             if sequential else "Validation accuracy per job (no trend: not recorded as a sequential search)")
+        axis.plot(
+            span,
+            slope * span + intercept,
+            "--",
+            color="grey",
+            label=f"least-squares trend ({100 * slope:+.3f} points per run)",
+        )
+        axis.step(
+            order[finished], np.maximum.accumulate(accuracy[finished]), where="post", color="green", label="best so far"
+        )
+    title = (
+        "Validation accuracy in run order (sequential search: each run chosen from the earlier ones)"
+        if sequential
+        else "Validation accuracy per job (no trend: not recorded as a sequential search)"
+    )
     axis.set(xlabel="job number" if numbered else "run (job order)", ylabel="validation accuracy", title=title)
     plots.integer_x_ticks(axis)
     axis.grid(alpha=0.3)

@@ -1,4 +1,5 @@
 """How the report shows values and runs."""
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,9 @@ def format_value(value) -> str:
 def run_label(run: Run, keys: list[str]) -> str:
     """``#7 o=nadam lr=1e-4``: the job and its values of ``keys``, short names in the order of run names."""
     order = list(RUN_NAME_KEYS)
-    shown = sorted((key for key in keys if key in run.config),
-                   key=lambda key: (order.index(key) if key in order else len(order), key))
+    shown = sorted(
+        (key for key in keys if key in run.config),
+        key=lambda key: (order.index(key) if key in order else len(order), key),
+    )
     parts = [f"{RUN_NAME_KEYS.get(key, key.rpartition('.')[2])}={format_value(run.config[key])}" for key in shown]
     return " ".join([f"#{run.name}", *parts])

@@ -11,6 +11,7 @@ late, which simply trained longer. Ties go to the trial stopped later (more evid
 accuracy. A trial already continued to its budget (``SWEEP_DIR/continued/N``, finished) is left out of the
 closest: its continuation is a run of the report like any other.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,9 +60,15 @@ def stopped_at(epoch: int, budget: int | None) -> str:
 def pruned_row(run: Run, leaders: dict[int, float]) -> dict:
     """What the report says of one pruned trial (summary.json's ``closest_pruned``, the printed lines)."""
     epoch = stop_epoch(run)
-    return {"job": run.name, "epoch": epoch, "epochs_budget": run.config.get(BUDGET_KEY),
-            "pruner": (run.metrics.get("stopped_early") or {}).get("pruner"), "val_accuracy": value_at(run, epoch),
-            "behind_at_stop": behind_at_stop(run, leaders), "command": continue_command(run.job_dir)}
+    return {
+        "job": run.name,
+        "epoch": epoch,
+        "epochs_budget": run.config.get(BUDGET_KEY),
+        "pruner": (run.metrics.get("stopped_early") or {}).get("pruner"),
+        "val_accuracy": value_at(run, epoch),
+        "behind_at_stop": behind_at_stop(run, leaders),
+        "command": continue_command(run.job_dir),
+    }
 
 
 def continuation(run: Run, runs: list[Run]) -> Run | None:
@@ -90,13 +97,17 @@ def format_pruned(pruned_runs: int, continued: list[str], closest: list[dict]) -
     counted = f"{pruned_runs} pruned trial{'s' if pruned_runs != 1 else ''} (never the best{done})"
     if not closest:
         return [counted]
-    lines = [f"{counted}; the {len(closest)} closest to the sweep's best "
-             "at the epoch they were stopped, each continued to its budget by the command under it "
-             f"({CONTINUE_FILE}: all):"]
+    lines = [
+        f"{counted}; the {len(closest)} closest to the sweep's best "
+        "at the epoch they were stopped, each continued to its budget by the command under it "
+        f"({CONTINUE_FILE}: all):"
+    ]
     for row in closest:
         pruner = f" by the {row['pruner']} pruner" if row["pruner"] else ""
-        lines += [f"  job {row['job']}: stopped at {stopped_at(row['epoch'], row['epochs_budget'])}{pruner}, "
-                  f"val_accuracy {row['val_accuracy']:.4f}, {row['behind_at_stop']:.4f} below the sweep's best "
-                  "at that epoch",
-                  f"    {row['command']}"]
+        lines += [
+            f"  job {row['job']}: stopped at {stopped_at(row['epoch'], row['epochs_budget'])}{pruner}, "
+            f"val_accuracy {row['val_accuracy']:.4f}, {row['behind_at_stop']:.4f} below the sweep's best "
+            "at that epoch",
+            f"    {row['command']}",
+        ]
     return lines

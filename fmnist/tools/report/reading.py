@@ -1,4 +1,5 @@
 """Reading a sweep: which hyperparameters its runs vary (the runs themselves: :mod:`fmnist.runs.run_folders`)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """What mattered: η², the η² of chance, |Spearman ρ|, and whether run order means anything."""
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,10 @@ def sequential_search(runs: list[Run]) -> bool:
         if path.is_file():
             sweeper = OmegaConf.load(path).hydra.get("sweeper") or {}
             sampler = str(OmegaConf.select(OmegaConf.create(sweeper), "sampler._target_", default=""))
-            return ("optuna" in str(sweeper.get("_target_", "")).lower()
-                    and sampler.rpartition(".")[2] not in NON_ADAPTIVE_SAMPLERS)
+            return (
+                "optuna" in str(sweeper.get("_target_", "")).lower()
+                and sampler.rpartition(".")[2] not in NON_ADAPTIVE_SAMPLERS
+            )
     return False
 
 
@@ -58,8 +61,9 @@ def eta_squared(groups: list[str], accuracy: np.ndarray) -> float:
     if total == 0:
         return math.nan
     labels = np.array(groups)
-    between = sum((labels == group).sum() * (accuracy[labels == group].mean() - accuracy.mean()) ** 2
-                  for group in set(groups))
+    between = sum(
+        (labels == group).sum() * (accuracy[labels == group].mean() - accuracy.mean()) ** 2 for group in set(groups)
+    )
     return float(between / total)
 
 
@@ -95,12 +99,19 @@ def importance(runs: list[Run], keys: list[str]) -> list[dict]:
             means = {group: accuracy[[other == group for other in groups]].mean() for group in set(groups)}
             order = sorted(means, key=means.get)
             positions = np.array([order.index(group) for group in groups], dtype=float)
-        rows.append({"hyperparameter": key, "eta_squared": eta_squared(groups, accuracy) if finished else math.nan,
-                     "eta_squared_by_chance": eta_squared_by_chance(len(set(groups)), len(finished)),
-                     "abs_spearman": abs_spearman(positions, accuracy) if finished else math.nan,
-                     "distinct_values": len(set(groups)), "finished_runs": len(finished)})
-    return sorted(rows, key=lambda row: (-np.nan_to_num(row["eta_squared"], nan=-1),
-                                         -np.nan_to_num(row["abs_spearman"], nan=-1)))
+        rows.append(
+            {
+                "hyperparameter": key,
+                "eta_squared": eta_squared(groups, accuracy) if finished else math.nan,
+                "eta_squared_by_chance": eta_squared_by_chance(len(set(groups)), len(finished)),
+                "abs_spearman": abs_spearman(positions, accuracy) if finished else math.nan,
+                "distinct_values": len(set(groups)),
+                "finished_runs": len(finished),
+            }
+        )
+    return sorted(
+        rows, key=lambda row: (-np.nan_to_num(row["eta_squared"], nan=-1), -np.nan_to_num(row["abs_spearman"], nan=-1))
+    )
 
 
 def is_numeric(values) -> bool:

@@ -1,4 +1,5 @@
 """runs.csv, runs.md and importance.csv."""
+
 from __future__ import annotations
 
 import csv
@@ -62,13 +63,17 @@ def _markdown_cell(column: str, value) -> str:
     return format_value(value)
 
 
-UNFINISHED_NOTE = ("Unfinished runs (running, stopped): best_val_accuracy and epochs_completed so far, from their "
-                   "history; val_accuracy and test_accuracy come with the final evaluation. Ranked after the "
-                   "finished runs.")
-PRUNED_NOTE = ("Pruned trials: stopped by the sweep's pruner after epochs_completed of their epochs_budget; "
-               "val_accuracy and test_accuracy are those after that epoch; behind_at_stop is the best val_accuracy "
-               "any run had at that epoch minus theirs (0: it led). Ranked after the finished runs, never the best; "
-               "python -m fmnist.sweeps.continue_trial SWEEP_DIR/JOB continues one to its budget.")
+UNFINISHED_NOTE = (
+    "Unfinished runs (running, stopped): best_val_accuracy and epochs_completed so far, from their "
+    "history; val_accuracy and test_accuracy come with the final evaluation. Ranked after the "
+    "finished runs."
+)
+PRUNED_NOTE = (
+    "Pruned trials: stopped by the sweep's pruner after epochs_completed of their epochs_budget; "
+    "val_accuracy and test_accuracy are those after that epoch; behind_at_stop is the best val_accuracy "
+    "any run had at that epoch minus theirs (0: it led). Ranked after the finished runs, never the best; "
+    "python -m fmnist.sweeps.continue_trial SWEEP_DIR/JOB continues one to its budget."
+)
 
 
 def write_tables(rows: list[dict], out_dir: Path, notes: Sequence[str] = ()) -> None:

@@ -1,4 +1,5 @@
 """The report: every file of it written, and the lines printed after it."""
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,10 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
     sweep_dir = Path(sweep_dir)
     runs = collect_runs(sweep_dir)
     if not runs:
-        raise FileNotFoundError(f"no runs under {sweep_dir}: none of its folders holds a {METRICS_FILE}. "
-                                "Pass the folder of a multirun, e.g. multirun/grid/2026-01-01_12-00-00")
+        raise FileNotFoundError(
+            f"no runs under {sweep_dir}: none of its folders holds a {METRICS_FILE}. "
+            "Pass the folder of a multirun, e.g. multirun/grid/2026-01-01_12-00-00"
+        )
     out_dir = Path(out_dir) if out_dir else sweep_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     keys = varying_hyperparameters(runs)
@@ -55,8 +58,9 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
     unfinished = [run for run in ranked(runs) if run.unfinished and run.status != "pruned"]  # running, stopped
     pruned = [run for run in runs if run.status == "pruned"]
     closest, leaders = closest_pruned(runs), epoch_leaders(runs)
-    write_tables(rows, out_dir, [note for note, shown in ((UNFINISHED_NOTE, unfinished), (PRUNED_NOTE, pruned))
-                                 if shown])
+    write_tables(
+        rows, out_dir, [note for note, shown in ((UNFINISHED_NOTE, unfinished), (PRUNED_NOTE, pruned)) if shown]
+    )
     scores = importance(runs, keys)
     figures = []
     if best_runs and keys:
@@ -69,16 +73,22 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
     cut_short = [run for run in closest if run.metrics.get("history")][:CLOSEST_SHOWN]
     if shown or cut_short:
         label_keys = varying_hyperparameters(shown + cut_short)
-        curves = {run_label(run, label_keys) + (f" ({run.status})" if run.unfinished else ""): run.metrics["history"]
-                  for run in shown}
-        dashed = {f"{run_label(run, label_keys)} (pruned at {stopped_at(stop_epoch(run), run.config.get(BUDGET_KEY))})":
-                  run.metrics["history"] for run in cut_short}
+        curves = {
+            run_label(run, label_keys) + (f" ({run.status})" if run.unfinished else ""): run.metrics["history"]
+            for run in shown
+        }
+        dashed = {}
+        for run in cut_short:
+            stop = stopped_at(stop_epoch(run), run.config.get(BUDGET_KEY))
+            dashed[f"{run_label(run, label_keys)} (pruned at {stop})"] = run.metrics["history"]
         title = f"Top {len(curves)} runs by validation accuracy"
         if any(run.unfinished for run in shown):
             title += ": unfinished runs (status in brackets) after the finished ones"
         if dashed:
-            title += (f"\ndashed: the {len(dashed)} pruned trials closest to the best, "
-                      "up to the epoch (x) they were stopped at")
+            title += (
+                f"\ndashed: the {len(dashed)} pruned trials closest to the best, "
+                "up to the epoch (x) they were stopped at"
+            )
         figures.append(metric_overlay(curves | dashed, out_dir / "curves.png", title=title, cut_short=dashed))
     best = best_runs[0] if best_runs else None
     leader = unfinished[0] if unfinished else None
@@ -91,8 +101,13 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
         "best_command": best_command(best, keys) if best else None,
         "finished_runs": len(best_runs),
         "unfinished_runs": len(unfinished),
-        "best_unfinished": {"job": leader.name, "status": leader.status,
-                            **{key: leader.metrics.get(key) for key in UNFINISHED_PROGRESS}} if leader else None,
+        "best_unfinished": {
+            "job": leader.name,
+            "status": leader.status,
+            **{key: leader.metrics.get(key) for key in UNFINISHED_PROGRESS},
+        }
+        if leader
+        else None,
         "pruned_runs": len(pruned),
         "continued_pruned": [continued.name for run in pruned if (continued := continuation(run, runs))],
         "closest_pruned": [pruned_row(run, leaders) for run in closest[:CLOSEST_SHOWN]],
@@ -116,10 +131,12 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path | None = None, top: 
 def format_unfinished(summary: dict) -> str:
     """The best unfinished run so far: how far it got, said to be unfinished."""
     leader = summary["best_unfinished"]
-    return (f"best of the {summary['unfinished_runs']} unfinished runs so far (from their history; ranked after "
-            f"the finished runs): job {leader['job']} ({leader['status']})  "
-            f"best_val_accuracy {leader['best_val_accuracy']:.4f} in epoch {leader['best_epoch']} of "
-            f"{leader['epochs_completed']} completed")
+    return (
+        f"best of the {summary['unfinished_runs']} unfinished runs so far (from their history; ranked after "
+        f"the finished runs): job {leader['job']} ({leader['status']})  "
+        f"best_val_accuracy {leader['best_val_accuracy']:.4f} in epoch {leader['best_epoch']} of "
+        f"{leader['epochs_completed']} completed"
+    )
 
 
 def format_summary(summary: dict, out_dir: Path) -> str:
@@ -127,14 +144,21 @@ def format_summary(summary: dict, out_dir: Path) -> str:
     statuses = ", ".join(f"{count} {status}" for status, count in summary["statuses"].items())
     lines = [f"{summary['runs']} runs: {statuses}"]
     if STOPPED in summary["statuses"]:
-        lines.append(f"{STOPPED}: killed before they could say so; their checkpoints remain, and the sweep's command "
-                     "with the same hydra.sweep.dir continues them")
+        lines.append(
+            f"{STOPPED}: killed before they could say so; their checkpoints remain, and the sweep's command "
+            "with the same hydra.sweep.dir continues them"
+        )
     if summary["best_job"] is not None:
-        lines.append(f"best (by validation accuracy): job {summary['best_job']}  "
-                     f"val_accuracy {summary['best_val_accuracy']:.4f}  "
-                     f"test_accuracy {summary['best_test_accuracy']:.4f}")
-        mattered = [f"{key} {value:.2f} (chance {chance:.2f})" for key, value, chance in summary["importance"][:3]
-                    if math.isfinite(value)]
+        lines.append(
+            f"best (by validation accuracy): job {summary['best_job']}  "
+            f"val_accuracy {summary['best_val_accuracy']:.4f}  "
+            f"test_accuracy {summary['best_test_accuracy']:.4f}"
+        )
+        mattered = [
+            f"{key} {value:.2f} (chance {chance:.2f})"
+            for key, value, chance in summary["importance"][:3]
+            if math.isfinite(value)
+        ]
         if mattered:
             lines.append("mattered most (η², and what chance alone gives): " + ", ".join(mattered))
             if summary["finished_runs"] < FEW_RUNS:
@@ -145,8 +169,10 @@ def format_summary(summary: dict, out_dir: Path) -> str:
     if summary["best_unfinished"] is not None:
         lines.append(format_unfinished(summary))
     if summary["best_job"] is None:
-        lines.append("no run has finished yet: no final validation accuracy to rank by, no best command"
-                     if summary["best_unfinished"] or summary["pruned_runs"]
-                     else "no run has a validation accuracy yet: nothing to rank")
+        lines.append(
+            "no run has finished yet: no final validation accuracy to rank by, no best command"
+            if summary["best_unfinished"] or summary["pruned_runs"]
+            else "no run has a validation accuracy yet: nothing to rank"
+        )
     lines.append(f"report in {out_dir}")
     return "\n".join(lines)
