@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
+
+from fmnist.core.network import MLP
+from fmnist.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
@@ -38,6 +42,23 @@ def build_option(group: str, name: str, **kwargs):
     from hydra.utils import instantiate
 
     return instantiate(load_option(group, name), **kwargs)
+
+
+def small_trainer(epochs: int, **settings):
+    """A seeded Trainer of a 784-16-10 ReLU network (dropout 0.1, He init) with Adam at 0.003, batch 32;
+    ``settings`` go to Trainer (callbacks, average, ...)."""
+    rng = np.random.default_rng(0)
+    network = MLP([784, 16, 10], build_option("activation", "relu"), dropout=0.1)
+    network.initialize(build_option("init", "he"), rng)
+    return Trainer(
+        network,
+        build_option("loss", "cross_entropy"),
+        build_option("optimizer", "adam", lr=0.003),
+        epochs=epochs,
+        batch_size=32,
+        rng=rng,
+        **settings,
+    )
 
 
 @pytest.fixture(scope="session")

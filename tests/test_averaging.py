@@ -8,26 +8,12 @@ import numpy as np
 import pytest
 
 from fmnist.core.averaging import ExponentialAverage
-from fmnist.core.network import MLP
 from fmnist.training.schedule import learning_rate_factor, warmup_length
-from fmnist.training.trainer import Trainer
-from tests.conftest import build_option
+from tests.conftest import small_trainer
 
 
 def make_trainer(data, average=None, epochs=3, **settings):
-    rng = np.random.default_rng(0)
-    network = MLP([784, 16, 10], build_option("activation", "relu"), dropout=0.1)
-    network.initialize(build_option("init", "he"), rng)
-    return Trainer(
-        network,
-        build_option("loss", "cross_entropy"),
-        build_option("optimizer", "adam", lr=0.003),
-        epochs=epochs,
-        batch_size=32,
-        rng=rng,
-        average=average,
-        **settings,
-    )
+    return small_trainer(epochs, average=average, **settings)
 
 
 def test_warmup_ramps_up_linearly_then_the_cosine_runs_over_the_remaining_epochs():

@@ -9,15 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from fmnist.core.network import MLP
 from fmnist.front.app import EXIT_CODES
 from fmnist.front.experiment import Experiment
 from fmnist.runs.outputs import METRICS_FILE
 from fmnist.runs.resume import CHECKPOINT_DIR, LAST, read_checkpoint
 from fmnist.training.callbacks import STATUSES, STOP_STATUSES, Callback, StopRequest
 from fmnist.training.checkpointing import Checkpointing
-from fmnist.training.trainer import Trainer
-from tests.conftest import build_option
+from tests.conftest import small_trainer
 from tests.test_experiment import compose_config
 
 
@@ -47,19 +45,7 @@ class Heard(Callback):
 
 
 def make_trainer(callbacks=(), epochs=5, **settings):
-    rng = np.random.default_rng(0)
-    network = MLP([784, 16, 10], build_option("activation", "relu"), dropout=0.1)
-    network.initialize(build_option("init", "he"), rng)
-    return Trainer(
-        network,
-        build_option("loss", "cross_entropy"),
-        build_option("optimizer", "adam", lr=0.003),
-        epochs=epochs,
-        batch_size=32,
-        rng=rng,
-        callbacks=list(callbacks),
-        **settings,
-    )
+    return small_trainer(epochs, callbacks=list(callbacks), **settings)
 
 
 @pytest.mark.parametrize("status", STOP_STATUSES)
