@@ -13,7 +13,8 @@ Pruning (``hydra/sweeper/pruner=NAME``, conf/hydra/sweeper/pruner/, docs/pruning
 trial's identity as ``+optuna_trial.*`` overrides (not part of the training config), opens the study
 itself and reports every epoch's validation accuracy (fmnist/sweeps/pruning.py). With ``storage: null`` the
 study then lives in a journal file in the sweep folder, which the jobs, in other processes, can reach.
-A pruned sweep whose runs hold no validation split (``dataset.val_fraction=0``) is refused before any trial.
+A sweep whose runs hold no validation split (``dataset.val_fraction=0``) has nothing to choose by: it is refused
+before any trial.
 
 Processes, SLURM jobs or machines that name the same ``storage`` and ``study_name`` share one study:
 
@@ -60,7 +61,7 @@ JOURNAL_PREFIX = "journal:"
 RESUMES_TRIAL = "resumes_trial"  # user attribute of a requeued trial: the job folder it continues in
 SWEEP_JOURNAL = "optuna_journal.log"  # the study of a pruned sweep without a storage, in its sweep folder
 ENDED_RUN = ("completed", "pruned", "diverged")  # a job folder's run that ended for good
-VALIDATION_SPLIT = "dataset.val_fraction"  # the share of training images a pruner's values are measured on
+VALIDATION_SPLIT = "dataset.val_fraction"  # the share of training images the trials' values are measured on
 
 
 class SweeperConfigError(CompactHydraException):
@@ -228,14 +229,18 @@ class OptunaStudySweeper(Sweeper):
                 raise SweeperConfigError(f"hydra.sweeper.{key}={value}: must be a whole number >= {least}")
 
     def check_validation_split(self, distributions: dict) -> None:
-        """A pruner compares trials by each epoch's validation accuracy: refuse to prune a sweep whose trials,
-        all or some (``dataset.val_fraction=choice(0,0.1)``), hold no images out to measure it on."""
+        """The study chooses trials by their validation accuracy, and a pruner stops them by each epoch's: refuse a
+        sweep whose trials, all or some (``dataset.val_fraction=choice(0,0.1)``), hold no images out to measure it
+        on (their values would be NaN, failed trials, with nothing to choose from)."""
         fractions = getattr(distributions.get(VALIDATION_SPLIT), "choices", [self.val_fraction])
-        if self.prunes and any(fraction is not None and float(fraction) == 0 for fraction in fractions):
+        if any(fraction is not None and float(fraction) == 0 for fraction in fractions):
+            uses = "the study chooses trials by validation accuracy" + (
+                " and the pruner stops them by it" if self.prunes else ""
+            )
             raise SweeperConfigError(
-                f"{VALIDATION_SPLIT}=0 with hydra.sweeper.pruner: a pruner stops trials by their validation "
-                "accuracy, and a run without a validation split has none; hold images out "
-                f"({VALIDATION_SPLIT}=0.1) or sweep without pruning (hydra/sweeper/pruner=none)"
+                f"{VALIDATION_SPLIT}=0 in an Optuna sweep: {uses}, and a run without a validation split has none; "
+                f"hold images out ({VALIDATION_SPLIT}=0.1), or run several configurations on all the training images "
+                "with the basic sweeper (python train.py -m +experiment=final_fit seed=0,1,2)"
             )
 
     def trials_to_run(self, study) -> int:

@@ -84,6 +84,31 @@ def test_the_callback_reports_each_epoch_and_asks_to_stop_pruned_when_the_pruner
     assert study.trials[0].intermediate_values == {1: 0.6, 2: 0.7, 3: 0.4}
 
 
+def test_the_pruner_is_asked_after_the_last_epoch_but_a_trial_that_trained_its_whole_budget_completes():
+    """Successive halving with its second rung at epoch 3 of a 3-epoch budget: the rung records the trial, which
+    is not stopped (there is nothing left to save), while the same answer an epoch earlier stops a trial."""
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    )
+    leader = study.ask()
+    for epoch in (1, 2, 3):
+        leader.report(0.9, epoch)
+        leader.should_prune()
+    study.tell(leader, 0.9)
+    start = RunInfo(class_names=[], epochs=3, batches_per_epoch=1)
+    laggard = PruneTrial(study.ask(), "successive_halving", reported={})
+    laggard.on_train_start(start)
+    assert laggard.on_epoch_end({"epoch": 1, "val_accuracy": 0.95}) is None  # top of rung 0 (epoch 1)
+    assert laggard.on_epoch_end({"epoch": 2, "val_accuracy": 0.5}) is None
+    assert laggard.on_epoch_end({"epoch": 3, "val_accuracy": 0.5}) is None
+    assert study.trials[1].system_attrs["completed_rung_1"] == 0.5  # the pruner was asked at the rung
+    early = PruneTrial(study.ask(), "successive_halving", reported={})  # the same values with a budget of 4
+    early.on_train_start(RunInfo(class_names=[], epochs=4, batches_per_epoch=1))
+    for epoch, value in ((1, 0.95), (2, 0.5)):
+        assert early.on_epoch_end({"epoch": epoch, "val_accuracy": value}) is None
+    assert early.on_epoch_end({"epoch": 3, "val_accuracy": 0.5}).status == "pruned"
+
+
 def test_a_resumed_job_does_not_report_its_trials_epochs_twice():
     study = optuna.create_study(direction="maximize")
     trial = study.ask()
@@ -154,12 +179,13 @@ def test_a_pruner_that_is_unknown_or_given_where_nothing_prunes_exits_2(argument
     assert error.startswith("error: ") and message in error and error.count("\n") == 1
 
 
-def test_a_pruned_sweep_is_refused_when_a_swept_validation_split_can_be_0():
-    sweeper = make_sweeper(None, pruner=optuna.pruners.MedianPruner())
+@pytest.mark.parametrize("pruner", [optuna.pruners.MedianPruner(), optuna.pruners.NopPruner()])
+def test_a_sweep_is_refused_when_a_swept_validation_split_can_be_0(pruner):
+    """Pruned or not: the study chooses by validation accuracy, which a run without a split does not have."""
+    sweeper = make_sweeper(None, pruner=pruner)
     distributions, _ = search_space(["dataset.val_fraction=choice(0.1,0)"])
-    with pytest.raises(Exception, match=r"^dataset.val_fraction=0 with hydra.sweeper.pruner: .*pruner=none\)$"):
+    with pytest.raises(Exception, match=r"^dataset.val_fraction=0 in an Optuna sweep: .*seed=0,1,2\)$"):
         sweeper.check_validation_split(distributions)
-    make_sweeper(None).check_validation_split(distributions)  # without a pruner the sweep may run so
     sweeper.check_validation_split(search_space(["dataset.val_fraction=choice(0.1,0.2)"])[0])
 
 
@@ -183,6 +209,10 @@ BAD_INPUTS = {
     ),
     "pruning without a validation split": (
         ["-m", *FIXED_TRIAL, *MEDIAN_AFTER_1, "dataset.val_fraction=0"],
+        "dataset.val_fraction",
+    ),
+    "an Optuna sweep without a validation split": (
+        ["-m", *FIXED_TRIAL, "dataset.val_fraction=0"],
         "dataset.val_fraction",
     ),
 }
@@ -255,6 +285,28 @@ def test_a_pruned_trial_is_a_result_and_rerunning_the_sweep_trains_nothing(tiny_
     assert "0 more from this process" in rerun.stdout + rerun.stderr
 
 
+@pytest.mark.parametrize("epochs, status", [(2, "completed"), (3, "pruned")])
+def test_a_job_the_pruner_stops_at_its_last_epoch_completes_and_the_replay_agrees(
+    epochs, status, tiny_idx_dir, tmp_path, capsys
+):
+    """The threshold pruner stops every trial after epoch 2: a 2-epoch trial has trained its budget by then and
+    completes (a best trial, with a value); a 3-epoch one is pruned. The replay of each journal says the same."""
+    from fmnist.sweeps import replay
+
+    sweep_dir = tmp_path / "sweep"
+    settings = [*FIXED_TRIAL, *PRUNE_AFTER_2, "hydra.sweeper.n_trials=2", f"trainer.epochs={epochs}"]
+    process = multirun(*settings, sweep_dir=sweep_dir, data_dir=tiny_idx_dir)
+    assert process.returncode == 0, process.stderr
+    assert [run["status"] for run in job_metrics(sweep_dir).values()] == [status, status]
+    assert all(len(run["history"]) == 2 for run in job_metrics(sweep_dir).values())
+    assert replay.main([str(sweep_dir)]) == 0
+    pruned = "0 (epoch 2), 1 (epoch 2)" if status == "pruned" else "none"
+    assert (
+        f"the same {2 if status == 'pruned' else 0} trials pruned at the same epochs: {pruned}"
+        in capsys.readouterr().out
+    )
+
+
 def report_lines(sweep_dir: Path, capsys) -> list[str]:
     """What ``python -m fmnist.tools.report SWEEP_DIR`` prints."""
     capsys.readouterr()
@@ -313,7 +365,7 @@ def test_two_sweepers_with_parallel_jobs_prune_against_one_shared_study(tiny_idx
     """Two sweeper processes, each running two joblib jobs at a time, on one journal file with the median
     pruner, at the same time: every trial runs once, in the folder named after it, ends completed or pruned
     as its metrics.json says, with the epochs its job reported, and the best trial is a completed one."""
-    trials_each, sweep_dir, journal = 4, tmp_path / "sweep", tmp_path / "study.log"
+    trials_each, sweep_dir, journal = 6, tmp_path / "sweep", tmp_path / "study.log"
 
     def sweeper(_):
         return multirun(
@@ -392,7 +444,7 @@ def pruner_config(name: str):
 
 @pytest.mark.parametrize("name", group_options(PRUNER_GROUP))
 def test_replaying_a_journal_reproduces_the_pruned_trials(name, tmp_path):
-    """Twelve trials of five epochs, one after another, each reporting through the job's own callback (built
+    """Twelve trials of seven epochs, one after another, each reporting through the job's own callback (built
     from its optuna_trial block, as in a sweep) to a journal file; the replay prunes the same trials at the
     same epochs."""
     from optuna.storages.journal import JournalFileBackend
@@ -408,15 +460,17 @@ def test_replaying_a_journal_reproduces_the_pruned_trials(name, tmp_path):
         trial = study.ask()
         cfg = OmegaConf.create({TRIAL_KEY: {"number": trial.number, "study_name": "s", "storage": storage}})
         (callback,) = pruning_callbacks(cfg, sweeper, name)
+        callback.on_train_start(RunInfo(class_names=[], epochs=7, batches_per_epoch=1))
         start, slope = rng.uniform(0.05, 0.8), rng.uniform(-0.04, 0.04)
-        for epoch in range(1, 6):
+        for epoch in range(1, 8):
             stop = callback.on_epoch_end({"epoch": epoch, "val_accuracy": start + slope * epoch})
             if stop is not None:
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 break
         else:
-            study.tell(trial, start + slope * 5)
+            study.tell(trial, start + slope * 7)
     logs = list(JournalFileBackend(str(journal)).read_logs(0))
     recorded = recorded_pruning(logs, "s")
-    assert replay_pruning(logs, "s", lambda: instantiate(sweeper.pruner)) == recorded
+    budgets = dict.fromkeys(range(12), 7)
+    assert replay_pruning(logs, "s", lambda: instantiate(sweeper.pruner), budgets) == recorded
     assert bool(recorded) == (name != "none")

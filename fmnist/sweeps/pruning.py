@@ -24,12 +24,18 @@ TRIAL_KEY = "optuna_trial"  # one of fmnist.runs.resume.OUTPUT_ONLY_KEYS
 class PruneTrial(Callback):
     """Reports each epoch's validation accuracy to ``trial`` (a live :class:`optuna.trial.Trial`) and asks
     for a stop with status ``pruned`` when the study's pruner, named ``pruner_name``, says the trial should
-    stop. ``reported`` holds the epochs the trial already has (a job resumed after a requeue)."""
+    stop. ``reported`` holds the epochs the trial already has (a job resumed after a requeue).
+
+    After the last epoch the pruner is still asked (it records the trial at a rung there, e.g. successive
+    halving's at epoch 3 of 3, for the trials still to come) but not obeyed: the trial has trained its whole
+    budget, stopping it saves nothing, and it is a completed trial."""
 
     def __init__(self, trial, pruner_name: str, reported: dict[int, float]):
         self.trial, self.pruner_name, self.reported = trial, pruner_name, dict(reported)
+        self.epochs = None
 
     def on_train_start(self, run: RunInfo) -> None:
+        self.epochs = run.epochs
         for row in run.history:  # a resumed run's epochs, told to a trial that continues its run afresh
             self.report(row)
 
@@ -40,9 +46,9 @@ class PruneTrial(Callback):
 
     def on_epoch_end(self, metrics: dict) -> StopRequest | None:
         self.report(metrics)
-        if not self.trial.should_prune():
-            return None
         epoch, value = metrics["epoch"], metrics["val_accuracy"]
+        if not self.trial.should_prune() or epoch == self.epochs:
+            return None
         return StopRequest(
             "pruned",
             f"pruned by the {self.pruner_name} pruner after epoch {epoch} (val_accuracy {value:.4f})",

@@ -6,7 +6,8 @@ The journal (the sweep folder's optuna_journal.log, or the ``journal:`` storage 
 every operation on the study in the order the storage took them. For each intermediate value a job
 reported, the replay rebuilds the study as the journal stood right after that report and asks the sweep's
 pruner (a fresh one per trial, as each job builds its own) whether to prune, exactly as the job did
-(``Trial.should_prune``). A trial is pruned at the first report the pruner stops. The command prints
+(``Trial.should_prune``). A trial is pruned at the first report the pruner stops, unless that report is of
+its last epoch (a job does not obey the pruner then: fmnist/sweeps/pruning.py). The command prints
 whether the replayed pruned set equals the recorded one (exit 0) or how they differ (exit 1).
 
 Every pruner of conf/hydra/sweeper/pruner/ decides from the study's recorded values alone (Hyperband
@@ -46,9 +47,12 @@ class RecordedJournal:
         self.logs.extend(logs)
 
 
-def replay_pruning(logs: list[dict[str, Any]], study_name: str, make_pruner: Callable) -> dict[int, int]:
+def replay_pruning(
+    logs: list[dict[str, Any]], study_name: str, make_pruner: Callable, budgets: dict[int, int]
+) -> dict[int, int]:
     """{trial number: epoch} of the trials ``make_pruner()``'s pruners stop when each report in ``logs``
-    (the journal's operations, in order) is decided on the study as it stood right after it."""
+    (the journal's operations, in order) is decided on the study as it stood right after it. ``budgets``
+    holds each trial's epochs (``trainer.epochs``): at its last the pruner is asked but not obeyed."""
     BaseJournalBackend.register(RecordedJournal)
     pruners, pruned = {}, {}
     for index, log in enumerate(logs):
@@ -61,7 +65,7 @@ def replay_pruning(logs: list[dict[str, Any]], study_name: str, make_pruner: Cal
             continue
         pruner = pruners.setdefault(trial_id, make_pruner())
         study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
-        if optuna.trial.Trial(study, trial_id).should_prune():
+        if optuna.trial.Trial(study, trial_id).should_prune() and log["step"] != budgets.get(number):
             pruned[number] = log["step"]
     return pruned
 
@@ -72,38 +76,45 @@ def recorded_pruning(logs: list[dict[str, Any]], study_name: str) -> dict[int, i
     return {trial.number: trial.last_step for trial in study.get_trials(states=[optuna.trial.TrialState.PRUNED])}
 
 
-def sweep_settings(sweep_dir: Path) -> tuple[Path, str, Any]:
+def job_configs(sweep_dir: Path) -> dict[Path, Any]:
+    """{job folder: its config} for the jobs of ``sweep_dir`` that reported to a trial (an ``optuna_trial`` block)."""
+    configs = {path.parent.parent: OmegaConf.load(path) for path in sorted(sweep_dir.glob("*/.hydra/config.yaml"))}
+    return {folder: config for folder, config in configs.items() if config.get(TRIAL_KEY) is not None}
+
+
+def sweep_settings(jobs: dict[Path, Any], sweep_dir: Path) -> tuple[Path, str, Any]:
     """The journal file, study name and pruner config of the pruned sweep in ``sweep_dir``, read from one
-    of its jobs (its ``optuna_trial`` block and Hydra's record of the sweeper). SystemExit with the
+    of its ``jobs`` (its ``optuna_trial`` block and Hydra's record of the sweeper). SystemExit with the
     reason when it has none or its study is not in a journal file."""
-    for config_file in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
-        trial = OmegaConf.load(config_file).get(TRIAL_KEY)
-        if trial is None:
-            continue
-        if not trial.storage.startswith(JOURNAL_PREFIX):
-            raise SystemExit(
-                f"error: the study of {sweep_dir} is in {trial.storage}, not a journal file: the replay "
-                "reads a journal (hydra.sweeper.storage=journal:PATH, or none with a pruner)"
-            )
-        pruner = OmegaConf.load(config_file.parent / "hydra.yaml").hydra.sweeper.pruner
-        return Path(trial.storage.removeprefix(JOURNAL_PREFIX)), trial.study_name, pruner
-    raise SystemExit(
-        f"error: {sweep_dir} holds no job of a pruned sweep (no */.hydra/config.yaml with "
-        f"{TRIAL_KEY}); pass the hydra.sweep.dir of a sweep run with hydra/sweeper/pruner=NAME"
-    )
+    if not jobs:
+        raise SystemExit(
+            f"error: {sweep_dir} holds no job of a pruned sweep (no */.hydra/config.yaml with "
+            f"{TRIAL_KEY}); pass the hydra.sweep.dir of a sweep run with hydra/sweeper/pruner=NAME"
+        )
+    folder, config = next(iter(jobs.items()))
+    trial = config[TRIAL_KEY]
+    if not trial.storage.startswith(JOURNAL_PREFIX):
+        raise SystemExit(
+            f"error: the study of {sweep_dir} is in {trial.storage}, not a journal file: the replay "
+            "reads a journal (hydra.sweeper.storage=journal:PATH, or none with a pruner)"
+        )
+    pruner = OmegaConf.load(folder / ".hydra" / "hydra.yaml").hydra.sweeper.pruner
+    return Path(trial.storage.removeprefix(JOURNAL_PREFIX)), trial.study_name, pruner
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fmnist.sweeps.replay", description=__doc__.split("\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="the sweep's folder (hydra.sweep.dir)")
     sweep_dir = parser.parse_args(argv).sweep_dir
+    jobs = job_configs(sweep_dir)
     try:
-        journal, study_name, pruner = sweep_settings(sweep_dir)
+        journal, study_name, pruner = sweep_settings(jobs, sweep_dir)
     except SystemExit as refusal:
         print(refusal.code, file=sys.stderr)
         return 2
     logs = list(JournalFileBackend(str(journal)).read_logs(0))
-    replayed = replay_pruning(logs, study_name, lambda: instantiate(pruner))
+    budgets = {config[TRIAL_KEY].number: config.trainer.epochs for config in jobs.values()}
+    replayed = replay_pruning(logs, study_name, lambda: instantiate(pruner), budgets)
     recorded = recorded_pruning(logs, study_name)
 
     def listed(trials):
