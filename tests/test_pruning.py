@@ -290,7 +290,7 @@ def test_a_job_the_pruner_stops_at_its_last_epoch_completes_and_the_replay_agree
     epochs, status, tiny_idx_dir, tmp_path, capsys
 ):
     """The threshold pruner stops every trial after epoch 2: a 2-epoch trial has trained its budget by then and
-    completes (a best trial, with a value); a 3-epoch one is pruned. The replay of each journal says the same."""
+    completes; a 3-epoch one is pruned. The replay of each journal says the same."""
     from fmnist.sweeps import replay
 
     sweep_dir = tmp_path / "sweep"
