@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from fmnist.core.augment import Augmentation
-from fmnist.core.network import MLP
-from fmnist.training.trainer import Trainer
-from tests.conftest import build_option
+from tests.conftest import small_trainer
 
 SIDE = 28
 
@@ -117,20 +115,9 @@ class Spy(Augmentation):
 
 
 def test_trainer_augments_a_copy_of_the_training_images_once_per_epoch(tiny_data):
-    rng = np.random.default_rng(0)
-    network = MLP([784, 16, 10], build_option("activation", "relu")).initialize(build_option("init", "he"), rng)
     spy = Spy()
     x_train, x_val, x_test = (array.copy() for array in (tiny_data.x_train, tiny_data.x_val, tiny_data.x_test))
-    trainer = Trainer(
-        network,
-        build_option("loss", "cross_entropy"),
-        build_option("optimizer", "adam"),
-        epochs=3,
-        batch_size=32,
-        rng=rng,
-        augment=spy,
-    )
-    trainer.fit(tiny_data)
+    small_trainer(3, augment=spy).fit(tiny_data)
     assert len(spy.seen) == 3
     for images in spy.seen:
         assert images.shape == tiny_data.x_train.shape
@@ -150,19 +137,8 @@ def test_until_limits_augmentation_to_the_first_epochs(until, augmented_epochs):
 
 
 def test_the_trainer_stops_augmenting_after_until(tiny_data):
-    rng = np.random.default_rng(0)
-    network = MLP([784, 16, 10], build_option("activation", "relu")).initialize(build_option("init", "he"), rng)
     spy = Spy(until=2)
-    trainer = Trainer(
-        network,
-        build_option("loss", "cross_entropy"),
-        build_option("optimizer", "adam"),
-        epochs=4,
-        batch_size=32,
-        rng=rng,
-        augment=spy,
-    )
-    trainer.fit(tiny_data)
+    small_trainer(4, augment=spy).fit(tiny_data)
     assert len(spy.seen) == 2
 
 

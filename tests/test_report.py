@@ -37,6 +37,21 @@ TARGETS = {"adam": "fmnist.core.optim.Adam", "sgd": "fmnist.core.optim.SGD"}
 REPORT_PNGS = ("parallel_coordinates.png", "importance.png", "val_accuracy_by_run.png", "curves.png")
 
 
+def history_rows(val_accuracies) -> list[dict]:
+    """metrics.json's history of a run whose epochs 1, 2, ... reached ``val_accuracies``."""
+    return [
+        {
+            "epoch": epoch,
+            "train_loss": 1.0,
+            "train_accuracy": 0.5,
+            "val_loss": 1.0,
+            "val_accuracy": value,
+            "seconds_per_epoch": 0.5,
+        }
+        for epoch, value in enumerate(val_accuracies, start=1)
+    ]
+
+
 def write_job(sweep_dir, number, optimizer, lr, activation, val_accuracy, status="completed"):
     """A job folder as a Hydra multirun leaves it: config.yaml, .hydra/overrides.yaml, metrics.json."""
     job = sweep_dir / str(number)
@@ -59,21 +74,7 @@ def write_job(sweep_dir, number, optimizer, lr, activation, val_accuracy, status
     ]
     (job / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(overrides))
     finished = status == "completed"
-    history = (
-        [
-            {
-                "epoch": epoch,
-                "train_loss": 1.0,
-                "train_accuracy": 0.5,
-                "val_loss": 1.0,
-                "val_accuracy": val_accuracy - (2 - epoch) * 0.01,
-                "seconds_per_epoch": 0.5,
-            }
-            for epoch in (1, 2)
-        ]
-        if finished
-        else []
-    )
+    history = history_rows([val_accuracy - (2 - epoch) * 0.01 for epoch in (1, 2)]) if finished else []
     metrics = {
         "status": status,
         "message": "",
@@ -488,17 +489,7 @@ def write_unfinished_job(sweep_dir, number, val_accuracies):
     """A job stopped mid-training (a parallel sweep's parent got Ctrl-C): metrics.json still says running and
     holds only its history, no summary; no process holds the folder."""
     write_job(sweep_dir, number, "adam", 0.01, "ReLU", math.nan)
-    history = [
-        {
-            "epoch": epoch,
-            "train_loss": 1.0,
-            "train_accuracy": 0.5,
-            "val_loss": 1.0,
-            "val_accuracy": value,
-            "seconds_per_epoch": 0.5,
-        }
-        for epoch, value in enumerate(val_accuracies, start=1)
-    ]
+    history = history_rows(val_accuracies)
     (sweep_dir / str(number) / "metrics.json").write_text(
         json.dumps({"status": "running", "message": "", "history": history})
     )
@@ -567,17 +558,7 @@ def test_a_pruned_trial_is_never_ranked_as_the_best_run(tmp_path):
 def write_pruned_job(sweep_dir, number, val_accuracies, pruner="median"):
     """A trial its pruner stopped after ``len(val_accuracies)`` of its 2 epochs, evaluated after that epoch."""
     write_job(sweep_dir, number, "sgd", 0.01, "ReLU", math.nan)
-    history = [
-        {
-            "epoch": epoch,
-            "train_loss": 1.0,
-            "train_accuracy": 0.5,
-            "val_loss": 1.0,
-            "val_accuracy": value,
-            "seconds_per_epoch": 0.5,
-        }
-        for epoch, value in enumerate(val_accuracies, start=1)
-    ]
+    history = history_rows(val_accuracies)
     epoch, value = len(history), val_accuracies[-1]
     stopped = {
         "status": "pruned",
